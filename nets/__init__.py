@@ -1,0 +1,31 @@
+"""Shared torch network primitives for riley-gym's agents and knowledge tracers.
+
+The ladder of the lecture that seeded the project, as reusable modules: logistic
+regression and stacked layers (``MLP``), shared weights (``NatureCNN``), recurrent
+networks (``SequenceEncoder``) and output heads (``SigmoidHead``, ``SoftmaxHead``,
+``QHead``). Plus safe checkpoints, device selection and parameter counting.
+
+Every module is built from plain numbers, never from a Gymnasium space or a DataFrame.
+"""
+
+from nets.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from nets.conv import NatureCNN
+from nets.device import count_parameters, free_cores, select_device
+from nets.heads import QHead, SigmoidHead, SoftmaxHead
+from nets.mlp import MLP
+from nets.recurrent import SequenceEncoder
+
+__all__ = [
+    "MLP",
+    "NatureCNN",
+    "SequenceEncoder",
+    "SigmoidHead",
+    "SoftmaxHead",
+    "QHead",
+    "save_checkpoint",
+    "load_checkpoint",
+    "CheckpointError",
+    "select_device",
+    "count_parameters",
+    "free_cores",
+]
