@@ -6,6 +6,8 @@ themselves are loaded only when an environment is made.
 
 from gymnasium.envs.registration import register, registry
 
+from envs.gridworld import GridWorldEnv, greedy_policy_is_optimal, q_star, v_star
+
 
 def _register(env_id: str, entry_point: str, **kwargs) -> None:
     if env_id not in registry:
