@@ -26,7 +26,17 @@ from kt.data import (
     read_three_line,
     validate_table,
 )
+from kt.metrics import (
+    auc_score,
+    binary_metrics,
+    calibration_curve,
+    evaluate_predictions,
+    per_skill_metrics,
+    plot_calibration,
+    plot_knowledge_heatmap,
+)
 from kt.protocol import PREDICTION_COLUMN, KnowledgeTracer
+from kt.splits import dkt_synthetic_split, holdout_split, kfold_splits, pykt_split
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -47,4 +57,15 @@ __all__ = [
     "attempt_codes",
     "history_length",
     "prior_counts",
+    "holdout_split",
+    "kfold_splits",
+    "dkt_synthetic_split",
+    "pykt_split",
+    "auc_score",
+    "binary_metrics",
+    "evaluate_predictions",
+    "per_skill_metrics",
+    "calibration_curve",
+    "plot_calibration",
+    "plot_knowledge_heatmap",
 ]
