@@ -33,3 +33,19 @@ _register(
     vector_entry_point="envs.student_vector:StudentVectorEnv",
     kwargs={"curriculum": "riley", "dynamics": "irt"},
 )
+
+
+def __getattr__(name: str):
+    # Lazy exports of the student simulator, so importing envs stays cheap (PEP 562).
+    lazy = {
+        "Curriculum": "envs.curriculum",
+        "load_curriculum": "envs.curriculum",
+        "StudentEnv": "envs.student",
+        "StudentVectorEnv": "envs.student_vector",
+        "simulate_logs": "envs.simulate",
+    }
+    if name in lazy:
+        import importlib
+
+        return getattr(importlib.import_module(lazy[name]), name)
+    raise AttributeError(f"module 'envs' has no attribute {name!r}")
