@@ -200,7 +200,7 @@ def make_table(
     )
     for name, values in extra.items():
         table[name] = np.asarray(values)
-    for name in ("item_id", "skill_id"):
+    for name in ("skill_id", "item_id"):
         table[name] = _as_int64(table[name], f"make_table: column '{name}'")
     table["correct"] = _as_binary(table["correct"], "make_table: column 'correct'")
     validate_table(table, where="make_table")
@@ -212,7 +212,7 @@ def _as_int64(series: pd.Series, where: str) -> pd.Series:
     bad = values.isna() | (values != np.floor(values))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(f"{where}: value {series.iloc[row]!r} at row {row} is not an integer")
+        raise ValueError(f"{where}: value {series.tolist()[row]!r} at row {row} is not an integer")
     return values.astype(np.int64)
 
 
@@ -221,7 +221,8 @@ def _as_binary(series: pd.Series, where: str) -> pd.Series:
     bad = ~values.isin([0, 1])
     if bad.any():
         rows = np.flatnonzero(bad.to_numpy())[:_N_EXAMPLES]
-        shown = ", ".join(f"row {r}: {series.iloc[r]!r}" for r in rows)
+        listed = series.tolist()
+        shown = ", ".join(f"row {r}: {listed[r]!r}" for r in rows)
         raise ValueError(f"{where}: correctness must be 0 or 1; got {shown}")
     return values.astype(np.int8)
 
@@ -266,7 +267,7 @@ def validate_table(table: pd.DataFrame, where: str = "table") -> None:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{where}: column 'correct' must be 0 or 1; row {row} has {correct[row]!r}"
+            f"{where}: column 'correct' must be 0 or 1; row {row} has {correct.tolist()[row]!r}"
         )
     if not pd.api.types.is_numeric_dtype(table["order"]) or table["order"].dtype == bool:
         raise ValueError(

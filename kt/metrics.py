@@ -51,12 +51,12 @@ def _check(correct: Sequence, p: Sequence, where: str) -> tuple[np.ndarray, np.n
     bad = ~np.isin(correct, (0, 1))
     if bad.any():
         index = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{where}: correct must be 0 or 1; index {index} has {correct[index]!r}")
+        raise ValueError(f"{where}: correct must be 0 or 1; index {index} has {correct.tolist()[index]!r}")
     bad = ~np.isfinite(p) | (p < 0.0) | (p > 1.0)
     if bad.any():
         index = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{where}: predictions must be finite and in [0, 1]; index {index} has {p[index]!r}"
+            f"{where}: predictions must be finite and in [0, 1]; index {index} has {p.tolist()[index]!r}"
         )
     return correct.astype(np.int64), p
 
