@@ -1,0 +1,59 @@
+"""Evaluation of a DQN policy: returns over seeded episodes, and frames of one episode for a video."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+
+def evaluate_agent(agent, env: gym.Env, episodes: int = 10, seed: int = 0, epsilon: float | None = None) -> np.ndarray:
+    """Run ``episodes`` episodes of the agent's epsilon-greedy policy on ``env``.
+
+    Episode i is reset with seed ``seed + i``, so two agents evaluated with the same seed face
+    the same starts (paired comparisons). The agent's own generator draws the exploration.
+
+    Args:
+        agent: a ``DQN`` (uses ``agent.adapter`` and ``agent.act``).
+        env: one environment (not a vector env) with the agent's observation space.
+        episodes: number of episodes (>= 1).
+        seed: seed of the first episode.
+        epsilon: exploration rate; None uses ``agent.config.eval_epsilon``.
+
+    Returns:
+        (episodes,) float64 undiscounted returns.
+    """
+    if episodes < 1:
+        raise ValueError(f"evaluate_agent needs episodes >= 1, got {episodes}")
+    epsilon = agent.config.eval_epsilon if epsilon is None else epsilon
+    returns = np.zeros(episodes)
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        done = False
+        while not done:
+            action = int(agent.act(agent.adapter(_batch_of_one(env.observation_space, obs)), epsilon)[0])
+            obs, reward, terminated, truncated, _ = env.step(action)
+            returns[episode] += float(reward)
+            done = terminated or truncated
+    return returns
+
+
+def record_episode(agent, env: gym.Env, seed: int = 0, epsilon: float | None = None, max_frames: int = 10_000) -> tuple[list[np.ndarray], float]:
+    """Frames of one episode (env made with ``render_mode="rgb_array"``) and its return."""
+    epsilon = agent.config.eval_epsilon if epsilon is None else epsilon
+    obs, _ = env.reset(seed=seed)
+    frames, total, done = [env.render()], 0.0, False
+    while not done and len(frames) < max_frames:
+        action = int(agent.act(agent.adapter(_batch_of_one(env.observation_space, obs)), epsilon)[0])
+        obs, reward, terminated, truncated, _ = env.step(action)
+        total += float(reward)
+        frames.append(env.render())
+        done = terminated or truncated
+    return frames, total
+
+
+def _batch_of_one(space: gym.spaces.Space, obs):
+    if isinstance(space, gym.spaces.Dict):
+        return {key: _batch_of_one(sub, obs[key]) for key, sub in space.spaces.items()}
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(_batch_of_one(sub, item) for sub, item in zip(space.spaces, obs))
+    return np.asarray(obs)[None]

@@ -1,0 +1,111 @@
+"""DQN: the TD target by hand, config validation, the collector at episode ends, learning Q* on a corridor, exact resume."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from agents import DQN, DQNConfig, SeededEpisodes, evaluate_agent, td_target
+from agent_test_envs import GOAL, N_CELLS, Corridor, corridor_q_star
+
+TINY = dict(hidden_sizes=(32,), batch_size=16, buffer_size=2000, learning_starts=50, train_freq=1, gradient_steps=1,
+            target_update_interval=50, learning_rate=3e-3, epsilon_decay_steps=400, epsilon_end=0.1, gamma=0.9,
+            device="cpu", eval_epsilon=0.0)
+
+
+def corridor_envs(n_envs=1, mode=AutoresetMode.SAME_STEP, time_limit=20):
+    return SyncVectorEnv([lambda: SeededEpisodes(Corridor(time_limit)) for _ in range(n_envs)], autoreset_mode=mode)
+
+
+def test_td_target_double_and_vanilla_by_hand():
+    rewards, terminated, discounts = torch.tensor([1.0, 2.0]), torch.tensor([False, True]), torch.tensor([0.5, 0.25])
+    next_q_target = torch.tensor([[10.0, 20.0], [30.0, 40.0]])
+    next_q_online = torch.tensor([[5.0, 1.0], [0.0, 9.0]])
+    # Double: online picks action 0 in row 0 -> 1 + 0.5 * 10 = 6; row 1 terminated -> 2.
+    torch.testing.assert_close(td_target(rewards, terminated, discounts, next_q_target, next_q_online), torch.tensor([6.0, 2.0]))
+    # Vanilla: max of the target net -> 1 + 0.5 * 20 = 11.
+    torch.testing.assert_close(td_target(rewards, terminated, discounts, next_q_target), torch.tensor([11.0, 2.0]))
+
+
+@pytest.mark.parametrize("field,value", [("gamma", 1.5), ("batch_size", 0), ("tau", 0.0), ("hidden_sizes", ()), ("n_step", 0)])
+def test_config_rejects_bad_values_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"DQNConfig.{field}"):
+        DQNConfig(**{field: value})
+
+
+def test_presets_and_dict_round_trip():
+    config = DQNConfig.preset("cartpole", seed=3)
+    assert config.train_freq == 256 and config.gradient_steps == 128 and config.seed == 3
+    assert DQNConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown DQN preset"):
+        DQNConfig.preset("pong")
+
+
+def test_rejects_continuous_actions():
+    env = gym.make("MountainCarContinuous-v0")
+    with pytest.raises(TypeError, match="Discrete action space"):
+        DQN(env, DQNConfig(device="cpu"))
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP], ids=["same_step", "next_step"])
+def test_collector_stores_final_observations_and_skips_reset_steps(mode):
+    # Always "right": every episode is 0 -> 1 -> 2 -> 3 -> 4 (terminated), 4 transitions; time limit 2 truncates at cell 2.
+    agent = DQN(corridor_envs(2, mode, time_limit=20), DQNConfig(**{**TINY, "learning_starts": 10_000, "epsilon_start": 0.0, "epsilon_end": 0.0}))
+    agent.q_values = lambda obs: np.tile([0.0, 1.0], (len(obs), 1))  # a stub policy: always right
+    agent.start()
+    agent.epsilon = lambda step: 0.0
+    agent.config = DQNConfig(**{**TINY, "learning_starts": 0})
+    for _ in range(12):
+        agent.collect_step()
+    envs, entries = agent.buffer.valid_indices()
+    batch = agent.buffer.gather(envs[envs == 0], entries[envs == 0])
+    cells = batch.obs.argmax(axis=1)
+    next_cells = batch.next_obs.argmax(axis=1)
+    expected = [0, 1, 2, 3] * 3
+    np.testing.assert_array_equal(cells, expected[: len(cells)])
+    np.testing.assert_array_equal(next_cells, np.array(expected[: len(cells)]) + 1)
+    np.testing.assert_array_equal(batch.terminated, next_cells == GOAL)
+    assert len(cells) == (12 if mode == AutoresetMode.SAME_STEP else 12 - 2)  # NEXT_STEP: 2 reset steps not stored
+    assert agent.episodes == 2 * (3 if mode == AutoresetMode.SAME_STEP else 2)
+
+
+def test_truncation_is_stored_as_bootstrapping():
+    agent = DQN(corridor_envs(1, time_limit=2), DQNConfig(**{**TINY, "learning_starts": 10_000}))
+    agent.q_values = lambda obs: np.tile([0.0, 1.0], (len(obs), 1))
+    agent.start()
+    agent.epsilon = lambda step: 0.0
+    agent.config = DQNConfig(**{**TINY, "learning_starts": 0})
+    for _ in range(4):
+        agent.collect_step()
+    batch = agent.buffer.gather(*agent.buffer.valid_indices())
+    np.testing.assert_array_equal(batch.obs.argmax(1), [0, 1, 0, 1])
+    np.testing.assert_array_equal(batch.next_obs.argmax(1), [1, 2, 1, 2])  # the final obs of the truncated episode
+    assert not batch.terminated.any()
+
+
+def test_dqn_learns_corridor_q_star():
+    # Seed 0, 3000 steps: every greedy action is "right" and max |Q - Q*| < 0.1 (Q* in [0.73, 1]).
+    agent = DQN(corridor_envs(1), DQNConfig(**TINY, seed=0))
+    agent.learn(3000)
+    q = agent.q_values(np.eye(N_CELLS, dtype=np.float32)[:GOAL])  # (4, 2)
+    assert np.abs(q - corridor_q_star(0.9)).max() < 0.1
+    np.testing.assert_array_equal(q.argmax(axis=1), np.ones(GOAL))
+    np.testing.assert_array_equal(evaluate_agent(agent, Corridor(), episodes=2), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_save_load_resumes_exactly(tmp_path, n_envs):
+    config = DQNConfig(**{**TINY, "n_step": 2}, seed=5)
+    straight = DQN(corridor_envs(n_envs), config)
+    straight.learn(600)
+    first = DQN(corridor_envs(n_envs), config)
+    first.learn(300)
+    first.save(tmp_path / "agent.pt")
+    first.learn(350)  # runs on past the checkpoint, as a killed run would have
+    resumed, _ = DQN.load(tmp_path / "agent.pt", corridor_envs(n_envs))
+    assert resumed.exact_resume and resumed.env_steps == 300
+    resumed.learn(600)
+    for (name, a), b in zip(straight.online.state_dict().items(), resumed.online.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    assert straight.episodes == resumed.episodes and straight.updates == resumed.updates
