@@ -113,34 +113,40 @@ class DKTConfig:
 
 
 def next_attempt_logits(
-    logits: torch.Tensor,
-    initial_logits: torch.Tensor,
+    outputs: torch.Tensor,
+    initial_outputs: torch.Tensor,
     context: torch.Tensor,
     skills: torch.Tensor,
     mask: torch.Tensor,
+    head: nets.SigmoidHead,
 ) -> torch.Tensor:
     """Pick, for every real step, the logit of its own skill from the output of its context step.
 
     This is the only place the DKT shift happens: step ``t`` is predicted by the output at
     step ``context[b, t]`` (the last row of the previous attempt; ``t - 1`` for one row per
-    attempt), or by the window's initial output when ``context`` is -1.
+    attempt), or by the window's initial output when ``context`` is -1. It equals
+    ``head(outputs)`` gathered at (context, skill), but applies the head only to the picked
+    outputs and only for the one skill needed, not the full ``(batch, time, n_skills)``.
 
     Args:
-        logits: (batch, time, n_skills) per-step logits, output after reading each step.
-        initial_logits: (batch, n_skills) logits before the window's first step.
-        context: (batch, time) long in [-1, time - 1]; -1 selects ``initial_logits``.
+        outputs: (batch, time, hidden) encoder output after reading each step.
+        initial_outputs: (batch, hidden) output before the window's first step.
+        context: (batch, time) long in [-1, time - 1]; -1 selects ``initial_outputs``.
         skills: (batch, time) long skill index of each step.
         mask: (batch, time) bool, True at real steps.
+        head: the per-skill logit layer.
 
     Returns:
         (n_real,) the picked logits of the real steps, in row-major (batch, time) order.
     """
-    batch, time, n_skills = logits.shape
-    with_initial = torch.cat([initial_logits.unsqueeze(1), logits], dim=1)  # (batch, time + 1, n_skills)
-    flat = with_initial.reshape(-1)  # (batch * (time + 1) * n_skills,)
-    base = torch.arange(batch, device=logits.device).unsqueeze(1) * ((time + 1) * n_skills)  # (batch, 1)
-    index = base + (context + 1) * n_skills + skills  # (batch, time)
-    return flat[index[mask]]  # (n_real,)
+    batch, time, hidden = outputs.shape
+    with_initial = torch.cat([initial_outputs.unsqueeze(1), outputs], dim=1)  # (batch, time + 1, hidden)
+    base = torch.arange(batch, device=outputs.device).unsqueeze(1) * (time + 1)  # (batch, 1)
+    index = (base + context + 1)[mask]  # (n_real,)
+    picked = with_initial.reshape(-1, hidden)[index]  # (n_real, hidden)
+    skill = skills[mask]  # (n_real,)
+    weight, bias = head.linear.weight, head.linear.bias  # (n_skills, hidden), (n_skills,)
+    return (picked * weight[skill]).sum(dim=-1) + bias[skill]  # (n_real,)
 
 
 class DKTNetwork(nn.Module):
@@ -164,6 +170,29 @@ class DKTNetwork(nn.Module):
             return F.one_hot(pairs, 2 * self.n_skills).float()  # (batch, time, 2 * n_skills)
         return self.embedding(pairs)  # (batch, time, embedding_size)
 
+    def encode(
+        self,
+        skills: torch.Tensor,
+        correct: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        state: Any = None,
+    ) -> tuple[torch.Tensor, Any]:
+        """Encoder output after reading each step.
+
+        Args:
+            skills: (batch, time) long skill indices.
+            correct: (batch, time) 0/1 answers.
+            lengths: (batch,) real steps per sequence (packs the batch); None runs every
+                step, so outputs past a sequence's end and the returned state are then
+                meaningless unless all sequences are full length.
+            state: recurrent state to start from, or None for zeros.
+
+        Returns:
+            outputs (batch, time, hidden) and the recurrent state after the last step run.
+        """
+        features = self.step_inputs(skills, correct)  # (batch, time, input_size)
+        return self.encoder(features, lengths, state)  # (batch, time, hidden)
+
     def forward(
         self,
         skills: torch.Tensor,
@@ -171,25 +200,13 @@ class DKTNetwork(nn.Module):
         lengths: torch.Tensor | None = None,
         state: Any = None,
     ) -> tuple[torch.Tensor, Any]:
-        """Per-step logits after reading each step.
-
-        Args:
-            skills: (batch, time) long skill indices.
-            correct: (batch, time) 0/1 answers.
-            lengths: (batch,) real steps per sequence; None runs every step (outputs at
-                padding are then meaningless, and so is the returned state).
-            state: recurrent state to start from, or None for zeros.
-
-        Returns:
-            logits (batch, time, n_skills) and the recurrent state after the last real step.
-        """
-        features = self.step_inputs(skills, correct)  # (batch, time, input_size)
-        outputs, state = self.encoder(features, lengths, state)  # (batch, time, hidden)
+        """Per-skill logits (batch, time, n_skills) after reading each step, and the state (see ``encode``)."""
+        outputs, state = self.encode(skills, correct, lengths, state)  # (batch, time, hidden)
         return self.head(outputs), state  # (batch, time, n_skills)
 
-    def initial_logits(self, batch: int) -> torch.Tensor:
-        """(batch, n_skills) logits before any step: the head applied to a zero output."""
-        return self.head.linear.bias.expand(batch, -1)  # (batch, n_skills)
+    def initial_outputs(self, batch: int) -> torch.Tensor:
+        """(batch, hidden) output before any step: zeros, so the first prediction is the head's bias."""
+        return self.head.linear.bias.new_zeros(batch, self.head.linear.in_features)  # (batch, hidden)
 
 
 def _last_layer_output(state: Any) -> torch.Tensor:
@@ -253,8 +270,9 @@ class DKT:
     def loss(self, batch: SequenceBatch) -> torch.Tensor:
         """Mean BCE-with-logits of every real step's prediction in a training batch."""
         network = self._require_fitted("loss")
-        logits, _ = network(batch.skills, batch.correct, batch.lengths if self.config.packed else None)  # (B, T, S)
-        picked = next_attempt_logits(logits, network.initial_logits(logits.shape[0]), batch.context, batch.skills, batch.mask)
+        outputs, _ = network.encode(batch.skills, batch.correct, batch.lengths if self.config.packed else None)  # (B, T, H)
+        initial = network.initial_outputs(outputs.shape[0])  # (B, H)
+        picked = next_attempt_logits(outputs, initial, batch.context, batch.skills, batch.mask, network.head)  # (n_real,)
         return F.binary_cross_entropy_with_logits(picked, batch.correct[batch.mask])  # scalar
 
     def fit(self, table: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = False) -> "DKT":
@@ -304,24 +322,30 @@ class DKT:
 
     @torch.no_grad()
     def _score(self, rounds: list[list[SequenceBatch]], encoded: EncodedSequences) -> np.ndarray:
-        """(n_rows,) p(correct) of every row of ``encoded`` (known skills only), state carried across windows."""
+        """(n_rows,) p(correct) of every row of ``encoded`` (known skills only), state carried across windows.
+
+        Batches run unpacked (packing measured about 5x slower on CPU). The state after a
+        batch is exact only when all its windows have the same length, and
+        ``evaluation_rounds`` batches every window that a later window continues that way.
+        """
         network = self._require_fitted("predict")
         network.eval()
         probabilities = np.full(encoded.n_rows, np.nan)
-        store = None
+        store, stored = None, np.zeros(encoded.n_students, dtype=bool)
         for number, batches in enumerate(rounds):
             for batch in batches:
                 batch = batch.to(self._device)
-                size = batch.lengths.shape[0]
+                students = batch.students.cpu().numpy()
                 if number == 0:
-                    state, initial = None, network.initial_logits(size)  # (B, S)
+                    state, initial = None, network.initial_outputs(students.size)  # (B, H)
                 else:
+                    assert stored[students].all(), "a continued window's state was not kept"
                     state = _select_state(store, batch.students)
-                    initial = network.head(_last_layer_output(state))  # (B, S)
-                logits, new_state = network(batch.skills, batch.correct, batch.lengths, state)  # (B, T, S)
-                picked = next_attempt_logits(logits, initial, batch.context, batch.skills, batch.mask)  # (n_real,)
+                    initial = _last_layer_output(state)  # (B, H)
+                outputs, new_state = network.encode(batch.skills, batch.correct, None, state)  # (B, T, H)
+                picked = next_attempt_logits(outputs, initial, batch.context, batch.skills, batch.mask, network.head)
                 probabilities[batch.rows[batch.mask].cpu().numpy()] = torch.sigmoid(picked).double().cpu().numpy()
-                if number + 1 < len(rounds):
+                if number + 1 < len(rounds) and bool((batch.lengths == batch.lengths[0]).all()):
                     if store is None:
                         shape = lambda part: (part.shape[0], encoded.n_students, part.shape[2])  # noqa: E731
                         store = (
@@ -330,6 +354,7 @@ class DKT:
                             else new_state.new_zeros(shape(new_state))
                         )
                     _store_state(store, batch.students, new_state)
+                    stored[students] = True
         return probabilities
 
     def predict(self, table: pd.DataFrame) -> pd.DataFrame:
@@ -380,7 +405,7 @@ class DKT:
             raise ValueError(f"knowledge_state needs one student's history, got {history['user_id'].nunique()} students")
         encoded = encode_table(history, self._skill_ids, where="history")
         network.eval()
-        initial = torch.sigmoid(network.initial_logits(1))[0]  # (S,)
+        initial = network.head.probabilities(network.initial_outputs(1))[0]  # (S,)
         trajectory = initial.expand(encoded.n_rows + 1, -1).clone()  # (n_rows + 1, S)
         known = np.flatnonzero(encoded.skill >= 0)
         if known.size:

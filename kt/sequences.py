@@ -296,13 +296,27 @@ def evaluation_rounds(encoded: EncodedSequences, max_length: int, batch_size: in
         batch_size: windows per batch.
 
     Returns:
-        A list of rounds, each a list of batches sorted by length.
+        A list of rounds, each a list of batches. A window followed by another of the same
+        student is in a batch whose windows all have the same length (so its final
+        recurrent state can be read without packing); the other windows are batched by
+        length, longest first.
     """
     students, starts, ends = cut_windows(encoded, max_length)
     first_window = np.r_[True, students[1:] != students[:-1]] if students.size else np.zeros(0, bool)
     window_number = np.arange(students.size) - np.maximum.accumulate(np.where(first_window, np.arange(students.size), 0))
+    continued = np.r_[students[1:] == students[:-1], False] if students.size else np.zeros(0, bool)
     rounds = []
     for number in range(int(window_number.max()) + 1 if students.size else 0):
-        chosen = window_number == number
-        rounds.append(make_batches(encoded, (students[chosen], starts[chosen], ends[chosen]), batch_size))
+        in_round = window_number == number
+        batches = []
+        # A window that a later window continues is batched only with windows of its exact
+        # length, so a model may run the batch unpacked and still read each window's final state.
+        lengths = ends - starts
+        for length in np.unique(lengths[in_round & continued]):
+            chosen = in_round & continued & (lengths == length)
+            batches += make_batches(encoded, (students[chosen], starts[chosen], ends[chosen]), batch_size)
+        chosen = in_round & ~continued
+        if chosen.any():
+            batches += make_batches(encoded, (students[chosen], starts[chosen], ends[chosen]), batch_size)
+        rounds.append(batches)
     return rounds

@@ -7,23 +7,46 @@ import pandas as pd
 import pytest
 import torch
 
+import nets
 from kt.dkt import DKT, DKTConfig, DKTNetwork, next_attempt_logits
 from kt.training import TrainingConfig
 
 
+def _identity_head(n_skills):
+    head = nets.SigmoidHead(n_skills, n_skills)
+    with torch.no_grad():
+        head.linear.weight.copy_(torch.eye(n_skills))
+        head.linear.bias.zero_()
+    return head
+
+
 def test_next_attempt_logits_on_a_hand_built_padded_two_student_batch():
-    # logits[b, t, s] = 100 * b + 10 * t + s, so a picked value names its (batch, time, skill).
+    # With an identity head, logit[skill] = output[skill]; outputs[b, t, s] = 100 * b + 10 * t + s,
+    # so a picked value names the (batch, time, skill) it was read from.
     b, t, s = torch.meshgrid(torch.arange(2), torch.arange(3), torch.arange(4), indexing="ij")
-    logits = (100 * b + 10 * t + s).float()  # (2, 3, 4)
+    outputs = (100 * b + 10 * t + s).float()  # (2, 3, 4)
     initial = -torch.arange(1, 9, dtype=torch.float32).reshape(2, 4)  # (2, 4): -1..-4, -5..-8
     # Student 0: three one-skill attempts. Student 1: a two-skill attempt, then padding.
     context = torch.tensor([[-1, 0, 1], [-1, -1, -1]])
     skills = torch.tensor([[2, 3, 1], [0, 3, 0]])
     mask = torch.tensor([[True, True, True], [True, True, False]])
-    picked = next_attempt_logits(logits, initial, context, skills, mask)
+    picked = next_attempt_logits(outputs, initial, context, skills, mask, _identity_head(4))
     # Step (0,0): initial of student 0, skill 2 -> -3. Step (0,1): output at t=0, skill 3 -> 3.
     # Step (0,2): output at t=1, skill 1 -> 11. Steps (1,0), (1,1): initial of student 1, skills 0, 3.
     assert picked.tolist() == [-3.0, 3.0, 11.0, -5.0, -8.0]
+
+
+def test_next_attempt_logits_equals_the_full_head_gathered():
+    generator = torch.Generator().manual_seed(0)
+    head = nets.SigmoidHead(6, 5)
+    outputs, initial = torch.randn(3, 4, 6, generator=generator), torch.randn(3, 6, generator=generator)
+    context = torch.tensor([[-1, 0, 0, 2], [-1, 0, 1, 2], [-1, -1, 1, 1]])
+    skills = torch.randint(0, 5, (3, 4), generator=generator)
+    mask = torch.tensor([[True] * 4, [True, True, False, False], [True] * 3 + [False]])
+    full = head(torch.cat([initial.unsqueeze(1), outputs], dim=1))  # (3, 5, 5): plain reference
+    expected = [full[i, context[i, j] + 1, skills[i, j]] for i in range(3) for j in range(4) if mask[i, j]]
+    picked = next_attempt_logits(outputs, initial, context, skills, mask, head)
+    torch.testing.assert_close(picked, torch.stack(expected))
 
 
 def _pattern_table(n_students, seed, multi_skill=False):

@@ -118,7 +118,15 @@ def test_evaluation_rounds_score_every_row_exactly_once():
     rounds = evaluation_rounds(encoded, max_length=5, batch_size=3)
     seen = np.concatenate([batch.rows[batch.mask].numpy() for batches in rounds for batch in batches])
     assert np.sort(seen).tolist() == list(range(encoded.n_rows))
-    # Round j holds only j-th windows: a student appears at most once per round.
-    for batches in rounds:
+    # Round j holds only j-th windows: a student appears at most once per round, and a
+    # window continued in the next round sits in a batch of equal-length windows.
+    for number, batches in enumerate(rounds):
         students = np.concatenate([batch.students.numpy() for batch in batches])
         assert len(students) == len(set(students.tolist()))
+        continued = set()
+        if number + 1 < len(rounds):
+            continued = set(np.concatenate([batch.students.numpy() for batch in rounds[number + 1]]).tolist())
+        for batch in batches:
+            if continued & set(batch.students.tolist()):
+                assert (batch.lengths == batch.lengths[0]).all()
+    assert len(rounds) >= 3 and any(len(batches) > 1 for batches in rounds)
