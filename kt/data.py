@@ -119,6 +119,22 @@ class ReadReport:
         kept = self.examples.setdefault(reason, [])
         kept.extend(list(locations[: max(0, _N_EXAMPLES - len(kept))]))
 
+    def to_dict(self) -> dict:
+        """The report as JSON-able plain values (for ``summary.json``)."""
+        return {
+            "path": self.path,
+            "format": self.format,
+            "n_rows_read": self.n_rows_read,
+            "n_rows_kept": self.n_rows_kept,
+            "n_dropped": self.n_dropped,
+            "dropped": dict(self.dropped),
+            "examples": {k: list(v) for k, v in self.examples.items()},
+            "notes": list(self.notes),
+            "skill_names": list(self.skill_names),
+            "n_item_names": len(self.item_names),
+            "seconds": self.seconds,
+        }
+
     @property
     def n_dropped(self) -> int:
         """Total rows dropped, all reasons."""

@@ -1,6 +1,8 @@
 """kt.data: readers against hand-written files, malformed-input fuzzing, real data slices."""
 
-import string
+import doctest
+import importlib
+import json
 import tempfile
 from pathlib import Path
 
@@ -114,6 +116,7 @@ def test_matrix_reader_and_missing_answers(tmp_path):
     assert report.dropped == {"missing answer (empty field)": 1}
     assert report.examples["missing answer (empty field)"] == [f"{path}:2"]
     assert "dropped 1: missing answer" in str(report)
+    assert json.loads(json.dumps(report.to_dict()))["dropped"] == report.dropped
     with pytest.raises(ValueError, match=r"m2.csv:2: row has 2 answers, the first row has 3"):
         read_matrix(write(tmp_path, "m2.csv", "0,1,1\n1,0\n"))
     with pytest.raises(ValueError, match=r"m3.csv:1: answers must be 0 or 1.*'0.5'"):
@@ -346,3 +349,13 @@ def test_real_full_files_match_readme_student_counts():
     assert table["user_id"].nunique() == 856 and report.dropped == {}
     table, report = read_log(real_file("assist2015_pykt/test.csv"))
     assert table["user_id"].nunique() == 3818 and set(table["fold"]) == {-1}
+
+
+# ---------------------------------------------------------------------------- docs
+
+
+@pytest.mark.parametrize("module_name", ["kt.data", "kt.attempts", "kt.splits", "kt.metrics"])
+def test_docstring_examples_run(module_name):
+    module = importlib.import_module(module_name)
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
