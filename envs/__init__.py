@@ -6,6 +6,7 @@ themselves are loaded only when an environment is made.
 
 from gymnasium.envs.registration import register, registry
 
+from envs.atari import AtariConfig, make_atari, make_atari_vector
 from envs.gridworld import GridWorldEnv, greedy_policy_is_optimal, q_star, v_star
 
 
