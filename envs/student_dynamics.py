@@ -373,6 +373,7 @@ class IRTDynamics(StudentDynamics):
         self.ability_mean = _per_skill_array(params.ability_mean, "ability_mean", "IRTParams", self.curriculum)
         self.ability_sd = _per_skill_array(params.ability_sd, "ability_sd", "IRTParams", self.curriculum)
         self.growth_rate = _per_skill_array(params.growth_rate, "growth_rate", "IRTParams", self.curriculum)
+        self._one_minus_guess = 1.0 - self.guess
         threshold = params.mastery_threshold
         self._mastery_logit = math.log(threshold / (1.0 - threshold))
 
@@ -391,8 +392,15 @@ class IRTDynamics(StudentDynamics):
         state.ability[index] = ability
 
     def p_correct(self, state: IRTState) -> np.ndarray:
-        q = _sigmoid(state.ability[:, self.exercise_skill] - self.difficulty)  # (n, n_exercises)
-        return self.guess + (1.0 - self.guess) * q
+        # g + (1 - g) / (1 + exp(d - a)), computed in place: this runs every env step for the
+        # reward, and the temporaries dominated its cost (profile at 4096 students).
+        p = np.take(state.ability, self.exercise_skill, axis=1)  # (n, n_exercises)
+        np.subtract(self.difficulty, p, out=p)
+        np.exp(p, out=p)
+        p += 1.0
+        np.divide(self._one_minus_guess, p, out=p)
+        p += self.guess
+        return p
 
     def p_correct_of(self, state: IRTState, exercise_ids: np.ndarray) -> np.ndarray:
         rows = np.arange(state.n_students)
