@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kt.attempts import canonical_order
+from kt.attempts import canonical_order, prior_counts
 from kt.data import make_table, validate_table
 from kt.protocol import PREDICTION_COLUMN, KnowledgeTracer
 
@@ -129,47 +129,110 @@ def test_satisfies_protocol_and_predict_shape(fitted, test_table):
     assert p.dtype.kind == "f" and np.all((p > 0.0) & (p < 1.0))
 
 
-def test_own_and_same_attempt_answers_never_used(fitted, test_table):
-    chosen = _one_attempt_per_student(test_table, seed=2)
-    cut = test_table["user_id"].map(chosen).to_numpy()
-    flipped_rows = test_table["order"].to_numpy() == cut
-    flipped = test_table.copy()
+def check_own_attempt_unseen(model, table):
+    """Flipping the answers of one attempt per student changes no prediction up to it."""
+    chosen = _one_attempt_per_student(table, seed=2)
+    cut = table["user_id"].map(chosen).to_numpy()
+    flipped_rows = table["order"].to_numpy() == cut
+    flipped = table.copy()
     flipped.loc[flipped_rows, "correct"] = 1 - flipped.loc[flipped_rows, "correct"]
-    visible = test_table["order"].to_numpy() <= cut  # rows up to and including the attempt
-    np.testing.assert_allclose(_predict(fitted, flipped)[visible],
-                               _predict(fitted, test_table)[visible], atol=TOLERANCE)
+    visible = table["order"].to_numpy() <= cut  # rows up to and including the attempt
+    np.testing.assert_allclose(_predict(model, flipped)[visible],
+                               _predict(model, table)[visible], atol=TOLERANCE)
 
 
-def test_later_rows_never_used(fitted, test_table):
-    chosen = _one_attempt_per_student(test_table, seed=3)
-    keep = test_table["order"].to_numpy() <= test_table["user_id"].map(chosen).to_numpy()
-    truncated = test_table[keep].reset_index(drop=True)
-    np.testing.assert_allclose(_predict(fitted, truncated),
-                               _predict(fitted, test_table)[keep], atol=TOLERANCE)
+def check_later_rows_unseen(model, table):
+    """Cutting each student's sequence after one attempt changes no kept prediction."""
+    chosen = _one_attempt_per_student(table, seed=3)
+    keep = table["order"].to_numpy() <= table["user_id"].map(chosen).to_numpy()
+    truncated = table[keep].reset_index(drop=True)
+    np.testing.assert_allclose(_predict(model, truncated), _predict(model, table)[keep],
+                               atol=TOLERANCE)
 
 
-def test_duplicated_row_in_two_skill_attempt_does_not_see_its_twin(fitted, test_table):
-    chosen = _one_attempt_per_student(test_table, seed=4)
-    at_chosen = test_table["order"].to_numpy() == test_table["user_id"].map(chosen).to_numpy()
-    originals = test_table[at_chosen].drop_duplicates("user_id")
+def check_twin_unseen(model, table):
+    """A row duplicated into a two-skill attempt never sees its twin's answer."""
+    chosen = _one_attempt_per_student(table, seed=4)
+    at_chosen = table["order"].to_numpy() == table["user_id"].map(chosen).to_numpy()
+    originals = table[at_chosen].drop_duplicates("user_id")
     twins = originals.assign(skill_id=(originals["skill_id"] + 2) % N_SKILLS,
                              correct=1 - originals["correct"])
     twins = twins.assign(item_id=twins["skill_id"])
-    doubled = pd.concat([test_table, twins], ignore_index=True)
-    twin_rows = np.arange(len(test_table), len(doubled))
-    base = _predict(fitted, doubled)
+    doubled = pd.concat([table, twins], ignore_index=True)
+    twin_rows = np.arange(len(table), len(doubled))
+    base = _predict(model, doubled)
     flipped = doubled.copy()
     flipped.loc[twin_rows, "correct"] = 1 - flipped.loc[twin_rows, "correct"]
-    # the originals keep their prediction whatever their twin answered
-    np.testing.assert_allclose(_predict(fitted, flipped)[originals.index],
+    # the originals keep their prediction whatever their twin answered, and vice versa
+    np.testing.assert_allclose(_predict(model, flipped)[originals.index],
                                base[originals.index], atol=TOLERANCE)
     flipped = doubled.copy()
     flipped.loc[originals.index, "correct"] = 1 - flipped.loc[originals.index, "correct"]
-    np.testing.assert_allclose(_predict(fitted, flipped)[twin_rows], base[twin_rows],
+    np.testing.assert_allclose(_predict(model, flipped)[twin_rows], base[twin_rows],
                                atol=TOLERANCE)
     # and equals the prediction without the twin at all
     np.testing.assert_allclose(base[originals.index],
-                               _predict(fitted, test_table)[originals.index], atol=TOLERANCE)
+                               _predict(model, table)[originals.index], atol=TOLERANCE)
+
+
+def test_own_and_same_attempt_answers_never_used(fitted, test_table):
+    check_own_attempt_unseen(fitted, test_table)
+
+
+def test_later_rows_never_used(fitted, test_table):
+    check_later_rows_unseen(fitted, test_table)
+
+
+def test_duplicated_row_in_two_skill_attempt_does_not_see_its_twin(fitted, test_table):
+    check_twin_unseen(fitted, test_table)
+
+
+class CountingTracer:
+    """p = (1 + earlier successes) / (2 + earlier attempts) of the student, with a leak.
+
+    ``leak=None`` counts only strictly earlier attempts (``kt.attempts.prior_counts``);
+    "own-answer" adds the row's own answer; "same-attempt" counts every earlier row in
+    sequence, so the second row of a multi-skill attempt sees the first (the leak pyKT
+    users found); "future" uses the student's whole sequence.
+    """
+
+    def __init__(self, leak=None):
+        self.leak = leak
+
+    def predict(self, table):
+        successes, failures = prior_counts(table, by="user_id")
+        correct = table["correct"].to_numpy().astype(float)
+        if self.leak == "own-answer":
+            successes = successes + correct
+        elif self.leak == "same-attempt":
+            sorted_rows = canonical_order(table)
+            users = table["user_id"].to_numpy()[sorted_rows]
+            running = pd.Series(correct[sorted_rows]).groupby(users).cumsum().to_numpy()
+            seen = pd.Series(users).groupby(users).cumcount().to_numpy()
+            successes, failures = np.empty(len(table)), np.empty(len(table))
+            successes[sorted_rows] = running - correct[sorted_rows]
+            failures[sorted_rows] = seen - successes[sorted_rows]
+        elif self.leak == "future":
+            totals = table.groupby("user_id")["correct"].transform("sum").to_numpy()
+            sizes = table.groupby("user_id")["correct"].transform("size").to_numpy()
+            successes, failures = totals, sizes - totals
+        result = table.copy()
+        result[PREDICTION_COLUMN] = (1.0 + successes) / (2.0 + successes + failures)
+        return result
+
+
+@pytest.mark.parametrize(
+    "leak, check",
+    [
+        ("own-answer", check_own_attempt_unseen),
+        ("same-attempt", check_twin_unseen),
+        ("future", check_later_rows_unseen),
+    ],
+)
+def test_checks_catch_a_leaky_tracer(test_table, leak, check):
+    check(CountingTracer(leak=None), test_table)  # the leak-free control passes
+    with pytest.raises(AssertionError):
+        check(CountingTracer(leak=leak), test_table)
 
 
 def test_unsorted_input_is_predicted_as_its_canonical_sort(fitted, test_table):
