@@ -1,0 +1,150 @@
+"""A whole training run on disk: periodic evaluation and checkpoints, metrics.csv, summary.json, a curve.
+
+``train_run`` is what ``scripts/train_agent.py`` calls; ``add_config_arguments`` and
+``config_from_arguments`` turn ``DQNConfig``'s fields into command-line flags, so ``--help``
+is the fields' help metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agents.dqn import DQN, DQNConfig
+from agents.evaluate import evaluate_agent
+from agents.vector import is_atari, make_eval_env, make_vector_env
+
+METRIC_FIELDS = ["env_steps", "train_seconds", "steps_per_second", "episodes", "epsilon", "recent_return", "loss", "q_mean", "eval_mean", "eval_std"]
+
+
+def default_preset(env_id: str) -> str:
+    """The preset for an env id: atari, gridworld, student, else cartpole."""
+    if is_atari(env_id):
+        return "atari"
+    if "GridWorld" in env_id or "CliffWalk" in env_id:
+        return "gridworld"
+    if "Student" in env_id:
+        return "student"
+    return "cartpole"
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One ``--field-name`` flag per ``DQNConfig`` field (default None: keep the preset's value)."""
+    group = parser.add_argument_group("DQN settings (override the preset)")
+    for spec in dataclasses.fields(DQNConfig):
+        flag = "--" + spec.name.replace("_", "-")
+        if spec.name in ("seed", "num_envs", "device"):
+            continue  # first-class flags of the script
+        if spec.type in ("bool", bool):
+            group.add_argument(flag, type=lambda text: text.lower() in ("1", "true", "yes"), default=None, metavar="BOOL", help=spec.metadata["help"])
+        elif spec.name == "hidden_sizes":
+            group.add_argument(flag, type=int, nargs="+", default=None, help=spec.metadata["help"])
+        else:
+            group.add_argument(flag, type=type(spec.default), default=None, help=spec.metadata["help"])
+
+
+def config_from_arguments(args: argparse.Namespace) -> DQNConfig:
+    """The preset named by ``args.preset`` (or the env's default) with every given flag replaced."""
+    overrides = {spec.name: getattr(args, spec.name) for spec in dataclasses.fields(DQNConfig) if getattr(args, spec.name, None) is not None}
+    return DQNConfig.preset(args.preset or default_preset(args.env), **overrides)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path, resume: bool = False, eval_interval: int = 5000,
+              eval_episodes: int = 10, final_eval_episodes: int = 20, checkpoint_interval: int = 10_000, target_return: float | None = None,
+              save_replay: bool = True, progress: bool = False, env_kwargs: dict | None = None) -> dict:
+    """Train a DQN on ``env_id`` for ``total_steps`` env steps, writing everything under ``out``.
+
+    Writes ``checkpoint.pt`` (every ``checkpoint_interval`` steps and at the end),
+    ``metrics.csv`` (one row per ``eval_interval``), ``learning_curve.png`` and ``summary.json``.
+    With ``resume`` and an existing checkpoint, continues from it: an uninterrupted run and a
+    killed-and-resumed run with the same seed end with the same weights and metrics (except times).
+
+    Returns:
+        The summary dict written to ``summary.json``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "checkpoint.pt"
+    if resume and checkpoint.is_file():
+        agent, extra = DQN.load(checkpoint, make_vector_env(env_id, config.num_envs, env_kwargs), config)
+        rows, train_seconds, reached = extra["rows"], float(extra["train_seconds"]), extra["reached"]
+    else:
+        agent, rows, train_seconds, reached = DQN(make_vector_env(env_id, config.num_envs, env_kwargs), config), [], 0.0, None
+    eval_env = make_eval_env(env_id, env_kwargs=env_kwargs)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total_steps, initial=agent.env_steps, unit="step", dynamic_ncols=True)
+    while agent.env_steps < total_steps:
+        started, before = time.perf_counter(), agent.env_steps
+        metrics = agent.learn(min(total_steps, (agent.env_steps // eval_interval + 1) * eval_interval))
+        train_seconds += time.perf_counter() - started
+        returns = evaluate_agent(agent, eval_env, eval_episodes, seed=10_000 + agent.env_steps)
+        row = {**{k: metrics[k] for k in ("env_steps", "episodes", "epsilon", "recent_return", "loss", "q_mean")},
+               "train_seconds": train_seconds, "steps_per_second": (agent.env_steps - before) / max(time.perf_counter() - started, 1e-9),
+               "eval_mean": float(returns.mean()), "eval_std": float(returns.std())}
+        rows.append(row)
+        if target_return is not None and reached is None and row["eval_mean"] >= target_return:
+            reached = {"env_steps": agent.env_steps, "train_seconds": train_seconds}
+        if bar is not None:
+            bar.update(agent.env_steps - before)
+            bar.set_postfix(sps=f"{row['steps_per_second']:.0f}", ret=f"{row['recent_return']:.1f}", eval=f"{row['eval_mean']:.1f}", eps=f"{row['epsilon']:.2f}")
+        if agent.env_steps % checkpoint_interval < eval_interval or agent.env_steps >= total_steps:
+            agent.save(checkpoint, include_replay=save_replay, extra={"rows": rows, "train_seconds": train_seconds, "reached": reached})
+        _write_metrics(out / "metrics.csv", rows)
+    if bar is not None:
+        bar.close()
+    final = evaluate_agent(agent, eval_env, final_eval_episodes, seed=1_000_000)
+    summary = {
+        "env_id": env_id, "total_steps": agent.env_steps, "seed": config.seed,
+        "mean_eval_return": float(final.mean()), "std_eval_return": float(final.std()), "eval_episodes": final_eval_episodes,
+        "eval_returns": final.tolist(), "steps_per_second": agent.env_steps / max(train_seconds, 1e-9),
+        "wall_seconds": train_seconds, "peak_rss_mb": peak_rss_mb(), "replay_bytes_per_transition": agent.buffer.bytes_per_transition,
+        "target_return": target_return, "reached_target": reached, "exact_resume": agent.exact_resume, "updates": agent.updates,
+        "episodes": agent.episodes, "load_average": list(os.getloadavg()),
+        "settings": {"dqn": config.to_dict(), "eval_interval": eval_interval, "eval_episodes": eval_episodes,
+                     "checkpoint_interval": checkpoint_interval, "save_replay": save_replay, "env_kwargs": env_kwargs or {}},
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    _plot(out / "learning_curve.png", rows, env_id)
+    return summary
+
+
+def _write_metrics(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=METRIC_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _plot(path: Path, rows: list[dict], env_id: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.array([row["env_steps"] for row in rows])
+    figure, axes = plt.subplots(figsize=(6, 3.5))
+    axes.plot(steps, [row["recent_return"] for row in rows], label="training return (last 100 episodes)")
+    means, stds = np.array([row["eval_mean"] for row in rows]), np.array([row["eval_std"] for row in rows])
+    axes.plot(steps, means, label="evaluation return")
+    axes.fill_between(steps, means - stds, means + stds, alpha=0.2)
+    axes.set(xlabel="environment steps", ylabel="return", title=f"DQN on {env_id}")
+    axes.legend(loc="best", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
