@@ -9,7 +9,7 @@ import pandas as pd
 
 from envs.curriculum import Curriculum
 from envs.student import StudentBatch
-from envs.student_dynamics import BKTParams, IRTParams
+from envs.student_dynamics import BKTParams, IRTParams, StudentDynamics
 
 # policy(observation, rng) -> (n_students,) exercise ids; observation as StudentVectorEnv's dict.
 Policy = Callable[[dict, np.random.Generator], np.ndarray]
@@ -19,7 +19,7 @@ POLICIES = ("random",)
 def simulate_logs(
     n_students: int = 1000,
     curriculum: str | Curriculum = "riley",
-    dynamics: str = "bkt",
+    dynamics: str | StudentDynamics = "bkt",
     episode_length: int = 50,
     policy: Union[str, Policy] = "random",
     params: BKTParams | IRTParams | None = None,
@@ -33,7 +33,9 @@ def simulate_logs(
     Args:
         n_students: number of students (``user_id`` 0..n_students-1).
         curriculum: ``"riley"``, a JSON/YAML path, or a :class:`Curriculum`.
-        dynamics: ``"bkt"`` or ``"irt"``; ``params``: matching parameters or None.
+        dynamics: ``"bkt"`` or ``"irt"`` (``params``: matching parameters or None), or a
+            :class:`envs.student_dynamics.StudentDynamics` (e.g. a calibrated one; then its
+            curriculum is used and ``params`` must be None).
         episode_length: exercises per student.
         policy: ``"random"`` (uniform over exercises) or a callable
             ``policy(observation, rng) -> (n_students,) int`` where ``observation`` is the

@@ -210,7 +210,10 @@ class StudentEnv(gym.Env):
 
     ## Arguments
     - ``curriculum``: ``"riley"``, a JSON/YAML path, or a :class:`Curriculum`.
-    - ``dynamics``: ``"bkt"`` or ``"irt"``; ``params``: matching parameters or None.
+    - ``dynamics``: ``"bkt"`` or ``"irt"`` (with ``params``: matching parameters or None for
+      the defaults), or a ready :class:`envs.student_dynamics.StudentDynamics` such as a
+      calibrated ``BKTDynamics`` (its own curriculum is used; ``curriculum`` is ignored and
+      ``params`` must be None).
     - ``episode_length``: exercises per session (default 50).
     - ``flatten_observation``: flat ``Box`` observations instead of the ``Dict``.
     - ``render_mode``: None or ``"ansi"`` (text with the hidden mastery).
@@ -234,7 +237,7 @@ class StudentEnv(gym.Env):
     def __init__(
         self,
         curriculum: str | Curriculum = "riley",
-        dynamics: str = "bkt",
+        dynamics: str | StudentDynamics = "bkt",
         episode_length: int = 50,
         flatten_observation: bool = False,
         params: BKTParams | IRTParams | None = None,

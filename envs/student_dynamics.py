@@ -28,11 +28,26 @@ ability_sd[s])``. Setting ``learn_rate_sd = prior_sd = 0`` (``growth_rate_sd = 0
 
 Fitting to logged data: per-skill parameters are plain arrays in the curriculum's skill
 order (a scalar broadcasts to every skill); per-exercise guess/slip/difficulty live in the
-curriculum. A calibrated simulator is therefore::
+curriculum. A calibrated simulator from per-skill BKT fits (EM per skill gives prior, learn,
+forget, guess, slip; the skill's guess/slip go to each of its exercises):
 
-    curriculum = load_curriculum("riley").replace_exercise_parameters(guess=g, slip=s)
-    params = BKTParams(prior=tuple(p0), learn=tuple(pl), forget=tuple(pf), learn_rate_sd=0.0, prior_sd=0.0)
-    dynamics = BKTDynamics(curriculum, params)   # or StudentEnv(curriculum, "bkt", params=params)
+    >>> import numpy as np
+    >>> from envs.curriculum import load_curriculum
+    >>> from envs.student_dynamics import BKTDynamics, BKTParams
+    >>> fitted_guess = np.array([0.2, 0.15, 0.1, 0.1, 0.25])  # per skill, curriculum order
+    >>> fitted_slip = np.array([0.1, 0.1, 0.05, 0.1, 0.08])
+    >>> riley = load_curriculum("riley")
+    >>> curriculum = riley.replace_exercise_parameters(
+    ...     guess=fitted_guess[riley.exercise_skill], slip=fitted_slip[riley.exercise_skill])
+    >>> params = BKTParams(prior=(0.3, 0.4, 0.2, 0.05, 0.5), learn=(0.2, 0.2, 0.15, 0.1, 0.3),
+    ...                    forget=0.0, learn_rate_sd=0.0, prior_sd=0.0)
+    >>> dynamics = BKTDynamics(curriculum, params)
+    >>> state = dynamics.init_state(1000, np.random.default_rng(0))
+    >>> dynamics.p_correct(state).shape
+    (1000, 16)
+
+The same dynamics object can drive an env: ``StudentEnv(dynamics=dynamics)`` or
+``StudentVectorEnv(4096, dynamics=dynamics)``.
 
 Random stream (fixed, so a scalar reference can replay it): ``init_state``/``reset_students``
 for k students draw ``standard_normal(k)`` (learning-rate multipliers), then

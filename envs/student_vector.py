@@ -12,7 +12,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.curriculum import Curriculum
 from envs.student import StudentBatch, student_observation_space
-from envs.student_dynamics import BKTParams, IRTParams
+from envs.student_dynamics import BKTParams, IRTParams, StudentDynamics
 
 
 class StudentVectorEnv(VectorEnv):
@@ -61,7 +61,7 @@ class StudentVectorEnv(VectorEnv):
         self,
         num_envs: int,
         curriculum: str | Curriculum = "riley",
-        dynamics: str = "bkt",
+        dynamics: str | StudentDynamics = "bkt",
         episode_length: int = 50,
         flatten_observation: bool = False,
         params: BKTParams | IRTParams | None = None,

@@ -130,3 +130,19 @@ def test_params_reach_the_dynamics_and_render_shows_skills():
     text = env.render()
     assert "step 1/50" in text and "x-intercept 3" in text
     assert all(name in text for name in RILEY.skill_names)
+
+
+def test_a_ready_dynamics_object_drives_the_envs():
+    from envs.student_dynamics import BKTDynamics
+    from envs.student_vector import StudentVectorEnv
+
+    calibrated = RILEY.replace_exercise_parameters(slip=np.full(E, 0.3))
+    dynamics = BKTDynamics(calibrated, BKTParams(prior=1.0, learn=0.0, prior_sd=0.0))
+    env = gym.make("riley/Student-v0", dynamics=dynamics)
+    _, info = env.reset(seed=0)
+    np.testing.assert_allclose(info["p_correct"], 0.7)
+    vector = StudentVectorEnv(3, dynamics=dynamics)
+    vector.reset(seed=0)
+    np.testing.assert_allclose(vector.hidden_p_correct(), 0.7)
+    with pytest.raises(ValueError, match="not both"):
+        StudentEnv(dynamics=dynamics, params=BKTParams())

@@ -250,3 +250,12 @@ def test_parameter_validation(build, message):
 def test_params_must_match_the_dynamics():
     with pytest.raises(TypeError, match="params must be IRTParams"):
         IRTDynamics(RILEY, BKTParams())
+
+
+def test_module_docstring_example_runs():
+    import doctest
+
+    import envs.student_dynamics
+
+    result = doctest.testmod(envs.student_dynamics)
+    assert result.attempted > 0 and result.failed == 0
