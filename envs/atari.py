@@ -160,7 +160,8 @@ class AreaResize:
 class AtariDQNPreprocessing(gym.Wrapper):
     """No-op starts, frame skip with max-pooling, grayscale resize, fire on reset, episodic life.
 
-    Wraps an ``ale_py.env.AtariEnv`` made with ``frameskip=1`` and ``obs_type="grayscale"``.
+    Wraps an ``ale_py.env.AtariEnv`` made with ``frameskip=1`` (any ``obs_type``: the screen is
+    read from the emulator).
     Observation: ``(screen_size, screen_size)`` uint8. ``info["lives"]`` is the lives left.
     With ``terminal_on_life_loss``, a lost life returns ``terminated=True`` and the next
     ``reset()`` continues the same game from the current frame, without emulator steps, as
@@ -360,7 +361,7 @@ def make_atari_from_config(config: AtariConfig, render_mode: str | None = None) 
         raise ValueError(f"make_atari: render_mode must be None or 'rgb_array', got {render_mode!r}")
     env: gym.Env = AtariEnv(
         game=config.game,
-        obs_type="grayscale",
+        obs_type="ram",  # the cheapest per-frame copy; the wrapper reads the screen itself
         frameskip=1,
         repeat_action_probability=config.sticky_action_prob,
         full_action_space=config.full_action_space,

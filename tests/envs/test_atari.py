@@ -222,3 +222,19 @@ def test_vector_env_same_seed_same_trajectory():
         return np.stack(frames)
 
     np.testing.assert_array_equal(trajectory(), trajectory())
+
+
+def test_rgb_array_render_is_the_colour_screen():
+    env = make_atari("Pong", render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (210, 160, 3) and frame.dtype == np.uint8
+
+
+def test_docstring_examples():
+    import doctest
+
+    import envs.atari
+
+    results = doctest.testmod(envs.atari)
+    assert results.attempted > 0 and results.failed == 0

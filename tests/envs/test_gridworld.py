@@ -276,3 +276,12 @@ def test_registered_cliff_uses_the_book_rewards():
     assert (reward, terminated, info["state"]) == (-100.0, False, 36)
     # The optimal return from the start is -13 with gamma 1 (13 steps along the cliff edge).
     np.testing.assert_allclose(v_star(env, gamma=1.0)[36], -13.0, atol=1e-8)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import envs.gridworld
+
+    results = doctest.testmod(envs.gridworld)
+    assert results.attempted > 0 and results.failed == 0
