@@ -1,0 +1,230 @@
+"""Runs behind the KT scripts: settings from flags, train-and-report into a folder, reload and evaluate.
+
+``scripts/train_kt.py`` calls ``train_and_report`` and ``scripts/evaluate_kt.py`` calls
+``evaluate_saved``; the DKT flags are generated from ``DKTConfig`` and ``TrainingConfig``
+field metadata, so ``--help`` stays in step with the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kt.data import read_log
+from kt.dkt import DKTConfig
+from kt.evaluation import EvaluationResult, evaluate
+from kt.metrics import evaluate_predictions, per_skill_metrics
+from kt.models import MODELS
+from kt.plots import plot_calibration
+from kt.training import TrainingConfig
+
+SUMMARY_FILE = "summary.json"
+_SKIPPED_FIELDS = {"seed", "training"}  # the script's --seed sets both seeds
+
+
+def add_dkt_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--flag`` per ``DKTConfig`` / ``TrainingConfig`` field (default: the dataclass default)."""
+    group = parser.add_argument_group("DKT settings (defaults from DKTConfig and TrainingConfig)")
+    for spec in [*dataclasses.fields(DKTConfig), *dataclasses.fields(TrainingConfig)]:
+        if spec.name in _SKIPPED_FIELDS:
+            continue
+        flag = "--" + spec.name.replace("_", "-")
+        default = spec.default
+        if isinstance(default, bool):
+            group.add_argument(flag, type=lambda text: text.lower() in ("1", "true", "yes"), default=None, metavar="BOOL",
+                               help=f"{spec.metadata['help']} (default {default})")
+        else:
+            group.add_argument(flag, type=type(default), default=None, help=f"{spec.metadata['help']} (default {default})")
+
+
+def dkt_config_from_arguments(args: argparse.Namespace, seed: int) -> DKTConfig:
+    """The ``DKTConfig`` named by the flags of ``add_dkt_arguments`` (unset flags keep defaults)."""
+
+    def overrides(cls: type) -> dict[str, Any]:
+        return {
+            spec.name: getattr(args, spec.name)
+            for spec in dataclasses.fields(cls)
+            if spec.name not in _SKIPPED_FIELDS and getattr(args, spec.name, None) is not None
+        }
+
+    training = TrainingConfig(**{**overrides(TrainingConfig), "seed": seed})
+    return DKTConfig(**overrides(DKTConfig), seed=seed, training=training)
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _model_summary(name: str, result: EvaluationResult) -> dict[str, Any]:
+    summary = {"model": name, **result.summary()}
+    history = getattr(result.models[0], "history", None)  # neural models keep a TrainingHistory
+    if history is not None and hasattr(history, "summary"):
+        summary.update(history.summary())
+        summary["train_seconds"] = result.train_seconds
+    config = result.models[0].config
+    summary["settings"] = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+    return summary
+
+
+def _write_model_files(folder: Path, result: EvaluationResult) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([result.metrics]).to_csv(folder / "metrics.csv", index=False)
+    pd.DataFrame(result.folds).to_csv(folder / "folds.csv", index=False)
+    result.per_skill.to_csv(folder / "per_skill.csv", index=False)
+    history = getattr(result.models[0], "history", None)
+    if history is not None and hasattr(history, "to_frame"):
+        history.to_frame().to_csv(folder / "history.csv", index=False)
+    for number, model in enumerate(result.models):
+        model.save(folder / ("model" if len(result.models) == 1 else f"model_fold{number}"))
+
+
+def _plot_comparison(table: pd.DataFrame, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 3.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.bar(table["model"], table["test_auc"], color="tab:blue")
+    for x, value in enumerate(table["test_auc"]):
+        axes.text(x, value, f"{value:.3f}", ha="center", va="bottom")
+    axes.set_ylim(0.5, 1.0)
+    axes.set_ylabel("test AUC")
+    axes.set_title("Knowledge tracers on the same split")
+    figure.savefig(path, dpi=120)
+
+
+def train_and_report(
+    models: list[str],
+    data: str,
+    out: str | os.PathLike,
+    protocol: str,
+    test: str | None = None,
+    data_format: str = "auto",
+    configs: dict[str, Any] | None = None,
+    seed: int = 0,
+    k: int = 5,
+    test_fraction: float = 0.2,
+    valid_fold: int = 0,
+    progress: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit and score each named model under a protocol and write its files.
+
+    One model writes into ``out``; several write into ``out/<model>/`` plus
+    ``comparison.csv`` and ``comparison.png``. Each model folder gets ``metrics.csv``,
+    ``folds.csv``, ``per_skill.csv``, ``history.csv`` (neural models) and the saved
+    model(s); ``out`` gets ``calibration.png`` and ``summary.json``.
+
+    Args:
+        models: names in ``kt.models.MODELS``.
+        data: the log to read (for ``pykt``: ``train_valid.csv``).
+        out: output folder.
+        protocol: see ``kt.evaluation.PROTOCOLS``.
+        test: a separate test log (``pykt``, or ``holdout`` with a given test set).
+        data_format: reader format for both logs.
+        configs: model name -> config (missing names use the model's default config).
+        seed, k, test_fraction, valid_fold: protocol settings.
+        progress: progress bars.
+        extra: more plain values to record in ``summary.json``.
+
+    Returns:
+        The summary written to ``out/summary.json``.
+    """
+    unknown = [name for name in models if name not in MODELS]
+    if unknown or not models:
+        raise ValueError(f"models must be names from {list(MODELS)}, got {models}")
+    configs = configs or {}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table, report = read_log(data, format=data_format)
+    test_table, test_report = read_log(test, format=data_format) if test else (None, None)
+    summaries, predictions = {}, {}
+    started = time.perf_counter()
+    for name in models:
+        model_class, config = MODELS[name], configs.get(name)
+        result = evaluate(lambda: model_class(config), table, protocol, test_table, k=k, test_fraction=test_fraction,
+                          valid_fold=valid_fold, seed=seed, progress=progress)
+        _write_model_files(out if len(models) == 1 else out / name, result)
+        summaries[name] = _model_summary(name, result)
+        predictions[name] = result.predictions
+    plot_calibration(predictions, out / "calibration.png")
+    common = {
+        "data": str(data),
+        "test": str(test) if test else None,
+        "format": data_format,
+        "protocol": protocol,
+        "seed": seed,
+        "read_report": str(report),
+        "test_read_report": str(test_report) if test_report else None,
+        "wall_seconds": time.perf_counter() - started,
+        "peak_memory_mb": peak_memory_mb(),
+        "load_average": os.getloadavg(),
+        **(extra or {}),
+    }
+    if len(models) == 1:
+        summary = {**summaries[models[0]], **common}
+    else:
+        columns = ["model", "test_auc", "test_acc", "test_rmse", "test_log_loss", "train_seconds", "predict_seconds"]
+        comparison = pd.DataFrame([{column: summaries[name].get(column) for column in columns} for name in models])
+        comparison.to_csv(out / "comparison.csv", index=False)
+        _plot_comparison(comparison, out / "comparison.png")
+        summary = {"model": "all" if set(models) == set(MODELS) else ",".join(models), "models": summaries, **common}
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=float))
+    return summary
+
+
+def evaluate_saved(
+    run: str | os.PathLike, data: str, out: str | os.PathLike, data_format: str = "auto"
+) -> dict[str, Any]:
+    """Score a model saved by ``train_and_report`` on another log.
+
+    Args:
+        run: the folder ``train_and_report`` wrote for one model (holds ``summary.json`` and ``model/``).
+        data: the log to score (every attempt of every student).
+        out: output folder: ``summary.json``, ``metrics.csv``, ``per_skill.csv``, ``calibration.png``.
+        data_format: reader format.
+
+    Returns:
+        The summary written.
+
+    Raises:
+        ValueError: if ``run`` holds no single saved model.
+    """
+    run = Path(run)
+    summary_path = run / SUMMARY_FILE
+    if not summary_path.is_file() or not (run / "model").is_dir():
+        raise ValueError(f"{run} is not a single-model run folder of train_kt.py (needs {SUMMARY_FILE} and model/)")
+    name = json.loads(summary_path.read_text())["model"]
+    model = MODELS[name].load(run / "model")
+    table, report = read_log(data, format=data_format)
+    started = time.perf_counter()
+    predicted = model.predict(table)
+    seconds = time.perf_counter() - started
+    metrics = evaluate_predictions(predicted)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([metrics]).to_csv(out / "metrics.csv", index=False)
+    per_skill_metrics(predicted).to_csv(out / "per_skill.csv", index=False)
+    plot_calibration({name: predicted}, out / "calibration.png")
+    summary = {
+        "model": name,
+        "model_dir": str(run),
+        "data": str(data),
+        **{f"test_{key}": value for key, value in metrics.items()},
+        "predict_seconds": seconds,
+        "n_unknown_skill_rows": int(getattr(model, "n_unknown_skill_rows", 0)),
+        "read_report": str(report),
+        "load_average": os.getloadavg(),
+    }
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=float))
+    return summary

@@ -1,0 +1,71 @@
+"""scripts/train_kt.py on a tiny log written here: summary.json, saved model, metrics CSVs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kt.dkt import DKT
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_DKT = ["--hidden-size", "8", "--embedding-size", "8", "--batch-size", "8", "--max-epochs", "2", "--threads", "1", "--no-progress"]
+
+
+def write_tiny_log(path: Path, n_students: int = 30, seed: int = 0) -> Path:
+    """An interactions CSV: correct when the attempt repeats the previous attempt's skill."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(n_students):
+        previous = -1
+        for order in range(int(rng.integers(5, 25))):
+            skill = int(rng.integers(0, 3))
+            rows.append({"user_id": 100 + user, "item_id": skill, "skill_id": skill, "correct": int(skill == previous), "order": order})
+            previous = skill
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def run_script(name: str, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *arguments], cwd=ROOT, capture_output=True,
+                          text=True, timeout=240)
+
+
+@pytest.fixture(scope="session")
+def tiny_dkt_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("train_kt")
+    log = write_tiny_log(folder / "log.csv")
+    out = folder / "run"
+    done = run_script("train_kt.py", "--data", str(log), "--model", "dkt", "--protocol", "holdout", "--seed", "3",
+                      "--out", str(out), *TINY_DKT)
+    assert done.returncode == 0, done.stderr
+    return log, out
+
+
+def test_train_kt_writes_summary_model_and_metrics(tiny_dkt_run):
+    log, out = tiny_dkt_run
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("model", "data", "protocol", "test_auc", "test_acc", "test_rmse", "n_train_students",
+                "n_test_students", "train_seconds", "seconds_per_epoch", "settings"):
+        assert key in summary, key
+    assert summary["model"] == "dkt" and summary["protocol"] == "holdout" and summary["data"] == str(log)
+    assert summary["n_train_students"] + summary["n_test_students"] == 30 and summary["n_test_students"] == 6
+    assert summary["settings"]["hidden_size"] == 8 and summary["settings"]["training"]["max_epochs"] == 2
+    assert summary["settings"]["seed"] == 3 and 0.0 <= summary["test_auc"] <= 1.0
+    history = pd.read_csv(out / "history.csv")
+    assert history["epoch"].tolist()[:1] == [1] and len(history) <= 2 and "valid_auc" in history
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert metrics["auc"].iloc[0] == pytest.approx(summary["test_auc"])
+    assert set(pd.read_csv(out / "per_skill.csv")["skill_id"]) == {0, 1, 2}
+    assert (out / "calibration.png").stat().st_size > 0
+    model = DKT.load(out / "model")
+    assert model.config.hidden_size == 8 and model.skill_ids.tolist() == [0, 1, 2]
+
+
+def test_train_kt_rejects_a_pykt_run_without_test_log(tmp_path):
+    log = write_tiny_log(tmp_path / "log.csv", n_students=4)
+    done = run_script("train_kt.py", "--data", str(log), "--protocol", "pykt", "--out", str(tmp_path / "run"), *TINY_DKT)
+    assert done.returncode != 0 and "test table" in done.stderr
