@@ -77,6 +77,8 @@ KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {
 # DataShop KC columns list several skills separated by "~~" (one attempt, many skills).
 KC_SEPARATOR = "~~"
 _N_EXAMPLES = 5
+# Cell values read as a missing value in interaction logs (compared lower-case).
+_MISSING = ("nan", "na", "null", "none")
 _PARQUET_MAGIC = b"PAR1"
 
 
@@ -657,24 +659,40 @@ def _codes_or_ints(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes, names
 
 
-def _read_frame(path: Path, data: bytes, encoding: str) -> tuple[pd.DataFrame, np.ndarray, str]:
-    """The file as a DataFrame of strings, the source line of each row and its unit."""
+def _read_frame(
+    path: Path, data: bytes, encoding: str, columns: dict[str, str] | None
+) -> tuple[pd.DataFrame, dict[str, str | None], np.ndarray, str]:
+    """Read a log: the frame (the canonical source columns as stripped-able strings with
+    "" for missing, the others as pandas infers them), the column mapping, the source
+    line (or row) of each row and its unit."""
     if data[:4] == _PARQUET_MAGIC or path.suffix.lower() in (".parquet", ".pq"):
         try:
             frame = pd.read_parquet(io.BytesIO(data))
         except (OSError, ValueError, TypeError) as error:
             raise ValueError(f"{path}: not a readable Parquet file: {error}") from error
-        frame = frame.astype(object).where(frame.notna(), "")
-        return frame.astype(str), np.arange(len(frame)), "row"
+        resolved = _resolve_columns(list(frame.columns), columns, path)
+        for source in {v for v in resolved.values() if v is not None}:
+            values = frame[source]
+            frame[source] = values.astype(object).where(values.notna(), "").astype(str)
+        return frame, resolved, np.arange(len(frame)), "row"
     text = _decode(path, data, encoding)
     separator = "\t" if "\t" in text.split("\n", 1)[0] else ","
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+        header = pd.read_csv(io.StringIO(text), nrows=0, sep=separator).columns
+        resolved = _resolve_columns(list(header), columns, path)
+        needed = sorted({v for v in resolved.values() if v is not None})
+        # Only the needed columns as strings: converting every column of a wide log
+        # to strings tripled the read time of a 500k-row, 30-column file.
+        frame = pd.read_csv(io.StringIO(text), dtype={c: str for c in needed},
                             skip_blank_lines=False, sep=separator)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        if isinstance(error, ValueError) and str(error).startswith(str(path)):
+            raise
         raise ValueError(f"{path}: not a readable CSV: {error}") from error
+    for source in needed:
+        frame[source] = frame[source].fillna("")
     # header is line 1; rows map to lines when no quoted field spans lines
-    return frame, np.arange(len(frame)) + 2, "line"
+    return frame, resolved, np.arange(len(frame)) + 2, "line"
 
 
 def read_interactions(
@@ -691,7 +709,7 @@ def read_interactions(
     ``table.attrs["skill_names"]``). DataShop ``KC(...)`` cells listing several skills
     with "~~" become one row per skill sharing the attempt. Without an order column
     the row position in the file is the order; without an item column the item is the
-    skill. All other columns are kept as strings.
+    skill. All other columns are kept with the types pandas infers.
 
     Args:
         path: The file.
@@ -709,19 +727,23 @@ def read_interactions(
     start = pd.Timestamp.now()
     path = Path(path)
     data = _read_bytes(path)
-    frame, lines, unit = _read_frame(path, data, encoding)
+    frame, resolved, lines, unit = _read_frame(path, data, encoding, columns)
     report = ReadReport(path=str(path), format="interactions")
-    resolved = _resolve_columns(list(frame.columns), columns, path)
     report.notes.append(
         "columns: " + ", ".join(f"{k} <- {v!r}" for k, v in resolved.items() if v is not None)
     )
-    frame = frame.copy()
+    needed = sorted({v for v in resolved.values() if v is not None})
+    others = [c for c in frame.columns if c not in needed]
+    blank = np.ones(len(frame), dtype=bool)
+    for source in needed:
+        blank &= (frame[source].str.strip() == "").to_numpy()
+    if others:
+        blank &= frame[others].isna().all(axis=1).to_numpy()
     frame["_line"] = lines
-    blank = (frame.drop(columns="_line").apply(lambda c: c.str.strip()) == "").all(axis=1)
     report.n_rows_read = int((~blank).sum())
     if blank.any():
         report.notes.append(f"{int(blank.sum())} blank lines skipped")
-    frame = frame[~blank.to_numpy()]
+        frame = frame[~blank]
     skill_column = resolved["skill_id"]
     if skill_column.startswith("KC"):
         frame = frame.assign(**{skill_column: frame[skill_column].str.split(KC_SEPARATOR)})
@@ -731,16 +753,21 @@ def read_interactions(
                             "(attempt, skill) rows")
         report.n_rows_read = len(frame)
         report.notes.append(f"{skill_column!r} cells split on {KC_SEPARATOR!r} into one row per skill")
+    # A row missing several values is counted once, under the first missing column.
+    dropped = np.zeros(len(frame), dtype=bool)
+    line_numbers = frame["_line"].to_numpy()
     for name in ("user_id", "skill_id", "correct", "item_id", "order"):
         source = resolved[name]
         if source is None:
             continue
-        empty = (frame[source].str.strip() == "") | frame[source].str.strip().str.lower().isin(
-            ("nan", "na", "null", "none"))
+        stripped = frame[source].str.strip()
+        empty = ((stripped == "") | stripped.str.lower().isin(_MISSING)).to_numpy() & ~dropped
         report.drop(f"missing {name} (column {source!r})",
                     [f"{path}:{unit} {n}" if unit == "row" else f"{path}:{n}"
-                     for n in frame["_line"][empty].tolist()])
-        frame = frame[~empty.to_numpy()]
+                     for n in line_numbers[empty][:_N_EXAMPLES]], int(empty.sum()))
+        dropped |= empty
+    if dropped.any():
+        frame = frame[~dropped]
     correct_text = frame[resolved["correct"]].str.strip()
     correct_values = pd.to_numeric(correct_text, errors="coerce")
     bad = ~correct_values.isin([0, 1]).to_numpy()
@@ -779,10 +806,9 @@ def read_interactions(
             "order": order,
         }
     )
-    used = {v for v in resolved.values() if v is not None} | {"_line"}
-    for extra in frame.columns:
-        if extra not in used and extra not in table.columns:
-            table[extra] = frame[extra].to_numpy()
+    extras = [c for c in others if c not in table.columns]
+    if extras:
+        table = pd.concat([table, frame[extras].reset_index(drop=True)], axis=1)
     table = _finish(table, report)
     report.seconds = (pd.Timestamp.now() - start).total_seconds()
     return table, report

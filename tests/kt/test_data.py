@@ -176,7 +176,7 @@ def test_assistments_columns_and_dropped_rows(tmp_path):
     assert report.format == "interactions"
     assert rows(table) == [(70, 5, 3, 1, 10), (70, 6, 4, 0, 11), (70, 7, 3, 1, 12),
                            (80, 5, 3, 1, 9)]
-    assert table["assignment_id"].tolist() == ["1"] * 4  # extra columns kept
+    assert table["assignment_id"].tolist() == [1] * 4  # extra columns kept, types inferred
     assert report.n_rows_read == 5 and report.n_rows_kept == 4
     assert report.dropped == {"missing skill_id (column 'skill_id')": 1}
     assert report.examples["missing skill_id (column 'skill_id')"] == [f"{path}:3"]
@@ -264,10 +264,11 @@ def test_detection_failures_and_bad_format(tmp_path):
 # ---------------------------------------------------------------------------- fuzzing
 
 TOKENS = st.sampled_from(["0", "1", "2", "-1", "7", ",", ",", ",", "\n", "\n", '"', " ", "a",
-                          "0.5", "\t", "~~", "\u00e9", "\x00"])
+                          "0.5", "\t", "~~", "\u00e9", "\x00", "NA", "nan"])
 HEADERS = st.sampled_from([
     "", "fold,uid,concepts,responses\n", "fold,uid,questions,concepts,responses,is_repeat\n",
     "user_id,skill_id,correct,order_id\n", "user_id,skill_name,correct\n",
+    "user_id,problem_id,skill_id,correct,extra\n", "user_id,user_id,skill_id,correct\n",
     "Anon Student Id\tKC(Default)\tCorrect First Attempt\n",
 ])
 
