@@ -232,7 +232,8 @@ class AtariDQNPreprocessing(gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """A real reset (no-ops, FIRE) after game over, else the game continues; see the class docstring."""
-        if self.game_over or not self.terminal_on_life_loss or seed is not None:
+        continued = not (self.game_over or not self.terminal_on_life_loss or seed is not None)
+        if not continued:
             _, info = self.env.reset(seed=seed, options=options)
             noops = int(self.env.unwrapped.np_random.integers(1, self.noop_max + 1)) if self.noop_max > 0 else 0
             for _ in range(noops):
@@ -248,9 +249,8 @@ class AtariDQNPreprocessing(gym.Wrapper):
             self._screen(0)
         else:
             # A life was lost but the game goes on: continue it from the current frame, without
-            # emulator steps (as AtariVectorEnv does with life_loss_info), rather than restart it.
+            # emulator steps (as make_atari_vector does), rather than restart it.
             info = self._last_info
-        continued = not (self.game_over or not self.terminal_on_life_loss or seed is not None)
         self.lives = self.env.unwrapped.ale.lives()
         self.game_over = False
         return self._observation(), {**info, "lives": self.lives, "game_over": False, "continued": continued}
