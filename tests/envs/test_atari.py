@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from envs.atari import AreaResize, AtariConfig, area_resize_matrix, make_atari, make_atari_vector, rom_id
 
@@ -169,6 +170,12 @@ def test_single_env_passes_gymnasium_env_checker():
         # The preprocessing is the point here, so the checker must see the wrapped env.
         warnings.filterwarnings("ignore", message=".*is different from the unwrapped version")
         gymnasium_check_env(env, skip_render_check=True)
+
+
+def test_single_env_passes_stable_baselines3_env_checker():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sb3_check_env(make_atari("Pong", training=False), warn=True, skip_render_check=True)
 
 
 def test_vector_env_shapes_autoreset_and_a_few_hundred_steps():
