@@ -77,6 +77,7 @@ KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {
 # DataShop KC columns list several skills separated by "~~" (one attempt, many skills).
 KC_SEPARATOR = "~~"
 _N_EXAMPLES = 5
+_INT64_MAX = np.iinfo(np.int64).max
 # Cell values read as a missing value in interaction logs (compared lower-case).
 _MISSING = ("nan", "na", "null", "none")
 _PARQUET_MAGIC = b"PAR1"
@@ -226,8 +227,8 @@ def make_table(
 
 
 def _as_int64(series: pd.Series, where: str) -> pd.Series:
-    values = pd.to_numeric(series, errors="coerce")
-    bad = values.isna() | (values != np.floor(values))
+    values = pd.to_numeric(series, errors="coerce").astype(np.float64)
+    bad = values.isna() | (values != np.floor(values)) | (values.abs() >= 2.0**63)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise ValueError(f"{where}: value {series.tolist()[row]!r} at row {row} is not an integer")
@@ -332,10 +333,14 @@ def _parse_ints(text: str, where: str, what: str) -> list[int]:
     if parts and parts[-1] == "":
         parts.pop()  # the DKT files end every list with a comma
     try:
-        return [int(p) for p in parts]
+        values = [int(p) for p in parts]
     except ValueError:
         bad = next(p for p in parts if not re.fullmatch(r"[+-]?\d+", p))
         raise ValueError(f"{where}: {what} must be comma-separated integers; found {bad!r}") from None
+    if values and (max(values) > _INT64_MAX or min(values) < -_INT64_MAX):
+        raise ValueError(f"{where}: {what} must fit in 64-bit integers; found "
+                         f"{max(values, key=abs)}")
+    return values
 
 
 def _check_binary(values: np.ndarray, where: str) -> None:
@@ -557,8 +562,8 @@ def read_pykt(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, 
     if (users == "").any():
         row = int(np.flatnonzero((users == "").to_numpy())[0])
         raise ValueError(f"{path}:{line_of_row[row]}: empty 'uid'")
-    if users.str.fullmatch(r"[+-]?\d+").all():
-        users = users.astype(np.int64)
+    integer_users = _to_int64(users) if users.str.fullmatch(r"[+-]?\d+").all() else None
+    users = users if integer_users is None else pd.Series(integer_users)
     window = users.groupby(users, sort=False).cumcount().to_numpy()
     flat = {c: np.concatenate(parsed[c]) if len(frame) else np.zeros(0, np.int64)
             for c in present}
@@ -649,11 +654,22 @@ def _resolve_columns(
     return resolved
 
 
+def _to_int64(text: pd.Series) -> np.ndarray | None:
+    """Integer strings ("12", "12.0") as int64, or None if any is not one or overflows."""
+    if not text.str.fullmatch(r"[+-]?\d+(\.0*)?").all():
+        return None
+    try:
+        return text.str.replace(r"\.0*$", "", regex=True).astype(np.int64).to_numpy()
+    except (OverflowError, ValueError):
+        return None
+
+
 def _codes_or_ints(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer ids as int64, or string names mapped to codes in sorted name order."""
+    """Integer ids as int64, or other names mapped to codes in sorted name order."""
     text = values.astype(str).str.strip()
-    if text.str.fullmatch(r"[+-]?\d+(\.0*)?").all():
-        return text.str.replace(r"\.0*$", "", regex=True).astype(np.int64).to_numpy(), []
+    integers = _to_int64(text)
+    if integers is not None:
+        return integers, []
     names = sorted(text.unique().tolist())
     codes = pd.Categorical(text, categories=names).codes.astype(np.int64)
     return codes, names
@@ -795,8 +811,8 @@ def read_interactions(
         order = frame["_line"].to_numpy().astype(np.int64)
         report.notes.append(f"no order column: order = {unit} number in the file")
     users = frame[resolved["user_id"]].str.strip()
-    if users.str.fullmatch(r"[+-]?\d+").all():
-        users = users.astype(np.int64)
+    integer_users = _to_int64(users) if users.str.fullmatch(r"[+-]?\d+").all() else None
+    users = users if integer_users is None else pd.Series(integer_users)
     table = pd.DataFrame(
         {
             "user_id": users.to_numpy(),
@@ -818,9 +834,10 @@ def _parse_order(values: pd.Series, lines: pd.Series, path: Path) -> np.ndarray:
     text = values.str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
     if numbers.notna().all():
-        if (numbers == np.floor(numbers)).all():
+        as_float = numbers.astype(np.float64).to_numpy()
+        if (as_float == np.floor(as_float)).all() and (np.abs(as_float) < 2.0**63).all():
             return numbers.astype(np.int64).to_numpy()
-        return numbers.astype(np.float64).to_numpy()
+        return as_float
     times = pd.to_datetime(text, errors="coerce", format="mixed")
     if times.notna().all():
         # timestamps become nanoseconds since the epoch (int64), so order stays numeric

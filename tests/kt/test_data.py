@@ -264,7 +264,8 @@ def test_detection_failures_and_bad_format(tmp_path):
 # ---------------------------------------------------------------------------- fuzzing
 
 TOKENS = st.sampled_from(["0", "1", "2", "-1", "7", ",", ",", ",", "\n", "\n", '"', " ", "a",
-                          "0.5", "\t", "~~", "\u00e9", "\x00", "NA", "nan"])
+                          "0.5", "\t", "~~", "\u00e9", "\x00", "NA", "nan",
+                          "99999999999999999999"])
 HEADERS = st.sampled_from([
     "", "fold,uid,concepts,responses\n", "fold,uid,questions,concepts,responses,is_repeat\n",
     "user_id,skill_id,correct,order_id\n", "user_id,skill_name,correct\n",
