@@ -835,6 +835,9 @@ def _parse_order(values: pd.Series, lines: pd.Series, path: Path) -> np.ndarray:
     numbers = pd.to_numeric(text, errors="coerce")
     if numbers.notna().all():
         as_float = numbers.astype(np.float64).to_numpy()
+        if not np.isfinite(as_float).all():
+            row = int(np.flatnonzero(~np.isfinite(as_float))[0])
+            raise ValueError(f"{path}:{lines.iloc[row]}: order value {text.iloc[row]!r} is not finite")
         if (as_float == np.floor(as_float)).all() and (np.abs(as_float) < 2.0**63).all():
             return numbers.astype(np.int64).to_numpy()
         return as_float
