@@ -190,12 +190,14 @@ class DQN:
         env: a ``gym.vector.VectorEnv`` (see ``agents.vector.make_vector_env``) or a ``gym.Env``;
             discrete action space; Box, Discrete, MultiBinary or Dict/Tuple observations.
         config: the settings.
+        buffer: a replay buffer to use instead of the one the config picks (it should draw
+            from ``agent.rng`` for reproducibility; built before the agent, it gets its own).
 
     Raises:
         TypeError: for a non-discrete action space or an unsupported observation space.
     """
 
-    def __init__(self, env: gym.Env | gym.vector.VectorEnv, config: DQNConfig) -> None:
+    def __init__(self, env: gym.Env | gym.vector.VectorEnv, config: DQNConfig, buffer: ReplayBuffer | FrameReplayBuffer | None = None) -> None:
         if not isinstance(env, gym.vector.VectorEnv):
             env = gym.vector.SyncVectorEnv([lambda: SeededEpisodes(env)], autoreset_mode=AutoresetMode.SAME_STEP)
         if not isinstance(env.single_action_space, gym.spaces.Discrete):
@@ -217,7 +219,9 @@ class DQN:
         # Fused Adam: one kernel for all parameters (CPU support since torch 2.4).
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.learning_rate, eps=config.adam_eps, fused=True)
         self.epsilon = LinearSchedule(config.epsilon_start, config.epsilon_end, config.epsilon_decay_steps)
-        if self.adapter.is_image and config.frame_replay:
+        if buffer is not None:
+            self.buffer = buffer
+        elif self.adapter.is_image and config.frame_replay:
             self.buffer: ReplayBuffer | FrameReplayBuffer = FrameReplayBuffer(config.buffer_size, self.adapter.shape, self.n_envs, self.rng, config.n_step, config.gamma)
         else:
             self.buffer = ReplayBuffer(config.buffer_size, self.adapter.shape, self.adapter.dtype, self.n_envs, self.rng, config.n_step, config.gamma)

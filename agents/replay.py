@@ -227,9 +227,11 @@ class FrameReplayBuffer(_StreamRings):
     One entry per step of a stream holds the newest frame of the observation, the action
     taken from it and what followed. An episode end writes one more entry, the newest frame
     of the final observation (not itself a transition), so truncated episodes bootstrap from
-    the true final stack. Stacks reaching back past their episode's first entry are padded as
-    the environment padded them at reset: zeros, or repeats of the first frame (detected per
-    episode from the reset stack). Bytes per entry: one frame (H*W) + 21.
+    the true final stack. A new episode whose first stack continues the final one (Atari
+    after a life loss, ``envs.atari``) starts at that final entry instead. Otherwise stacks
+    reaching back past their episode's first entry are padded as the environment padded them
+    at reset: zeros, or repeats of the first frame (detected per episode from the reset
+    stack). Bytes per entry: one frame (H*W) + 21.
 
     Args:
         capacity: entries held (transitions plus one per episode end), split over the streams.
@@ -254,6 +256,11 @@ class FrameReplayBuffer(_StreamRings):
         self.pending = np.zeros(n_envs, dtype=bool)  # the newest entry is the current observation
 
     def _write_first(self, env: int, obs: np.ndarray) -> None:
+        last = self.written[env] - 1  # the previous episode's final-frame entry, if any
+        if last >= 0 and not self.is_transition[env, last % self.slots]:
+            if np.array_equal(self._stacks(np.array([env]), np.array([last]))[0], obs):
+                self.pending[env] = True  # the stack goes on (an Atari life loss): the final entry starts this episode
+                return
         older, newest = obs[:-1], obs[-1]
         if np.array_equal(older, np.broadcast_to(newest, older.shape)):
             zero_pad = False

@@ -34,7 +34,7 @@ def atari_game(env_id: str) -> str:
 
 def episode_seed(base_seed: int, episode: int) -> int:
     """The reset seed of episode ``episode`` of a stream seeded with ``base_seed`` (independent streams)."""
-    return int(np.random.SeedSequence([int(base_seed), int(episode)]).generate_state(1)[0])
+    return int(np.random.SeedSequence([int(base_seed), int(episode)]).generate_state(1)[0] % 2**31)  # ALE takes int32 seeds
 
 
 class SeededEpisodes(gym.Wrapper):
