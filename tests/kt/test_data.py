@@ -220,7 +220,8 @@ def test_column_mapping_and_missing_columns(tmp_path):
 
 def test_non_binary_correct_names_lines(tmp_path):
     path = write(tmp_path, "bad.csv", "user_id,skill_id,correct\n1,2,1\n1,2,2\n1,3,0.5\n")
-    with pytest.raises(ValueError, match=r"must be 0 or 1 \(2 bad rows\).*bad.csv:3: '2', .*bad.csv:4: '0.5'"):
+    expected = r"must be 0 or 1 \(2 bad rows\).*bad.csv:3: '2', .*bad.csv:4: '0.5'"
+    with pytest.raises(ValueError, match=expected):
         read_log(path)
 
 

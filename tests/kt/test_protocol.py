@@ -30,8 +30,8 @@ MODEL_NAMES = list(models_module.MODELS)
 SMALL_SETTINGS = {
     "hidden_size": 16,
     "embedding_size": 16,
-    "max_epochs": 3,
-    "batch_size": 16,
+    "max_epochs": 2,
+    "batch_size": 64,
     "eval_batch_size": 8,
     "max_length": 7,  # shorter than the sequences: predictions must carry across windows
 }
