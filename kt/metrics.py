@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from kt.attempts import history_length
 from kt.plots import plot_calibration, plot_knowledge_heatmap
 from kt.protocol import PREDICTION_COLUMN
 
@@ -137,16 +138,24 @@ def _prediction_columns(pred_table: pd.DataFrame, where: str) -> None:
         )
 
 
-def evaluate_predictions(pred_table: pd.DataFrame) -> dict[str, float]:
+def evaluate_predictions(
+    pred_table: pd.DataFrame, skip_first_attempt: bool = False
+) -> dict[str, float]:
     """Overall metrics of a prediction table (a model's ``predict`` output).
 
     Args:
         pred_table: Table with ``correct`` and ``p_correct`` (and ``user_id``).
+        skip_first_attempt: Score only attempts with some history, leaving out each
+            student's first attempt (all its rows). pyKT and the DKT paper's code score
+            next-step predictions, so the first answer of a sequence is never scored
+            there; the default scores every attempt.
 
     Returns:
         ``binary_metrics`` plus ``n_students`` when ``user_id`` is present.
     """
     _prediction_columns(pred_table, "evaluate_predictions")
+    if skip_first_attempt:
+        pred_table = pred_table[history_length(pred_table) > 0]
     result = binary_metrics(pred_table["correct"].to_numpy(),
                             pred_table[PREDICTION_COLUMN].to_numpy())
     if "user_id" in pred_table.columns:

@@ -94,6 +94,9 @@ def test_evaluate_and_per_skill():
     assert math.isnan(skills.loc[1, "auc"])  # skill 7: all correct, AUC undefined
     assert skills.loc[1, "acc"] == pytest.approx(2 / 3)
     pd.testing.assert_frame_equal(table, before)
+    later = evaluate_predictions(table.assign(order=[0, 1, 0, 1, 0, 1]), skip_first_attempt=True)
+    # rows 1, 3, 5: (0, 0.3), (1, 0.7), (1, 0.9): both positives ranked above the negative
+    assert later["n"] == 3 and later["auc"] == 1.0 and later["n_students"] == 3
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['p_correct'\]"):
         evaluate_predictions(table.drop(columns="p_correct"))
 
