@@ -32,7 +32,7 @@ def _to_safe(value: Any, where: str) -> Any:
     if isinstance(value, torch.Tensor) or value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value))
+        return torch.from_numpy(np.array(value, copy=True))  # a copy: read-only arrays cannot back a tensor
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):

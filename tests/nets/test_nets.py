@@ -132,6 +132,7 @@ def test_checkpoint_round_trip(tmp_path):
         "step": 17,
         "numpy_rng": rng.bit_generator.state,
         "array": np.arange(5, dtype=np.int32),
+        "read_only": np.broadcast_to(np.float32(2.0), (3,)),
         "torch_rng": torch.Generator().manual_seed(3).get_state(),
     }
     path = nets.save_checkpoint(tmp_path / "sub" / "ckpt.pt", payload, {"lr": 0.001, "sizes": [4]})
@@ -139,6 +140,7 @@ def test_checkpoint_round_trip(tmp_path):
     assert config == {"lr": 0.001, "sizes": [4]}
     assert loaded["step"] == 17
     assert torch.equal(loaded["array"], torch.arange(5, dtype=torch.int32))
+    assert torch.equal(loaded["read_only"], torch.full((3,), 2.0))
     restored = np.random.default_rng()
     restored.bit_generator.state = loaded["numpy_rng"]
     assert restored.random() == rng.random()
