@@ -1,0 +1,143 @@
+"""This DQN against Stable-Baselines3's DQN, back to back with identical settings: python scripts/bench_dqn.py.
+
+CartPole-v1 with rl-baselines3-zoo's dqn.yml settings (50k steps) and Breakout with Nature
+settings (4 envs, one learning step of batch 32 per 4 env steps, learning_starts lowered).
+Each side runs in its own subprocess (separate peak RSS) with the same torch thread count.
+Prints steps/s and ratios, peak memory, replay bytes per transition, CartPole training time to
+a 475 evaluation return, and Breakout's time per learning step with the ceiling it implies.
+"""
+
+import argparse, json, os, resource, subprocess, sys, time  # noqa: E401
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ZOO_CARTPOLE = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99, target_update_interval=10,
+                    train_freq=256, gradient_steps=128, exploration_fraction=0.16, exploration_final_eps=0.04, hidden=[256, 256])
+NATURE_BREAKOUT = dict(learning_rate=1e-4, batch_size=32, buffer_size=10_000, learning_starts=1000, gamma=0.99, target_update_interval=1000,
+                       train_freq=1, gradient_steps=1, exploration_fraction=0.1, exploration_final_eps=0.01, num_envs=4)
+
+
+def settings(task, quick):
+    s = dict(ZOO_CARTPOLE, total=50_000, eval_interval=2500) if task == "cartpole" else dict(NATURE_BREAKOUT, total=5000)
+    if quick:
+        s.update(total=1500, learning_starts=500, eval_interval=500) if task == "cartpole" else s.update(total=300, learning_starts=100, buffer_size=1000)
+    return s
+
+
+def run_ours(task, s, seed, out):
+    from agents import DQN, DQNConfig, make_vector_env
+    from agents.run import train_run
+    common = dict(seed=seed, learning_rate=s["learning_rate"], batch_size=s["batch_size"], buffer_size=s["buffer_size"], learning_starts=s["learning_starts"],
+                  gamma=s["gamma"], target_update_interval=s["target_update_interval"], train_freq=s["train_freq"], gradient_steps=s["gradient_steps"],
+                  epsilon_end=s["exploration_final_eps"], epsilon_decay_steps=int(s["exploration_fraction"] * s["total"]), device="cpu")
+    if task == "cartpole":
+        config = DQNConfig.cartpole(**common, hidden_sizes=tuple(s["hidden"]))
+        summary = train_run("CartPole-v1", config, s["total"], out, eval_interval=s["eval_interval"], eval_episodes=10, final_eval_episodes=10,
+                            checkpoint_interval=10**9, target_return=475, save_replay=False)
+        reached = summary["reached_target"]
+        return {"steps_per_second": summary["steps_per_second"], "train_seconds": summary["wall_seconds"], "final_eval": summary["mean_eval_return"],
+                "seconds_to_475": reached and reached["train_seconds"], "steps_to_475": reached and reached["env_steps"],
+                "replay_bytes_per_transition": summary["replay_bytes_per_transition"]}
+    agent = DQN(make_vector_env("ALE/Breakout-v5", s["num_envs"], {"seed": seed}), DQNConfig.atari(**common, num_envs=s["num_envs"]))
+    started = time.perf_counter()
+    agent.learn(s["total"])
+    seconds = time.perf_counter() - started
+    batches = [agent.buffer.sample(32) for _ in range(25)]
+    agent.update(batches[0])  # warm-up
+    started = time.perf_counter()
+    for batch in batches[1:]:
+        agent.update(batch)
+    step_ms = (time.perf_counter() - started) / 24 * 1e3
+    return {"steps_per_second": s["total"] / seconds, "train_seconds": seconds, "learn_step_ms": step_ms, "replay_bytes_per_transition": agent.buffer.bytes_per_transition}
+
+
+def run_sb3(task, s, seed, out):
+    import gymnasium as gym
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.evaluation import evaluate_policy
+    kwargs = {k: s[k] for k in ("learning_rate", "batch_size", "buffer_size", "learning_starts", "gamma", "target_update_interval", "train_freq",
+                                "gradient_steps", "exploration_fraction", "exploration_final_eps")}
+    if task == "cartpole":
+        eval_env, clock = gym.make("CartPole-v1"), {"eval": 0.0, "reached": None}
+
+        class Evaluate(BaseCallback):
+            def _on_step(self):
+                if self.num_timesteps % s["eval_interval"] == 0:
+                    paused = time.perf_counter()
+                    returns, _ = evaluate_policy(self.model, eval_env, n_eval_episodes=10, deterministic=True, return_episode_rewards=True)
+                    clock["eval"] += time.perf_counter() - paused
+                    if clock["reached"] is None and np.mean(returns) >= 475:
+                        clock["reached"] = (self.num_timesteps, time.perf_counter() - clock["start"] - clock["eval"])
+                return True
+        model = DQN("MlpPolicy", "CartPole-v1", policy_kwargs=dict(net_arch=s["hidden"]), seed=seed, device="cpu", **kwargs)
+        clock["start"] = time.perf_counter()
+        model.learn(s["total"], callback=Evaluate())
+        seconds = time.perf_counter() - clock["start"] - clock["eval"]
+        final = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)[0]
+        result = {"steps_per_second": s["total"] / seconds, "train_seconds": seconds, "final_eval": float(final),
+                  "seconds_to_475": clock["reached"] and clock["reached"][1], "steps_to_475": clock["reached"] and clock["reached"][0]}
+    else:
+        from stable_baselines3.common.vec_env import DummyVecEnv
+        from envs.atari import make_atari
+        # The same preprocessing as ours (SB3's own Atari wrappers need OpenCV), stepped in SB3's DummyVecEnv.
+        env = DummyVecEnv([lambda: make_atari("Breakout", training=True) for _ in range(s["num_envs"])])
+        env.seed(seed)
+        model = DQN("CnnPolicy", env, seed=seed, device="cpu", optimize_memory_usage=False, **kwargs)
+        started = time.perf_counter()
+        model.learn(s["total"])
+        seconds = time.perf_counter() - started
+        model.train(gradient_steps=1, batch_size=32)  # warm-up
+        started = time.perf_counter()
+        model.train(gradient_steps=24, batch_size=32)
+        result = {"steps_per_second": s["total"] / seconds, "train_seconds": seconds, "learn_step_ms": (time.perf_counter() - started) / 24 * 1e3}
+    buffer = model.replay_buffer
+    arrays = [getattr(buffer, name) for name in ("observations", "next_observations", "actions", "rewards", "dones", "timeouts") if getattr(buffer, name, None) is not None]
+    result["replay_bytes_per_transition"] = sum(a.nbytes for a in arrays) / s["buffer_size"]
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", choices=["cartpole", "breakout"], default=["cartpole", "breakout"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for both sides (default: free cores)")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (1500 CartPole steps, 300 Breakout steps)")
+    parser.add_argument("--out", default="runs/bench_dqn")
+    parser.add_argument("--side", choices=["ours", "sb3"], help=argparse.SUPPRESS)
+    parser.add_argument("--task", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    threads = args.threads or __import__("nets").free_cores()
+    if args.side:  # one side of one task, in its own process
+        torch.set_num_threads(threads)
+        s = settings(args.task, args.quick)
+        result = (run_ours if args.side == "ours" else run_sb3)(args.task, s, args.seed, out / f"{args.side}_{args.task}")
+        result.update(peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, threads=threads, load_average=list(os.getloadavg()))
+        (out / f"{args.side}_{args.task}.json").write_text(json.dumps(result))
+        return
+    from tqdm import tqdm
+    results = {}
+    for task, side in tqdm([(t, s) for t in args.tasks for s in ("ours", "sb3")], desc="bench runs"):
+        command = [sys.executable, __file__, "--side", side, "--task", task, "--seed", str(args.seed), "--threads", str(threads), "--out", str(out)]
+        subprocess.run(command + (["--quick"] if args.quick else []), check=True)
+        results.setdefault(task, {"settings": settings(task, args.quick)})[side] = json.loads((out / f"{side}_{task}.json").read_text())
+    for task, r in results.items():
+        r["steps_per_second_ratio"] = r["ours"]["steps_per_second"] / r["sb3"]["steps_per_second"]
+        if task == "cartpole" and r["ours"]["seconds_to_475"] and r["sb3"]["seconds_to_475"]:
+            r["time_to_475_ratio"] = r["ours"]["seconds_to_475"] / r["sb3"]["seconds_to_475"]
+        if task == "breakout":
+            for side in ("ours", "sb3"):
+                r[side]["ceiling_steps_per_second"] = 4 * 1000 / r[side]["learn_step_ms"]  # one learning step per 4 env steps
+                r[side]["fraction_of_ceiling"] = r[side]["steps_per_second"] / r[side]["ceiling_steps_per_second"]
+        print(f"\n{task} (ratio = ours / sb3): " + json.dumps({k: v for k, v in r.items() if k != "settings"}, indent=1))
+    summary = {"results": results, "seed": args.seed, "threads": threads, "quick": args.quick, "load_average_end": list(os.getloadavg())}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"wrote {out}/summary.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""scripts/bench_dqn.py --quick in a subprocess: both sides of both tasks run and their figures are written."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_dqn_quick_writes_both_sides(tmp_path):
+    pytest.importorskip("stable_baselines3", reason="the benchmark compares against Stable-Baselines3 (a dev dependency)")
+    command = [sys.executable, str(ROOT / "scripts" / "bench_dqn.py"), "--quick", "--threads", "1", "--out", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=400, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())["results"]
+    for task in ("cartpole", "breakout"):
+        for side in ("ours", "sb3"):
+            figures = summary[task][side]
+            assert figures["steps_per_second"] > 0 and figures["peak_rss_mb"] > 50
+            assert figures["replay_bytes_per_transition"] > 0
+        assert summary[task]["steps_per_second_ratio"] > 0
+    breakout = summary["breakout"]
+    assert breakout["ours"]["replay_bytes_per_transition"] < 7100 < 50_000 < breakout["sb3"]["replay_bytes_per_transition"]
+    assert breakout["ours"]["learn_step_ms"] > 0 and breakout["sb3"]["learn_step_ms"] > 0
+    assert "ratio" in result.stdout and "cartpole" in result.stdout
