@@ -1,0 +1,114 @@
+"""Our DKT against pyKT's DKT on the same ASSISTments 2015 split, with the same hyperparameters.
+
+python scripts/bench_kt.py [--max-epochs 8] [--quick] [--with-bkt]
+
+Each side runs in its own subprocess, one after the other, with the same torch thread
+count: ours is scripts/train_kt.py --protocol pykt in this venv; pyKT's is
+scripts/reference_pykt_dkt.py in .bench/pykt-venv (pykt-toolkit 0.0.38; skipped with a
+reason when that venv is absent). Hyperparameters are pyKT's: embedding 200, hidden 200,
+dropout 0.2, Adam lr 1e-3, batch 256, windows of 200, validation fold 0. Prints seconds
+per training epoch, peak memory and test AUC of each, and the ratios; writes
+DIR/summary.json and DIR/bench.csv. Note the scoring differs: pyKT scores its 200-windows
+from each window's second attempt and drops remainders under 3 attempts; ours scores
+every test attempt once with the state carried across windows. --quick: every 25th
+student of each file, 1 epoch (a smoke test, not a measurement). --with-bkt also runs
+scripts/bench_bkt.py (ours vs pyBKT) into DIR/bkt.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+import nets
+from kt.data import default_data_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_PYTHON = ROOT / ".bench" / "pykt-venv" / "bin" / "python"
+SHARED = ["--embedding-size", "200", "--dropout", "0.2", "--learning-rate", "0.001", "--batch-size", "256", "--max-length", "200"]
+
+
+def run(command: list[str], log: Path) -> subprocess.CompletedProcess:
+    with open(log, "w") as file:
+        done = subprocess.run(command, cwd=ROOT, stdout=file, stderr=subprocess.STDOUT, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:2])} failed (exit {done.returncode}); see {log}")
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = default_data_dir() / "assist2015_pykt"
+    parser.add_argument("--train-valid", default=str(data / "train_valid.csv"), help="pyKT train_valid.csv")
+    parser.add_argument("--test", default=str(data / "test.csv"), help="pyKT test.csv")
+    parser.add_argument("--max-epochs", type=int, default=8, help="most epochs for each side")
+    parser.add_argument("--patience", type=int, default=3, help="early-stopping patience of each side (pyKT's own default is 10)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads of both sides (default: free cores now)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of both sides")
+    parser.add_argument("--quick", action="store_true", help="every 25th student, 1 epoch: a smoke test")
+    parser.add_argument("--with-bkt", action="store_true", help="also run scripts/bench_bkt.py into DIR/bkt")
+    parser.add_argument("--out", default="runs/kt/bench", help="output folder")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    threads = args.threads or nets.free_cores()
+    train_valid, test, epochs = args.train_valid, args.test, args.max_epochs
+    for path in (train_valid, test):
+        if not Path(path).is_file():
+            raise SystemExit(f"no pyKT file at {path}; set RILEY_DATA_DIR or pass --train-valid/--test")
+    if args.quick:  # every 25th student of each fold (pyKT's file is sorted by fold), kept outside the repo
+        sliced = out / "quick_data"
+        sliced.mkdir(exist_ok=True)
+        pd.read_csv(train_valid).iloc[::25].to_csv(sliced / "train_valid.csv", index=False)
+        pd.read_csv(test).iloc[::25].to_csv(sliced / "test.csv", index=False)
+        train_valid, test, epochs = str(sliced / "train_valid.csv"), str(sliced / "test.csv"), 1
+    common = [*SHARED, "--max-epochs", str(epochs), "--patience", str(args.patience), "--threads", str(threads), "--seed", str(args.seed)]
+    sides = {
+        "ours": [sys.executable, "scripts/train_kt.py", "--data", train_valid, "--test", test, "--protocol", "pykt",
+                 "--model", "dkt", "--hidden-size", "200", "--no-progress", *common, "--out", str(out / "ours")],
+        "pykt": [str(REFERENCE_PYTHON), "scripts/reference_pykt_dkt.py", "--train-valid", train_valid, "--test", test,
+                 *common, "--out", str(out / "pykt")],
+    }
+    skipped = {}
+    if not REFERENCE_PYTHON.is_file():
+        skipped["pykt"] = f"no reference venv at {REFERENCE_PYTHON} (pip install torch==2.13.0 then pykt-toolkit==0.0.38 there)"
+        del sides["pykt"]
+    results = {}
+    for name, command in tqdm(sides.items(), desc="bench", unit="side"):
+        load_before = os.getloadavg()
+        run(command, out / f"{name}.log")
+        results[name] = {**json.loads((out / name / "summary.json").read_text()), "load_average_before": load_before}
+    rows = [{"side": name, **{key: result.get(key) for key in ("seconds_per_epoch", "peak_memory_mb", "test_auc", "best_epoch", "epochs_run")},
+             "load_average_1min_before": result["load_average_before"][0]} for name, result in results.items()]
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "bench.csv", index=False)
+    ratios = {}
+    if {"ours", "pykt"} <= set(results):
+        ratios = {"speedup_per_epoch": results["pykt"]["seconds_per_epoch"] / results["ours"]["seconds_per_epoch"],
+                  "memory_ratio": results["pykt"]["peak_memory_mb"] / results["ours"]["peak_memory_mb"],
+                  "auc_difference": results["ours"]["test_auc"] - results["pykt"]["test_auc"]}
+    bkt = None
+    if args.with_bkt:
+        if (ROOT / "scripts" / "bench_bkt.py").is_file():
+            run([sys.executable, "scripts/bench_bkt.py", "--out", str(out / "bkt"), *(["--quick"] if args.quick else [])], out / "bkt.log")
+            bkt = json.loads((out / "bkt" / "summary.json").read_text())
+        else:
+            skipped["bkt"] = "scripts/bench_bkt.py is not in this checkout"
+    summary = {"threads": threads, "quick": args.quick, "max_epochs": epochs, "patience": args.patience,
+               "train_valid": train_valid, "test": test, "sides": results, "ratios": ratios, "skipped": skipped, "bkt": bkt}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    print(table.to_string(index=False))
+    for name, value in ratios.items():
+        print(f"{name}: {value:.3f}")
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
+    print(f"wrote {out}/summary.json")
+
+
+if __name__ == "__main__":
+    main()

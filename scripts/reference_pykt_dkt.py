@@ -1,0 +1,126 @@
+"""pyKT's DKT on a pyKT split, timed per epoch: the reference side of scripts/bench_kt.py.
+
+Runs inside the benchmark's own venv (pykt-toolkit 0.0.38, never a runtime dependency):
+    .bench/pykt-venv/bin/python scripts/reference_pykt_dkt.py --train-valid TRAIN_VALID.csv --test TEST.csv
+
+Everything model-related is pyKT's own code: its sequence cutting
+(``pykt.preprocess.split_datasets.generate_sequences``: windows of 200, padding -1,
+remainders under 3 dropped), its ``KTDataset`` and unshuffled ``DataLoader``, its ``DKT``
+module, its ``model_forward`` (masked BCE on the next concept) and its ``evaluate`` (sklearn
+AUC). Only the epoch loop is spelled out here, as the same four lines as
+``pykt.models.train_model.train_model``, so that the training pass of each epoch can be
+timed apart from evaluation; early stopping keeps pyKT's rule (a validation AUC gain
+above 1e-3 counts; stop ``--patience`` epochs after the best; pyKT uses 10) and the test
+AUC is that of the best validation epoch. Writes DIR/summary.json.
+"""
+
+import argparse
+import json
+import os
+import resource
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+# pykt-toolkit 0.0.38 does `from torch.cuda import FloatTensor, LongTensor` and builds its data
+# with them, which fails on a CPU-only torch; alias the CPU types before importing it.
+torch.cuda.FloatTensor = torch.FloatTensor
+torch.cuda.LongTensor = torch.LongTensor
+
+from pykt.datasets.data_loader import KTDataset  # noqa: E402
+from pykt.models.dkt import DKT  # noqa: E402
+from pykt.models.evaluate_model import evaluate  # noqa: E402
+from pykt.models.train_model import model_forward  # noqa: E402
+from pykt.preprocess.split_datasets import generate_sequences  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train-valid", required=True, help="pyKT train_valid.csv (fold, uid, concepts, responses)")
+    parser.add_argument("--test", required=True, help="pyKT test.csv")
+    parser.add_argument("--valid-fold", type=int, default=0, help="validation fold")
+    parser.add_argument("--embedding-size", type=int, default=200, help="pyKT emb_size (also the LSTM width)")
+    parser.add_argument("--dropout", type=float, default=0.2, help="dropout")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--batch-size", type=int, default=256, help="sequences per batch")
+    parser.add_argument("--max-length", type=int, default=200, help="pyKT maxlen")
+    parser.add_argument("--max-epochs", type=int, default=200, help="most epochs (pyKT: 200)")
+    parser.add_argument("--patience", type=int, default=10, help="epochs after the best before stopping (pyKT: 10)")
+    parser.add_argument("--seed", type=int, default=0, help="torch seed")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--out", default="runs/kt/reference-pykt-dkt", help="output folder")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+
+    with tempfile.TemporaryDirectory() as folder:
+        train_valid = pd.read_csv(args.train_valid)
+        test = pd.read_csv(args.test)
+        keys = ["fold", "uid", "concepts", "responses"]
+        generate_sequences(train_valid, keys, maxlen=args.max_length).to_csv(os.path.join(folder, "train_valid_sequences.csv"), index=False)
+        generate_sequences(test, keys, maxlen=args.max_length).to_csv(os.path.join(folder, "test_sequences.csv"), index=False)
+        folds = set(train_valid["fold"].unique().tolist())
+        train_set = KTDataset(os.path.join(folder, "train_valid_sequences.csv"), ["concepts"], folds - {args.valid_fold})
+        valid_set = KTDataset(os.path.join(folder, "train_valid_sequences.csv"), ["concepts"], {args.valid_fold})
+        test_set = KTDataset(os.path.join(folder, "test_sequences.csv"), ["concepts"], {-1})
+    n_concepts = int(max(train_valid["concepts"].str.split(",").explode().astype(int).max(),
+                         test["concepts"].str.split(",").explode().astype(int).max())) + 1
+    train_loader = DataLoader(train_set, batch_size=args.batch_size)
+    valid_loader = DataLoader(valid_set, batch_size=args.batch_size)
+    test_loader = DataLoader(test_set, batch_size=args.batch_size)
+    model = DKT(n_concepts, args.embedding_size, dropout=args.dropout)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
+
+    history, best_auc, best_epoch, test_auc, test_acc = [], 0.0, -1, float("nan"), float("nan")
+    for epoch in range(1, args.max_epochs + 1):
+        started = time.perf_counter()
+        losses = []
+        for data in train_loader:  # pykt.models.train_model.train_model, minus logging
+            model.train()
+            loss = model_forward(model, data)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        train_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        valid_auc, valid_acc = evaluate(model, valid_loader, "dkt")
+        if valid_auc > best_auc + 1e-3:
+            best_auc, best_epoch = valid_auc, epoch
+            test_auc, test_acc = evaluate(model, test_loader, "dkt")
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "train_seconds": train_seconds,
+                        "valid_auc": float(valid_auc), "eval_seconds": time.perf_counter() - started})
+        print(json.dumps(history[-1]), flush=True)
+        if epoch - best_epoch >= args.patience:
+            break
+    summary = {
+        "model": "pykt-dkt",
+        "pykt_version": "0.0.38",
+        "test_auc": float(test_auc),
+        "test_acc": float(test_acc),
+        "best_epoch": best_epoch,
+        "best_valid_auc": float(best_auc),
+        "epochs_run": len(history),
+        "seconds_per_epoch": float(np.mean([row["train_seconds"] for row in history])),
+        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "n_train_sequences": len(train_set),
+        "n_test_sequences": len(test_set),
+        "threads": torch.get_num_threads(),
+        "load_average": os.getloadavg(),
+        "history": history,
+        "settings": vars(args),
+    }
+    with open(os.path.join(args.out, "summary.json"), "w") as file:
+        json.dump(summary, file, indent=2)
+    print(json.dumps({key: summary[key] for key in ("test_auc", "best_epoch", "seconds_per_epoch", "peak_memory_mb")}))
+
+
+if __name__ == "__main__":
+    main()
