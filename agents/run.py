@@ -64,13 +64,16 @@ def peak_rss_mb() -> float:
 
 def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path, resume: bool = False, eval_interval: int = 5000,
               eval_episodes: int = 10, final_eval_episodes: int = 20, checkpoint_interval: int = 10_000, target_return: float | None = None,
-              save_replay: bool = True, progress: bool = False, env_kwargs: dict | None = None) -> dict:
+              save_replay: bool = True, keep_best: bool = True, progress: bool = False, env_kwargs: dict | None = None) -> dict:
     """Train a DQN on ``env_id`` for ``total_steps`` env steps, writing everything under ``out``.
 
     Writes ``checkpoint.pt`` (every ``checkpoint_interval`` steps and at the end),
     ``metrics.csv`` (one row per ``eval_interval``), ``learning_curve.png`` and ``summary.json``.
     With ``resume`` and an existing checkpoint, continues from it: an uninterrupted run and a
     killed-and-resumed run with the same seed end with the same weights and metrics (except times).
+    With ``keep_best``, ``best.pt`` holds the weights of the best periodic evaluation (SB3's
+    EvalCallback habit); the summary reports them evaluated afresh on the final evaluation's
+    episodes (``best_mean_eval_return``), next to the final weights' ``mean_eval_return``.
 
     Returns:
         The summary dict written to ``summary.json``.
@@ -100,6 +103,8 @@ def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path,
         rows.append(row)
         if target_return is not None and reached is None and row["eval_mean"] >= target_return:
             reached = {"env_steps": agent.env_steps, "train_seconds": train_seconds}
+        if keep_best and row["eval_mean"] >= max(r["eval_mean"] for r in rows):  # the latest of equal bests
+            agent.save(out / "best.pt", include_replay=False, extra={"eval_mean": row["eval_mean"], "env_steps": agent.env_steps})
         if bar is not None:
             bar.update(agent.env_steps - before)
             bar.set_postfix(sps=f"{row['steps_per_second']:.0f}", ret=f"{row['recent_return']:.1f}", eval=f"{row['eval_mean']:.1f}", eps=f"{row['epsilon']:.2f}")
@@ -109,15 +114,21 @@ def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path,
     if bar is not None:
         bar.close()
     final = evaluate_agent(agent, eval_env, final_eval_episodes, seed=1_000_000)
+    best = {}
+    if keep_best and (out / "best.pt").is_file():
+        best_agent, best_extra = DQN.load(out / "best.pt", make_vector_env(env_id, config.num_envs, env_kwargs), config)
+        best_returns = evaluate_agent(best_agent, eval_env, final_eval_episodes, seed=1_000_000)
+        best = {"best_env_steps": best_extra["env_steps"], "best_periodic_eval": best_extra["eval_mean"],
+                "best_mean_eval_return": float(best_returns.mean()), "best_std_eval_return": float(best_returns.std())}
     summary = {
         "env_id": env_id, "total_steps": agent.env_steps, "seed": config.seed,
         "mean_eval_return": float(final.mean()), "std_eval_return": float(final.std()), "eval_episodes": final_eval_episodes,
         "eval_returns": final.tolist(), "steps_per_second": agent.env_steps / max(train_seconds, 1e-9),
         "wall_seconds": train_seconds, "peak_rss_mb": peak_rss_mb(), "replay_bytes_per_transition": agent.buffer.bytes_per_transition,
-        "target_return": target_return, "reached_target": reached, "exact_resume": agent.exact_resume, "updates": agent.updates,
+        **best, "target_return": target_return, "reached_target": reached, "exact_resume": agent.exact_resume, "updates": agent.updates,
         "episodes": agent.episodes, "load_average": list(os.getloadavg()),
         "settings": {"dqn": config.to_dict(), "eval_interval": eval_interval, "eval_episodes": eval_episodes,
-                     "checkpoint_interval": checkpoint_interval, "save_replay": save_replay, "env_kwargs": env_kwargs or {}},
+                     "checkpoint_interval": checkpoint_interval, "save_replay": save_replay, "keep_best": keep_best, "env_kwargs": env_kwargs or {}},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     _plot(out / "learning_curve.png", rows, env_id)

@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--checkpoint-interval", type=int, default=10_000, help="env steps between checkpoints")
     parser.add_argument("--target-return", type=float, default=None, help="record the first evaluation reaching this return")
     parser.add_argument("--no-replay-in-checkpoint", action="store_true", help="smaller checkpoints; resume is then not exact")
+    parser.add_argument("--no-keep-best", action="store_true", help="do not keep best.pt (weights of the best periodic evaluation)")
     parser.add_argument("--env-kwargs", type=json.loads, default=None, help="JSON keyword arguments for gym.make")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_arguments(parser)
@@ -44,8 +45,8 @@ def main() -> None:
     summary = train_run(args.env, config, args.total_steps, out, resume=args.resume, eval_interval=args.eval_interval,
                         eval_episodes=args.eval_episodes, final_eval_episodes=args.final_eval_episodes,
                         checkpoint_interval=args.checkpoint_interval, target_return=args.target_return,
-                        save_replay=not args.no_replay_in_checkpoint, progress=not args.no_progress, env_kwargs=args.env_kwargs)
-    print(json.dumps({k: summary[k] for k in ("env_id", "total_steps", "seed", "mean_eval_return", "std_eval_return", "steps_per_second", "wall_seconds", "peak_rss_mb")}))
+                        save_replay=not args.no_replay_in_checkpoint, keep_best=not args.no_keep_best, progress=not args.no_progress, env_kwargs=args.env_kwargs)
+    print(json.dumps({k: summary[k] for k in ("env_id", "total_steps", "seed", "mean_eval_return", "std_eval_return", "steps_per_second", "wall_seconds", "peak_rss_mb", "best_mean_eval_return") if k in summary}))
     print(f"wrote {out}/summary.json, metrics.csv, learning_curve.png, checkpoint.pt")
 
 

@@ -35,6 +35,7 @@ def test_train_agent_writes_summary_metrics_curve_and_checkpoint(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
     assert [int(row["env_steps"]) for row in rows] == [500, 1000, 1500]
     assert (tmp_path / "learning_curve.png").stat().st_size > 1000
+    assert summary["best_periodic_eval"] == max(float(row["eval_mean"]) for row in rows) and "best_mean_eval_return" in summary
     payload, config = nets.load_checkpoint(tmp_path / "checkpoint.pt")
     assert payload["counters"]["env_steps"] == 1500 and config["dqn"]["seed"] == 7
 
