@@ -55,7 +55,7 @@ class BKTConfig:
     forget: bool = field(default=False, metadata={"help": "fit a forget probability (classic BKT: no forgetting)"})
     max_iterations: int = field(default=100, metadata={"help": "most EM iterations"})
     tolerance: float = field(default=1e-4, metadata={"help": "stop when no skill's log-likelihood per row improves by more than this"})
-    n_restarts: int = field(default=1, metadata={"help": "EM runs per skill: the first from the init_* values, the others from random values; the best log-likelihood wins"})
+    n_restarts: int = field(default=1, metadata={"help": "EM starts per skill: the first from the init_* values, the others random; each skill keeps its best"})
     max_guess: float = field(default=0.5, metadata={"help": "upper bound of guess, in (0, 0.5] (0.3 cost 0.004 test AUC on ASSISTments 2009)"})
     max_slip: float = field(default=0.5, metadata={"help": "upper bound of slip, in (0, 0.5]"})
     init_prior: float = field(default=0.5, metadata={"help": "initial p(known) before the first attempt"})
@@ -259,6 +259,129 @@ def _answer_ratio(guess: np.ndarray, slip: np.ndarray, correct: np.ndarray) -> n
     return np.where(correct, guess / (1.0 - slip), (1.0 - guess) / slip)
 
 
+def _em(
+    layout: _Layout,
+    row_skill: np.ndarray,
+    row_correct: np.ndarray,
+    values: dict[str, np.ndarray],
+    n_total: int,
+    config: BKTConfig,
+    max_iterations: int,
+) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """Baum-Welch for every skill at once.
+
+    Args:
+        layout: The (student, skill) sequences.
+        row_skill: (n_positions,) skill index of each flat position.
+        row_correct: (n_positions,) bool answer of each flat position.
+        values: Starting parameters, each (n_total,).
+        n_total: Number of skills (times restarts when fitted side by side).
+        config: Bounds, forget switch and tolerance.
+        max_iterations: Most EM iterations.
+
+    Returns:
+        (values, log_likelihood, iterations): the parameters after the last M-step, the
+        training log-likelihood per skill at the last E-step, and the iterations run.
+    """
+    n_rows = np.bincount(row_skill, minlength=n_total).astype(np.float64)  # (n_total,)
+    n_right = np.bincount(row_skill, weights=row_correct, minlength=n_total)  # (n_total,)
+    n_first = np.bincount(layout.sequence_skill, minlength=n_total).astype(np.float64)  # (n_total,)
+    start = layout.offsets[1]  # rows from here on are the successors of a transition
+    moving_skill = row_skill[start:]  # (n_transitions,)
+    last = layout.last_positions  # (n_sequences,)
+    last_skill = layout.sequence_skill  # (n_sequences,)
+    answer = 2 * row_skill + row_correct  # (n_positions,) index into per-(skill, answer) tables
+    moving_posterior = np.empty(len(moving_skill))
+
+    def em_step(values: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """One E-step and M-step: (updated parameters, log-likelihood (n_total,) of ``values``)."""
+        prior, learn, forget, guess, slip = (values[name] for name in PARAMETER_NAMES)
+        # E-step in p(unknown): forward filter, backward smoother, expected counts.
+        ratio = np.stack([(1.0 - guess) / slip, guess / (1.0 - slip)], axis=1).ravel()[answer]  # (n_positions,)
+        moving_learn = learn[moving_skill]  # (n_transitions,)
+        moving_forget = forget[moving_skill] if config.forget else None  # (n_transitions,)
+        keep = 1.0 - moving_learn if moving_forget is None else 1.0 - moving_learn - moving_forget
+        unknown = _forward(layout, 1.0 - prior[layout.sequence_skill], ratio, keep, moving_forget, moving_posterior)
+        evidence = unknown * ratio  # (n_positions,) becomes p(answer | past) / p(answer | known)
+        evidence += 1.0
+        evidence -= unknown
+        # log p(answer | past) = log evidence + log p(answer | known); the second sum is closed-form.
+        log_likelihood = (np.bincount(row_skill, weights=np.log(evidence), minlength=n_total)
+                              + n_right * np.log(1.0 - slip) + (n_rows - n_right) * np.log(slip))
+        last_posterior = unknown[last] * ratio[last] / evidence[last]  # (n_sequences,)
+        next_unknown = unknown[start:]  # (n_transitions,) p(unknown) before the next row
+        # Backward recursion h_t = to_known + (stay_unknown - to_known) h_{t+1}, whatever the forget:
+        # P(unknown now | known next, past) = posterior * learn / P(known next | past),
+        # P(unknown now | unknown next, past) = posterior * (1 - learn) / P(unknown next | past).
+        to_known = moving_posterior * moving_learn / (1.0 - next_unknown)  # (n_transitions,)
+        stay_unknown = np.divide(moving_posterior * (1.0 - moving_learn), next_unknown,
+                                 out=np.zeros_like(next_unknown), where=next_unknown > 0)
+        smoothed = _smooth(layout, last_posterior, to_known, stay_unknown - to_known)  # (n_positions,) p(unknown | all)
+        np.clip(smoothed, 0.0, 1.0, out=smoothed)
+        next_smoothed = smoothed[start:]  # (n_transitions,)
+        learned = np.bincount(moving_skill, weights=to_known * (1.0 - next_smoothed), minlength=n_total)
+        unknown_all = np.bincount(row_skill, weights=smoothed, minlength=n_total)
+        unknown_right = np.bincount(row_skill, weights=smoothed * row_correct, minlength=n_total)
+        unknown_before = unknown_all - np.bincount(last_skill, weights=smoothed[last], minlength=n_total)
+        known_before = (n_rows - n_first) - unknown_before
+        if moving_forget is not None:
+            # P(known now, unknown next | all) = (1 - posterior) * forget * P(unknown next | all) / P(unknown next | past)
+            forgotten = np.divide((1.0 - moving_posterior) * moving_forget * next_smoothed, next_unknown,
+                                  out=np.zeros_like(next_unknown), where=next_unknown > 0)
+            forgotten_sum = np.bincount(moving_skill, weights=forgotten, minlength=n_total)
+        else:
+            forgotten_sum = np.zeros(n_total)
+        # M-step: each parameter's update is a one-dimensional concave maximisation, so
+        # clipping it to its bounds gives the constrained maximum.
+        updated = {
+            "prior": 1.0 - _ratio_or(np.bincount(layout.sequence_skill, weights=smoothed[:start], minlength=n_total), n_first, 1.0 - prior),
+            "learn": _ratio_or(learned, unknown_before, learn),
+            "forget": _ratio_or(forgotten_sum, known_before, forget),
+            "guess": _ratio_or(unknown_right, unknown_all, guess),
+            "slip": _ratio_or((n_rows - n_right) - (unknown_all - unknown_right), n_rows - unknown_all, slip),
+        }
+        upper = {"prior": 1.0 - _EPS, "learn": 1.0 - _EPS, "forget": 1.0 - _EPS,
+                 "guess": config.max_guess, "slip": config.max_slip}
+        values = {name: np.clip(updated[name], _EPS, upper[name]) for name in PARAMETER_NAMES}
+        if not config.forget:
+            values["forget"] = np.zeros(n_total)
+        return values, log_likelihood
+
+    log_likelihood = np.full(n_total, -np.inf)
+    for iteration in range(max_iterations):
+        values, new_log_likelihood = em_step(values)
+        improvement = (new_log_likelihood - log_likelihood) / np.maximum(n_rows, 1.0)
+        log_likelihood = new_log_likelihood
+        if np.all(improvement <= config.tolerance):
+            break
+    return values, log_likelihood, iteration + 1
+
+
+def _tile(layout: _Layout, repeats: int, n_skills: int) -> _Layout:
+    """The layout of ``repeats`` copies of every sequence, copy r on skills r * n_skills + k.
+
+    Sequence rank i, copy r becomes rank i * repeats + r, so the copies stay sorted by
+    length and every time step's block stays contiguous.
+    """
+    copy = np.arange(repeats)
+
+    def spread(index: np.ndarray) -> np.ndarray:
+        return (index[:, None] * repeats + copy).ravel()
+
+    next_position = spread(layout.next_position)
+    next_position[np.repeat(layout.next_position < 0, repeats)] = -1
+    return _Layout(
+        rows=np.repeat(layout.rows, repeats),
+        offsets=layout.offsets * repeats,
+        n_active=layout.n_active * repeats,
+        sequence_skill=(layout.sequence_skill[:, None] + copy * n_skills).ravel(),
+        sequence_of=spread(layout.sequence_of),
+        step=np.repeat(layout.step, repeats),
+        next_position=next_position,
+        last_positions=spread(layout.last_positions),
+    )
+
+
 class BKT:
     """Bayesian Knowledge Tracing with per-skill parameters fitted by EM.
 
@@ -356,6 +479,10 @@ class BKT:
     def fit(self, table: pd.DataFrame, valid: pd.DataFrame | None = None) -> "BKT":
         """Fit prior, learn, (forget,) guess and slip of every skill by EM.
 
+        With ``n_restarts`` > 1, all starting points run side by side to convergence and
+        each skill keeps its best (highest log-likelihood); a last EM run from the kept
+        values checks convergence (one or two iterations).
+
         Args:
             table: Canonical training interactions (not modified); must not be empty.
             valid: Unused (EM stops on ``tolerance``); accepted for the protocol.
@@ -370,90 +497,27 @@ class BKT:
         skill_ids, skill = np.unique(table["skill_id"].to_numpy(), return_inverse=True)
         n_skills, repeats = len(skill_ids), config.n_restarts
         correct = table["correct"].to_numpy().astype(bool)
-        student = student_codes(table)
-        order = table["order"].to_numpy()
-        # Restart r fits copies of all skills as skills r * n_skills + k, side by side.
-        n_students = int(student.max()) + 1
-        copies = np.arange(repeats).repeat(len(table))  # (repeats * n_rows,)
-        layout = _time_major(np.tile(student, repeats) + copies * n_students,
-                             np.tile(skill, repeats) + copies * n_skills, np.tile(order, repeats))
-        row_skill = layout.sequence_skill[layout.sequence_of]  # (n_positions,) skill (copy) of each row
-        row_correct = np.tile(correct, repeats)[layout.rows]  # (n_positions,)
-        n_total = n_skills * repeats
-        n_rows = np.bincount(row_skill, minlength=n_total).astype(np.float64)  # (n_total,)
-        n_right = np.bincount(row_skill, weights=row_correct, minlength=n_total)  # (n_total,)
-        n_first = np.bincount(layout.sequence_skill, minlength=n_total).astype(np.float64)  # (n_total,)
-        start = layout.offsets[1]  # rows from here on are the successors of a transition
-        moving_skill = row_skill[start:]  # (n_transitions,)
-        last = layout.last_positions  # (n_sequences,)
-        last_skill = layout.sequence_skill  # (n_sequences,)
-        answer = 2 * row_skill + row_correct  # (n_positions,) index into per-(skill, answer) tables
-        moving_posterior = np.empty(len(moving_skill))
-
+        student, order = student_codes(table), table["order"].to_numpy()
+        layout = _time_major(student, skill, order)
+        row_skill = layout.sequence_skill[layout.sequence_of]  # (n_positions,) skill of each row
+        row_correct = correct[layout.rows]  # (n_positions,)
         values = self._initial(n_skills)
-        log_likelihood = np.full(n_total, -np.inf)
         self.n_iterations = 0
-        for iteration in range(config.max_iterations):
-            prior, learn, forget, guess, slip = (values[name] for name in PARAMETER_NAMES)
-            # E-step in p(unknown): forward filter, backward smoother, expected counts.
-            ratio = np.stack([(1.0 - guess) / slip, guess / (1.0 - slip)], axis=1).ravel()[answer]  # (n_positions,)
-            moving_learn = learn[moving_skill]  # (n_transitions,)
-            moving_forget = forget[moving_skill] if config.forget else None  # (n_transitions,)
-            keep = 1.0 - moving_learn if moving_forget is None else 1.0 - moving_learn - moving_forget
-            unknown = _forward(layout, 1.0 - prior[layout.sequence_skill], ratio, keep, moving_forget, moving_posterior)
-            evidence = unknown * ratio  # (n_positions,) becomes p(answer | past) / p(answer | known)
-            evidence += 1.0
-            evidence -= unknown
-            # log p(answer | past) = log evidence + log p(answer | known); the second sum is closed-form.
-            new_log_likelihood = (np.bincount(row_skill, weights=np.log(evidence), minlength=n_total)
-                                  + n_right * np.log(1.0 - slip) + (n_rows - n_right) * np.log(slip))
-            last_posterior = unknown[last] * ratio[last] / evidence[last]  # (n_sequences,)
-            next_unknown = unknown[start:]  # (n_transitions,) p(unknown) before the next row
-            # Backward recursion h_t = to_known + (stay_unknown - to_known) h_{t+1}, whatever the forget:
-            # P(unknown now | known next, past) = posterior * learn / P(known next | past),
-            # P(unknown now | unknown next, past) = posterior * (1 - learn) / P(unknown next | past).
-            to_known = moving_posterior * moving_learn / (1.0 - next_unknown)  # (n_transitions,)
-            stay_unknown = np.divide(moving_posterior * (1.0 - moving_learn), next_unknown,
-                                     out=np.zeros_like(next_unknown), where=next_unknown > 0)
-            smoothed = _smooth(layout, last_posterior, to_known, stay_unknown - to_known)  # (n_positions,) p(unknown | all)
-            np.clip(smoothed, 0.0, 1.0, out=smoothed)
-            next_smoothed = smoothed[start:]  # (n_transitions,)
-            learned = np.bincount(moving_skill, weights=to_known * (1.0 - next_smoothed), minlength=n_total)
-            unknown_all = np.bincount(row_skill, weights=smoothed, minlength=n_total)
-            unknown_right = np.bincount(row_skill, weights=smoothed * row_correct, minlength=n_total)
-            unknown_before = unknown_all - np.bincount(last_skill, weights=smoothed[last], minlength=n_total)
-            known_before = (n_rows - n_first) - unknown_before
-            if moving_forget is not None:
-                # P(known now, unknown next | all) = (1 - posterior) * forget * P(unknown next | all) / P(unknown next | past)
-                forgotten = np.divide((1.0 - moving_posterior) * moving_forget * next_smoothed, next_unknown,
-                                      out=np.zeros_like(next_unknown), where=next_unknown > 0)
-                forgotten_sum = np.bincount(moving_skill, weights=forgotten, minlength=n_total)
-            else:
-                forgotten_sum = np.zeros(n_total)
-            # M-step: each parameter's update is a one-dimensional concave maximisation, so
-            # clipping it to its bounds gives the constrained maximum.
-            updated = {
-                "prior": 1.0 - np.bincount(layout.sequence_skill, weights=smoothed[:start], minlength=n_total) / n_first,
-                "learn": _ratio_or(learned, unknown_before, learn),
-                "forget": _ratio_or(forgotten_sum, known_before, forget),
-                "guess": _ratio_or(unknown_right, unknown_all, guess),
-                "slip": _ratio_or((n_rows - n_right) - (unknown_all - unknown_right), n_rows - unknown_all, slip),
-            }
-            upper = {"prior": 1.0 - _EPS, "learn": 1.0 - _EPS, "forget": 1.0 - _EPS,
-                     "guess": config.max_guess, "slip": config.max_slip}
-            values = {name: np.clip(updated[name], _EPS, upper[name]) for name in PARAMETER_NAMES}
-            if not config.forget:
-                values["forget"] = np.zeros(n_total)
-            self.n_iterations = iteration + 1
-            improvement = (new_log_likelihood - log_likelihood) / n_rows
-            log_likelihood = new_log_likelihood
-            if np.all(improvement <= config.tolerance):
-                break
-        best = np.argmax(log_likelihood.reshape(repeats, n_skills), axis=0)  # (n_skills,)
-        pick = best * n_skills + np.arange(n_skills)
-        columns = {name: values[name][pick] for name in PARAMETER_NAMES}
-        columns["n_rows"] = n_rows[pick].astype(np.int64)
-        columns["log_likelihood"] = log_likelihood[pick]
+        if repeats > 1:
+            # Restart r fits a copy of every skill as skill r * n_skills + k, side by side.
+            tiled = _tile(layout, repeats, n_skills)
+            values, log_likelihood, self.n_iterations = _em(
+                tiled, tiled.sequence_skill[tiled.sequence_of], np.repeat(row_correct, repeats), values,
+                repeats * n_skills, config, config.max_iterations)
+            best = np.argmax(log_likelihood.reshape(repeats, n_skills), axis=0)  # (n_skills,)
+            pick = best * n_skills + np.arange(n_skills)
+            values = {name: value[pick] for name, value in values.items()}
+        values, log_likelihood, iterations = _em(layout, row_skill, row_correct, values, n_skills, config,
+                                                 config.max_iterations)
+        self.n_iterations += iterations
+        columns = {name: values[name] for name in PARAMETER_NAMES}
+        columns["n_rows"] = np.bincount(row_skill, minlength=n_skills)
+        columns["log_likelihood"] = log_likelihood
         self.params = pd.DataFrame(columns, index=pd.Index(skill_ids.astype(np.int64), name="skill_id"))
         self.global_mean = float(correct.mean())
         return self

@@ -111,9 +111,11 @@ def test_em_never_lowers_the_likelihood_and_restarts_never_hurt():
     likelihoods = [BKT(BKTConfig(max_iterations=k, tolerance=0.0)).fit(table).params["log_likelihood"].to_numpy()
                    for k in (2, 5, 20)]
     assert np.all(np.diff(np.stack(likelihoods), axis=0) >= -1e-9)
-    single = BKT(BKTConfig(tolerance=1e-6)).fit(table).params["log_likelihood"].sum()
-    restarts = BKT(BKTConfig(tolerance=1e-6, n_restarts=3)).fit(table).params["log_likelihood"].sum()
-    assert restarts >= single - 1e-9
+    # Restart 0 starts where the single fit starts and runs side by side at least as long,
+    # so the start each skill keeps is at least as likely; EM only climbs from there.
+    single = BKT(BKTConfig(tolerance=1e-7)).fit(table).params["log_likelihood"].to_numpy()
+    restarts = BKT(BKTConfig(n_restarts=4, tolerance=1e-7)).fit(table).params["log_likelihood"].to_numpy()
+    assert np.all(restarts >= single - 1e-9)
 
 
 def test_forget_is_fitted_when_asked():
