@@ -115,7 +115,6 @@ class _Layout:
         sequence_skill: (n_sequences,) skill index of each sequence, by rank.
         sequence_of: (n_positions,) rank of the sequence of each flat position.
         step: (n_positions,) time step (row number within its sequence) of each flat position.
-        next_position: (n_positions,) flat position of the sequence's next row, -1 at its last.
         last_positions: (n_sequences,) flat position of each sequence's last row, by rank.
     """
 
@@ -125,9 +124,7 @@ class _Layout:
     sequence_skill: np.ndarray
     sequence_of: np.ndarray
     step: np.ndarray
-    next_position: np.ndarray
     last_positions: np.ndarray
-
 
 
 def _time_major(student: np.ndarray, skill: np.ndarray, order: np.ndarray) -> _Layout:
@@ -164,13 +161,9 @@ def _time_major(student: np.ndarray, skill: np.ndarray, order: np.ndarray) -> _L
     sequence_of[flat] = rank[sequence]
     step_of = np.empty(n_rows, dtype=np.int64)
     step_of[flat] = step
-    next_position = np.full(n_rows, -1, dtype=np.int64)
-    has_next = step < lengths[sequence] - 1  # (n_rows,)
-    next_position[flat[has_next]] = flat[has_next] + n_active[step[has_next]]
     last_positions = np.empty(len(lengths), dtype=np.int64)
     last_positions[rank] = offsets[lengths - 1] + rank  # (n_sequences,) by rank
-    return _Layout(rows, offsets, n_active, sorted_skill[starts][by_length], sequence_of, step_of, next_position,
-                   last_positions)
+    return _Layout(rows, offsets, n_active, sorted_skill[starts][by_length], sequence_of, step_of, last_positions)
 
 
 def _forward(
@@ -368,8 +361,6 @@ def _tile(layout: _Layout, repeats: int, n_skills: int) -> _Layout:
     def spread(index: np.ndarray) -> np.ndarray:
         return (index[:, None] * repeats + copy).ravel()
 
-    next_position = spread(layout.next_position)
-    next_position[np.repeat(layout.next_position < 0, repeats)] = -1
     return _Layout(
         rows=np.repeat(layout.rows, repeats),
         offsets=layout.offsets * repeats,
@@ -377,7 +368,6 @@ def _tile(layout: _Layout, repeats: int, n_skills: int) -> _Layout:
         sequence_skill=(layout.sequence_skill[:, None] + copy * n_skills).ravel(),
         sequence_of=spread(layout.sequence_of),
         step=np.repeat(layout.step, repeats),
-        next_position=next_position,
         last_positions=spread(layout.last_positions),
     )
 
@@ -560,6 +550,26 @@ class BKT:
             ``n_unknown_skill_rows``, with a warning).
         """
         self._require_fitted("predict")
+        validate_table(table, where="BKT.predict")
+        p = np.full(len(table), self.global_mean)
+        skill_ids = self.skill_ids
+        skill = table["skill_id"].to_numpy()
+        known = np.isin(skill, skill_ids)  # (n_rows,)
+        self.n_unknown_skill_rows = int((~known).sum())
+        if self.n_unknown_skill_rows:
+            warnings.warn(
+                f"BKT.predict: {self.n_unknown_skill_rows} row(s) have skills unseen in training; "
+                f"they get the training mean {self.global_mean:.4f}",
+                stacklevel=2,
+            )
+        result = table.copy()
+        if known.any():
+            p[known] = self._predict_known(table)
+        result[PREDICTION_COLUMN] = p
+        return result
+
+    def _predict_known(self, table: pd.DataFrame) -> np.ndarray:
+        """p(correct) of the rows of known skills, in table order."""
         known_rows, skill_index, layout, p_unknown = self._filter(table, "BKT.predict")
         prior, learn, forget, guess, slip = self._arrays()
         row_skill = skill_index[layout.rows]  # (n_positions,)
@@ -572,18 +582,9 @@ class BKT:
         head[1:] = (layout.sequence_of[along][1:] != layout.sequence_of[along][:-1]) | (order[along][1:] != order[along][:-1])
         first_of_attempt = np.maximum.accumulate(np.where(head, np.arange(len(along)), 0))  # (n_positions,)
         p_flat[along] = p_flat[along][first_of_attempt]
-        p = np.full(len(table), self.global_mean)
+        p = np.empty(len(table))
         p[known_rows[layout.rows]] = p_flat
-        self.n_unknown_skill_rows = int(len(table) - len(known_rows))
-        if self.n_unknown_skill_rows:
-            warnings.warn(
-                f"BKT.predict: {self.n_unknown_skill_rows} row(s) have skills unseen in training; "
-                f"they get the training mean {self.global_mean:.4f}",
-                stacklevel=2,
-            )
-        result = table.copy()
-        result[PREDICTION_COLUMN] = p
-        return result
+        return p[known_rows]
 
     def _unknown_after(self, history: pd.DataFrame, where: str) -> np.ndarray:
         """(n_skills,) p(unknown) before a next attempt after one student's history."""
@@ -592,15 +593,14 @@ class BKT:
             raise ValueError(f"BKT.{where}: needs one student's history, got {history['user_id'].nunique()} students")
         prior, learn, forget, guess, slip = self._arrays()
         unknown = 1.0 - prior
-        if len(history):
+        if len(history) and np.isin(history["skill_id"].to_numpy(), self.skill_ids).any():
             known_rows, skill_index, layout, p_unknown = self._filter(history, f"BKT.{where}")
-            if len(known_rows):
-                last = layout.last_positions  # (n_sequences,) flat position of each skill's last row
-                skill = layout.sequence_skill  # (n_sequences,)
-                correct = history["correct"].to_numpy()[known_rows][layout.rows[last]].astype(bool)
-                ratio = _answer_ratio(guess[skill], slip[skill], correct)  # (n_sequences,)
-                posterior = p_unknown[last] * ratio / (1.0 - p_unknown[last] + p_unknown[last] * ratio)
-                unknown[skill] = posterior * (1.0 - learn[skill] - forget[skill]) + forget[skill]
+            last = layout.last_positions  # (n_sequences,) flat position of each skill's last row
+            skill = layout.sequence_skill  # (n_sequences,)
+            correct = history["correct"].to_numpy()[known_rows][layout.rows[last]].astype(bool)
+            ratio = _answer_ratio(guess[skill], slip[skill], correct)  # (n_sequences,)
+            posterior = p_unknown[last] * ratio / (1.0 - p_unknown[last] + p_unknown[last] * ratio)
+            unknown[skill] = posterior * (1.0 - learn[skill] - forget[skill]) + forget[skill]
         return unknown
 
     def mastery(self, history: pd.DataFrame) -> np.ndarray:
@@ -656,12 +656,6 @@ class BKT:
         model.global_mean = float(payload["global_mean"])
         model.n_iterations = int(payload["n_iterations"])
         return model
-
-
-def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, 0 where the denominator underflowed to 0 (the numerator did too)."""
-    positive = denominator > 0
-    return np.where(positive, numerator / np.where(positive, denominator, 1.0), 0.0)
 
 
 def _ratio_or(numerator: np.ndarray, denominator: np.ndarray, fallback: np.ndarray) -> np.ndarray:

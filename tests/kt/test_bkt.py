@@ -151,6 +151,17 @@ def test_bad_settings_and_inputs_are_rejected():
         BKT().fit(make_table([0], [0], [1]).iloc[:0])
 
 
+def test_empty_and_all_unknown_tables():
+    model = _one_skill_model()
+    table = make_table([0, 0], [7, 7], [1, 0])
+    assert len(model.predict(table.iloc[:0])) == 0
+    with pytest.warns(UserWarning, match="2 row"):
+        p = model.predict(table.assign(skill_id=3))["p_correct"].to_numpy()
+    np.testing.assert_allclose(p, [0.5, 0.5])
+    assert model.n_unknown_skill_rows == 2
+    np.testing.assert_allclose(model.mastery(table.assign(skill_id=3)), [0.3])
+
+
 def test_params_are_readable_by_skill_id():
     table = make_table([0, 0, 1, 1], [5, 9, 5, 9], [1, 0, 0, 1])
     model = BKT().fit(table)
