@@ -5,14 +5,14 @@ vector envs DQN collects from. Uses ``nets`` for its networks; knows nothing of 
 """
 
 from agents.dqn import DQN, DQNConfig, td_target
-from agents.evaluate import evaluate_agent, record_episode
+from agents.evaluate import evaluate_agent, paired_difference, record_episode
 from agents.networks import ObservationAdapter, QNetwork
 from agents.replay import Batch, FrameReplayBuffer, ReplayBuffer, n_step_window
 from agents.schedules import LinearSchedule
 from agents.vector import SeededEpisodes, make_eval_env, make_vector_env
 
 __all__ = [
-    "DQN", "DQNConfig", "td_target", "evaluate_agent", "record_episode", "ObservationAdapter", "QNetwork",
+    "DQN", "DQNConfig", "td_target", "evaluate_agent", "paired_difference", "record_episode", "ObservationAdapter", "QNetwork",
     "Batch", "FrameReplayBuffer", "ReplayBuffer", "n_step_window", "LinearSchedule", "SeededEpisodes",
     "make_eval_env", "make_vector_env",
 ]

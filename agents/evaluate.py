@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 
@@ -57,3 +59,29 @@ def _batch_of_one(space: gym.spaces.Space, obs):
     if isinstance(space, gym.spaces.Tuple):
         return tuple(_batch_of_one(sub, item) for sub, item in zip(space.spaces, obs))
     return np.asarray(obs)[None]
+
+
+def paired_difference(first: np.ndarray, second: np.ndarray, confidence: float = 0.95) -> dict:
+    """Mean of ``first - second`` over paired episodes (same seeds) with a normal-approximation interval.
+
+        d_i = first_i - second_i,   mean(d) +- z * std(d, ddof=1) / sqrt(n)
+
+    Args:
+        first: (n,) returns of one policy, n >= 30 (the normal approximation of the mean).
+        second: (n,) returns of the other on the same episode seeds.
+        confidence: 0.95 (z = 1.959964) or 0.99 (z = 2.575829).
+
+    Returns:
+        {"mean", "low", "high", "n", "std"}.
+    """
+    first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    if first.shape != second.shape or first.ndim != 1 or first.size < 30:
+        raise ValueError(f"paired_difference needs two (n,) arrays with n >= 30, got shapes {first.shape} and {second.shape}")
+    quantiles = {0.95: 1.959964, 0.99: 2.575829}
+    if confidence not in quantiles:
+        raise ValueError(f"confidence must be one of {sorted(quantiles)}, got {confidence}")
+    difference = first - second  # (n,)
+    std = float(difference.std(ddof=1))
+    half = quantiles[confidence] * std / math.sqrt(difference.size)
+    mean = float(difference.mean())
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": int(difference.size), "std": std}

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 import nets
-from agents import DQN, DQNConfig, evaluate_agent, make_eval_env, make_vector_env, record_episode
+from agents import DQN, DQNConfig, evaluate_agent, make_eval_env, make_vector_env, paired_difference, record_episode
 
 
 def write_video(frames: list, path: Path, fps: int) -> Path:
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2_000_000, help="seed of the first episode (episode i uses seed + i)")
     parser.add_argument("--video", default=None, help="write one episode to this .gif (or .mp4) path")
     parser.add_argument("--fps", type=int, default=30, help="video frames per second")
+    parser.add_argument("--compare-random", action="store_true", help="also run a uniform random policy on the same episode seeds; report the paired difference with a 95%% CI")
     parser.add_argument("--out", default=None, help="folder for evaluation.json (default: RUN)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: free cores)")
     args = parser.parse_args()
@@ -58,6 +59,11 @@ def main() -> None:
     result = {"env_id": env_id, "checkpoint": str(checkpoint), "episodes": args.episodes, "seed": args.seed,
               "mean_return": float(returns.mean()), "std_return": float(returns.std()), "returns": returns.tolist(),
               "epsilon": config.eval_epsilon if args.epsilon is None else args.epsilon, "load_average": list(os.getloadavg())}
+    if args.compare_random:
+        random_returns = evaluate_agent(agent, make_eval_env(env_id, env_kwargs=env_kwargs), args.episodes, seed=args.seed, epsilon=1.0)
+        result.update(random_mean_return=float(random_returns.mean()), random_returns=random_returns.tolist(),
+                      difference_vs_random=paired_difference(returns, random_returns))
+        print(f"agent - random: {json.dumps(result['difference_vs_random'])}")
     if args.video:
         frames, video_return = record_episode(agent, make_eval_env(env_id, render_mode="rgb_array", env_kwargs=env_kwargs), seed=args.seed, epsilon=args.epsilon)
         result.update(video=str(write_video(frames, Path(args.video), args.fps)), video_frames=len(frames), video_return=video_return)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from agents import DQN, DQNConfig, SeededEpisodes, evaluate_agent, td_target
+from agents import DQN, DQNConfig, SeededEpisodes, evaluate_agent, paired_difference, td_target
 from agent_test_envs import GOAL, N_CELLS, Corridor, corridor_q_star
 
 TINY = dict(hidden_sizes=(32,), batch_size=16, buffer_size=2000, learning_starts=50, train_freq=1, gradient_steps=1,
@@ -109,3 +109,13 @@ def test_save_load_resumes_exactly(tmp_path, n_envs):
     for (name, a), b in zip(straight.online.state_dict().items(), resumed.online.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
     assert straight.episodes == resumed.episodes and straight.updates == resumed.updates
+
+
+def test_paired_difference_by_hand():
+    # Differences alternate 1 and 3 over 40 pairs: mean 2, sample std sqrt(40/39), half-width 1.959964 * std / sqrt(40).
+    second = np.arange(40.0)
+    result = paired_difference(second + np.tile([1.0, 3.0], 20), second)
+    half = 1.959964 * np.sqrt(40 / 39) / np.sqrt(40)
+    assert np.isclose(result["mean"], 2.0) and np.isclose(result["low"], 2.0 - half) and np.isclose(result["high"], 2.0 + half)
+    with pytest.raises(ValueError, match="n >= 30"):
+        paired_difference(np.ones(10), np.ones(10))
