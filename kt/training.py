@@ -66,8 +66,8 @@ class TrainingHistory:
     """Per-epoch record of a training run.
 
     Attributes:
-        epochs: one dict per epoch: ``epoch``, ``train_loss``, ``train_seconds``,
-            ``valid_seconds`` and the validation metrics prefixed ``valid_``.
+        epochs: one dict per epoch: ``epoch``, ``train_loss``, ``train_seconds`` (wall),
+            ``train_cpu_seconds`` (process CPU time, all threads), ``valid_seconds`` and the validation metrics prefixed ``valid_``.
         best_epoch: the epoch (1-based) whose weights were kept (the last one without validation).
         best_valid_auc: its validation AUC (NaN without validation).
         stopped_early: whether patience ran out before ``max_epochs``.
@@ -82,6 +82,11 @@ class TrainingHistory:
     def seconds_per_epoch(self) -> float:
         """Mean seconds of the training pass of an epoch (validation excluded)."""
         return float(np.mean([epoch["train_seconds"] for epoch in self.epochs])) if self.epochs else float("nan")
+
+    @property
+    def cpu_seconds_per_epoch(self) -> float:
+        """Mean CPU seconds (all threads) of the training pass of an epoch."""
+        return float(np.mean([epoch["train_cpu_seconds"] for epoch in self.epochs])) if self.epochs else float("nan")
 
     @property
     def total_seconds(self) -> float:
@@ -100,6 +105,7 @@ class TrainingHistory:
             "best_valid_auc": self.best_valid_auc,
             "stopped_early": self.stopped_early,
             "seconds_per_epoch": self.seconds_per_epoch,
+            "cpu_seconds_per_epoch": self.cpu_seconds_per_epoch,
             "train_seconds": self.total_seconds,
         }
 
@@ -145,7 +151,7 @@ def train(
         bar = tqdm(total=config.max_epochs * len(batches), desc="train", unit="batch")
     for epoch in range(1, config.max_epochs + 1):
         network.train()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         total_loss, n_batches = 0.0, 0
         for index in generator.permutation(len(batches)):
             optimizer.zero_grad(set_to_none=True)
@@ -160,7 +166,13 @@ def train(
                 bar.update(1)
         if not np.isfinite(total_loss):
             raise ValueError(f"training loss became {total_loss} in epoch {epoch}; lower learning_rate or set grad_clip_norm")
-        record = {"epoch": epoch, "train_loss": total_loss / n_batches, "train_seconds": time.perf_counter() - started}
+        record = {
+            "epoch": epoch,
+            "train_loss": total_loss / n_batches,
+            "train_seconds": time.perf_counter() - started,
+            # CPU seconds of this process (all threads): less swayed than wall time by other processes.
+            "train_cpu_seconds": time.process_time() - cpu_started,
+        }
         started = time.perf_counter()
         if validate is not None:
             network.eval()
