@@ -33,6 +33,7 @@ import pandas as pd
 from kt.recommend import Recommender, Session
 
 Z_975 = 1.959963984540054
+TRACED_STUDENTS = 8  # students whose whole trajectory (hidden truth and belief) is kept, for heatmaps
 
 
 def t_quantile_975(df: int) -> float:
@@ -104,8 +105,9 @@ class SessionRecord:
         steps_to_mastery: (n,) first step count after which all skills were mastered (censored: session length).
         mastered: (n,) bool, whether all skills were mastered at some step.
         exercises, correct: (n_steps, n) the exercises done and the answers.
-        true_mastery_first: (n_steps + 1, n_skills) the hidden mastery of student 0 over time.
-        knowledge_first: (n_steps + 1, n_skills) or None, the policy's belief about student 0 per skill.
+        true_mastery_traced: (n_steps + 1, k, n_skills) the hidden mastery of the first k students (k <= 8).
+        true_p_correct_traced: (n_steps + 1, k, n_exercises) their hidden p(correct).
+        knowledge_traced: (n_steps + 1, k, n_skills) or None, the policy's belief about them per skill.
     """
 
     post_test: np.ndarray
@@ -113,9 +115,9 @@ class SessionRecord:
     mastered: np.ndarray
     exercises: np.ndarray
     correct: np.ndarray
-    true_mastery_first: np.ndarray
-    true_p_correct_first: np.ndarray
-    knowledge_first: np.ndarray | None
+    true_mastery_traced: np.ndarray
+    true_p_correct_traced: np.ndarray
+    knowledge_traced: np.ndarray | None
 
     @property
     def pre_test(self) -> np.ndarray:
@@ -164,10 +166,11 @@ def run_sessions(
     mastery = dynamics.mastery(simulated.state)
     mastered = (mastery >= threshold).all(axis=1)
     steps_to_mastery = np.where(mastered, 0, session_length)
-    true_mastery = [mastery[0].copy()]
-    true_p = [dynamics.p_correct(simulated.state)[0].copy()]
+    traced = slice(0, min(TRACED_STUDENTS, n_students))
+    true_mastery = [mastery[traced].copy()]
+    true_p = [dynamics.p_correct(simulated.state)[traced].copy()]
     has_belief = hasattr(session, "skill_knowledge")
-    knowledge = [session.skill_knowledge()[0].copy()] if has_belief else None
+    knowledge = [session.skill_knowledge()[traced].copy()] if has_belief else None
     exercises = np.empty((session_length, n_students), dtype=np.int64)
     correct = np.empty((session_length, n_students), dtype=bool)
     for t in range(session_length):
@@ -179,19 +182,19 @@ def run_sessions(
         now = (mastery >= threshold).all(axis=1)
         steps_to_mastery = np.where(now & ~mastered, t + 1, steps_to_mastery)
         mastered |= now
-        true_mastery.append(mastery[0].copy())
-        true_p.append(dynamics.p_correct(simulated.state)[0].copy())
+        true_mastery.append(mastery[traced].copy())
+        true_p.append(dynamics.p_correct(simulated.state)[traced].copy())
         if has_belief:
-            knowledge.append(session.skill_knowledge()[0].copy())
+            knowledge.append(session.skill_knowledge()[traced].copy())
     return SessionRecord(
         post_test=post_test,
         steps_to_mastery=steps_to_mastery,
         mastered=mastered,
         exercises=exercises,
         correct=correct,
-        true_mastery_first=np.array(true_mastery),
-        true_p_correct_first=np.array(true_p),
-        knowledge_first=np.array(knowledge) if has_belief else None,
+        true_mastery_traced=np.array(true_mastery),
+        true_p_correct_traced=np.array(true_p),
+        knowledge_traced=np.array(knowledge) if has_belief else None,
     )
 
 
@@ -209,6 +212,17 @@ class Comparison:
     def to_dict(self) -> dict[str, dict[str, float]]:
         """policy name -> headline figures (JSON-able)."""
         return {name: {key: _plain(value) for key, value in row.items()} for name, row in self.table.to_dict(orient="index").items()}
+
+    def paired_differences(self, baselines: tuple[str, ...] = ("random", "blocked", "interleaved", "oracle")) -> dict[str, dict[str, dict[str, float]]]:
+        """policy -> baseline -> {"diff", "ci95"}: mean per-student post-test difference (policy - baseline), paired."""
+        present = [b for b in baselines if b in self.records]
+        result = {}
+        for name, record in self.records.items():
+            result[name] = {}
+            for baseline in present:
+                diff, half = mean_ci95(record.final - self.records[baseline].final)
+                result[name][baseline] = {"diff": diff, "ci95": _plain(half)}
+        return result
 
     def learning_curves(self) -> pd.DataFrame:
         """Long table: policy, step, post_test_mean, ci95."""
@@ -290,6 +304,21 @@ def compare_policies(
             progress(name)
         records[name] = run_sessions(recommender, dynamics, n_students, session_length, seed)
     return Comparison(records, baseline)
+
+
+def format_paired(paired: Mapping[str, Mapping[str, Mapping[str, float]]], policies: list[str]) -> str:
+    """Lines 'policy vs baseline: +d +- h (CI excludes 0: yes/no)' for the given policies."""
+    lines = []
+    for name in policies:
+        parts = []
+        for baseline, figures in paired[name].items():
+            if baseline == name:
+                continue
+            low, high = figures["diff"] - figures["ci95"], figures["diff"] + figures["ci95"]
+            verdict = "better" if low > 0 else ("worse" if high < 0 else "no clear difference")
+            parts.append(f"vs {baseline} {figures['diff']:+.3f} +- {figures['ci95']:.3f} ({verdict})")
+        lines.append(f"{name}: " + "; ".join(parts))
+    return "\n".join(lines)
 
 
 def format_table(table: pd.DataFrame) -> str:

@@ -1,0 +1,73 @@
+"""scripts/tutor.py in a subprocess: the quick preset of the default run, reproducibility, --logs, --interactive."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "tutor.py"
+DATA = Path(os.environ.get("RILEY_DATA_DIR", ROOT / ".." / "shared" / "data"))
+BUILDER = DATA / "assist2009_builder" / "builder_train.csv"
+FAST = "random,blocked,interleaved,mastery,zpd,greedy,expectimax,dqn,oracle"
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args, "--threads", "1"], cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=300)
+
+
+def test_quick_default_run_writes_summary_and_plots_and_is_reproducible(tmp_path):
+    first = run("--quick", "--policies", FAST, "--out", str(tmp_path / "a"), "--seed", "3")
+    assert first.returncode == 0, first.stderr
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert set(summary["policies"]) == set(FAST.split(","))
+    for figures in summary["policies"].values():
+        assert 0.0 <= figures["post_test_mean"] <= 1.0
+        assert {"post_test_ci95", "gain_mean", "steps_to_mastery_mean", "diff_vs_random", "diff_ci95"} <= set(figures)
+    assert summary["settings"]["seed"] == 3 and summary["settings"]["dynamics"] == "bkt"
+    for name in ("learning_curves.png", "knowledge_heatmap.png"):
+        assert (tmp_path / "a" / name).stat().st_size > 1000
+    assert "diff vs random" in first.stdout
+    second = run("--quick", "--policies", FAST, "--out", str(tmp_path / "b"), "--seed", "3")
+    assert second.returncode == 0, second.stderr
+    again = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert again["policies"] == summary["policies"]
+    assert again["dkt_test_auc"] == summary["dkt_test_auc"]
+
+
+def test_quick_irt_run(tmp_path):
+    result = run("--quick", "--dynamics", "irt", "--policies", "random,mastery,greedy", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["settings"]["dynamics"] == "irt" and set(summary["policies"]) == {"random", "mastery", "greedy"}
+
+
+def test_interactive_mode_with_piped_answers_ends_cleanly_on_eof(tmp_path):
+    result = run("--interactive", "--quick", "--out", str(tmp_path), stdin="y\nn\nwhat\ny\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Next:") == 4  # three answers, then a fourth recommendation met by EOF
+    assert "knowledge estimate per skill" in result.stdout and "why:" in result.stdout
+    assert "(end of input)" in result.stdout
+    assert json.loads((tmp_path / "summary.json").read_text())["answers"] == 3
+
+
+def test_bad_policy_name_fails_with_a_clear_message(tmp_path):
+    result = run("--quick", "--policies", "random,telepathy", "--out", str(tmp_path))
+    assert result.returncode != 0
+    assert "telepathy" in result.stderr
+
+
+@pytest.mark.skipif(not BUILDER.exists(), reason=f"ASSISTments 2009 builder data not found at {BUILDER} (set RILEY_DATA_DIR)")
+def test_logs_mode_on_assistments_builder(tmp_path):
+    result = run("--quick", "--logs", str(BUILDER), "--format", "three-line", "--top-skills", "4", "--policies", "random,mastery,greedy", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert len(summary["top_skills"]) == 4 and 0.5 < summary["dkt_heldout_auc"] <= 1.0
+    assert set(summary["judge"]) == {"logged", "random", "mastery", "greedy"}
+    assert (tmp_path / "fit_quality.png").stat().st_size > 1000
+    assert "judge is a model" in result.stdout
