@@ -367,6 +367,8 @@ def run_on_logs(path: str, format: str, top_skills: int, config: Any, out_dir: s
     judge_table.to_csv(out_dir / "judge.csv")
     summary = {
         "policies": result["policies"],
+        "paired_differences": result["paired_differences"],
+        "best": result["best"],
         "data": str(path),
         "read_report": report.to_dict() if hasattr(report, "to_dict") else str(report),
         "top_skills": [int(s) for s in original],
