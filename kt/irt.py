@@ -37,7 +37,7 @@ from kt.attempts import canonical_order, student_codes
 from kt.data import validate_table
 from kt.protocol import PREDICTION_COLUMN
 
-__all__ = ["IRTConfig", "IRT"]
+__all__ = ["IRTConfig", "IRT", "fit_rasch"]
 
 CHECKPOINT_FILE = "model.pt"
 CONFIG_FILE = "config.json"

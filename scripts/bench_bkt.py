@@ -134,7 +134,7 @@ def main() -> None:
     for side, values in results.items():
         print(f"{side:10s}{values['fit_seconds']:10.3f}{values['predict_seconds']:11.3f}{values['test_auc']:10.4f}")
     for key, value in summary.get("ratios", {}).items():
-        print(f"{key}: {value:.3f}")
+        print(f"{key}: {value:.4f}")
     for side, reason in skipped.items():
         print(f"{side} skipped: {reason}")
     print(f"load average before {load_before}, after {summary['loadavg_after']}; wrote {out / 'summary.json'}")
