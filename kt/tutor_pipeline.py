@@ -187,6 +187,8 @@ def run_comparison(config: TutorConfig, dynamics: Any, logs: pd.DataFrame, out_d
     start = time.perf_counter()
     models = train_models(logs, curriculum.exercise_skill, config.dkt_hidden, config.dkt_epochs, config.seed)
     timings["models"] = time.perf_counter() - start
+    if progress is not None:
+        progress.update(1)
     dkt_belief = DKTBelief(models["dkt"], curriculum.exercise_skill)
     bkt_belief = BKTBelief.from_model(models["bkt"], curriculum.exercise_skill)
     agent = None
@@ -197,16 +199,23 @@ def run_comparison(config: TutorConfig, dynamics: Any, logs: pd.DataFrame, out_d
         start = time.perf_counter()
         agent = train_dqn_tutor(dynamics, dkt_belief, config.session_length, DQNTutorConfig(total_steps=config.dqn_steps, seed=config.seed))
         timings["dqn"] = time.perf_counter() - start
+    if progress is not None:
+        progress.update(1)
     recommenders = build_recommenders(config, curriculum, dkt_belief, bkt_belief, agent)
     start = time.perf_counter()
 
+    started = []
+
     def on_policy(name: str) -> None:
+        if started and progress is not None:
+            progress.update(1)  # the previous policy is done
+        started.append(name)
         say(f"{label}tutoring with {name}")
-        if progress is not None:
-            progress.update(1)
 
     comparison = compare_policies(recommenders, dynamics, config.students, config.session_length, seed=config.seed + 7919, progress=on_policy)
     timings["tutoring"] = time.perf_counter() - start
+    if progress is not None:
+        progress.update(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     comparison.table.to_csv(out_dir / "comparison.csv")
     comparison.learning_curves().to_csv(out_dir / "learning_curves.csv", index=False)

@@ -317,7 +317,8 @@ def format_paired(paired: Mapping[str, Mapping[str, Mapping[str, float]]], polic
             low, high = figures["diff"] - figures["ci95"], figures["diff"] + figures["ci95"]
             verdict = "better" if low > 0 else ("worse" if high < 0 else "no clear difference")
             parts.append(f"vs {baseline} {figures['diff']:+.3f} +- {figures['ci95']:.3f} ({verdict})")
-        lines.append(f"{name}: " + "; ".join(parts))
+        if parts:
+            lines.append(f"{name}: " + "; ".join(parts))
     return "\n".join(lines)
 
 

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.logs:
         from kt.calibrate import run_on_logs
 
-        with tqdm(total=2 * len(config.policies) + 1, desc="logs") as bar:
+        with tqdm(total=len(config.policies) + 3, desc="logs") as bar:
             result = run_on_logs(args.logs, args.format, args.top_skills, config, out, progress=bar)
         print("\nFit of the calibrated simulator (correctness by attempt number, real vs simulated):")
         print(result["fit_table"].to_string(float_format=lambda v: f"{v:.3f}"))
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(result["judge_table"].to_string(float_format=lambda v: f"{v:+.4f}"))
         print("CAVEAT: this judge is a model (the DKT trained on the log), not a student; it favours sequences it predicts well.")
     else:
-        with tqdm(total=len(config.policies), desc="tutor") as bar:
+        with tqdm(total=len(config.policies) + 2, desc="tutor") as bar:
             from kt.tutor_pipeline import run_tutor
 
             result = run_tutor(config, out, progress=bar)
