@@ -338,22 +338,29 @@ def _em(
         evidence += 1.0
         evidence -= unknown
         # log p(answer | past) = log evidence + log p(answer | known); the second sum is closed-form.
-        log_likelihood = (np.bincount(row_skill, weights=np.log(evidence), minlength=n_total)
-                              + n_right * np.log(1.0 - slip) + (n_rows - n_right) * np.log(slip))
         last_posterior = unknown[last] * ratio[last] / evidence[last]  # (n_sequences,)
+        log_likelihood = (np.bincount(row_skill, weights=np.log(evidence, out=evidence), minlength=n_total)
+                          + n_right * np.log(1.0 - slip) + (n_rows - n_right) * np.log(slip))
         next_unknown = unknown[start:]  # (n_transitions,) p(unknown) before the next row
         # Backward recursion h_t = to_known + (stay_unknown - to_known) h_{t+1}, whatever the forget:
         # P(unknown now | known next, past) = posterior * learn / P(known next | past),
         # P(unknown now | unknown next, past) = posterior * (1 - learn) / P(unknown next | past).
         to_known = moving_posterior * moving_learn / (1.0 - next_unknown)  # (n_transitions,)
-        stay_unknown = np.divide(moving_posterior * (1.0 - moving_learn), next_unknown,
-                                 out=np.zeros_like(next_unknown), where=next_unknown > 0)
-        smoothed = _smooth(layout, last_posterior, to_known, stay_unknown - to_known)  # (n_positions,) p(unknown | all)
-        np.clip(smoothed, 0.0, 1.0, out=smoothed)
+        if moving_forget is None:
+            # without forgetting, P(unknown next | past) is exactly posterior * (1 - learn): the ratio is 1
+            stay_unknown = (next_unknown > 0).astype(np.float64)
+        else:
+            stay_unknown = np.divide(moving_posterior * (1.0 - moving_learn), next_unknown,
+                                     out=np.zeros_like(next_unknown), where=next_unknown > 0)
+        stay_unknown -= to_known
+        # (n_positions,) p(unknown | all answers); rounding may leave it 1e-16 outside [0, 1],
+        # harmless in the sums below (the M-step clips the parameters).
+        smoothed = _smooth(layout, last_posterior, to_known, stay_unknown)
         next_smoothed = smoothed[start:]  # (n_transitions,)
         learned = np.bincount(moving_skill, weights=to_known * (1.0 - next_smoothed), minlength=n_total)
-        unknown_all = np.bincount(row_skill, weights=smoothed, minlength=n_total)
-        unknown_right = np.bincount(row_skill, weights=smoothed * row_correct, minlength=n_total)
+        by_answer = np.bincount(answer, weights=smoothed, minlength=2 * n_total).reshape(n_total, 2)
+        unknown_right = by_answer[:, 1]  # (n_total,) expected unknown rows answered right
+        unknown_all = by_answer.sum(axis=1)  # (n_total,)
         unknown_before = unknown_all - np.bincount(last_skill, weights=smoothed[last], minlength=n_total)
         known_before = (n_rows - n_first) - unknown_before
         if moving_forget is not None:

@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--pybkt-python", default=str(ROOT / ".bench" / "pybkt-venv" / "bin" / "python"),
                         help="python of the environment with pyBKT's C++ build")
     parser.add_argument("--num-fits", type=int, default=5, help="pyBKT random restarts (its default: 5)")
+    parser.add_argument("--pybkt-threads", type=int, default=None,
+                        help="OMP_NUM_THREADS for pyBKT (default: unset, its OpenMP default); ours is single-threaded numpy")
     parser.add_argument("--restarts", type=int, default=BKTConfig().n_restarts, help="our EM restarts")
     parser.add_argument("--quick", action="store_true", help="first 40 students of each file: a smoke test")
     parser.add_argument("--seed", type=int, default=0, help="seed of both fits")
@@ -106,7 +108,8 @@ def main() -> None:
                 to_pybkt_csv(test, test_csv)
                 command = [args.pybkt_python, __file__, "--pybkt-worker", str(train_csv), str(test_csv), str(result),
                            str(args.num_fits), str(args.seed)]
-                finished = subprocess.run(command, capture_output=True, text=True)
+                env = dict(os.environ, **({"OMP_NUM_THREADS": str(args.pybkt_threads)} if args.pybkt_threads else {}))
+                finished = subprocess.run(command, capture_output=True, text=True, env=env)
                 (out / "pybkt.log").write_text(finished.stdout + finished.stderr)
                 if finished.returncode != 0:
                     skipped["pybkt"] = f"pyBKT worker failed (exit {finished.returncode}): {finished.stderr.strip().splitlines()[-1:]}"
