@@ -48,10 +48,12 @@ def main() -> None:
     parser.add_argument("--train-valid", default=str(data / "train_valid.csv"), help="pyKT train_valid.csv")
     parser.add_argument("--test", default=str(data / "test.csv"), help="pyKT test.csv")
     parser.add_argument("--max-epochs", type=int, default=8, help="most epochs for each side")
+    parser.add_argument("--reference-max-epochs", type=int, default=None, help="most epochs for pyKT's side (default: --max-epochs)")
     parser.add_argument("--patience", type=int, default=3, help="early-stopping patience of each side (pyKT's own default is 10)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of both sides (default: free cores now)")
     parser.add_argument("--seed", type=int, default=0, help="seed of both sides")
     parser.add_argument("--quick", action="store_true", help="every 25th student, 1 epoch: a smoke test")
+    parser.add_argument("--reuse", action="store_true", help="keep a side whose DIR/<side>/summary.json already exists")
     parser.add_argument("--with-bkt", action="store_true", help="also run scripts/bench_bkt.py into DIR/bkt")
     parser.add_argument("--out", default="runs/kt/bench", help="output folder")
     args = parser.parse_args()
@@ -68,12 +70,13 @@ def main() -> None:
         pd.read_csv(train_valid).iloc[::25].to_csv(sliced / "train_valid.csv", index=False)
         pd.read_csv(test).iloc[::25].to_csv(sliced / "test.csv", index=False)
         train_valid, test, epochs = str(sliced / "train_valid.csv"), str(sliced / "test.csv"), 1
-    common = [*SHARED, "--max-epochs", str(epochs), "--patience", str(args.patience), "--threads", str(threads), "--seed", str(args.seed)]
+    reference_epochs = 1 if args.quick else (args.reference_max_epochs or epochs)
+    common = [*SHARED, "--patience", str(args.patience), "--threads", str(threads), "--seed", str(args.seed)]
     sides = {
         "ours": [sys.executable, "scripts/train_kt.py", "--data", train_valid, "--test", test, "--protocol", "pykt",
-                 "--model", "dkt", "--hidden-size", "200", "--no-progress", *common, "--out", str(out / "ours")],
+                 "--model", "dkt", "--hidden-size", "200", "--no-progress", *common, "--max-epochs", str(epochs), "--out", str(out / "ours")],
         "pykt": [str(REFERENCE_PYTHON), "scripts/reference_pykt_dkt.py", "--train-valid", train_valid, "--test", test,
-                 *common, "--out", str(out / "pykt")],
+                 *common, "--max-epochs", str(reference_epochs), "--out", str(out / "pykt")],
     }
     skipped = {}
     if not REFERENCE_PYTHON.is_file():
@@ -82,7 +85,8 @@ def main() -> None:
     results = {}
     for name, command in tqdm(sides.items(), desc="bench", unit="side"):
         load_before = os.getloadavg()
-        run(command, out / f"{name}.log")
+        if not (args.reuse and (out / name / "summary.json").is_file()):
+            run(command, out / f"{name}.log")
         results[name] = {**json.loads((out / name / "summary.json").read_text()), "load_average_before": load_before}
     rows = [{"side": name, **{key: result.get(key) for key in ("seconds_per_epoch", "cpu_seconds_per_epoch", "peak_memory_mb", "test_auc", "best_epoch", "epochs_run")},
              "load_average_1min_before": result["load_average_before"][0]} for name, result in results.items()]
@@ -101,7 +105,8 @@ def main() -> None:
             bkt = json.loads((out / "bkt" / "summary.json").read_text())
         else:
             skipped["bkt"] = "scripts/bench_bkt.py is not in this checkout"
-    summary = {"threads": threads, "quick": args.quick, "max_epochs": epochs, "patience": args.patience,
+    summary = {"threads": threads, "quick": args.quick, "max_epochs": epochs, "reference_max_epochs": reference_epochs,
+               "patience": args.patience, "reused": args.reuse,
                "train_valid": train_valid, "test": test, "sides": results, "ratios": ratios, "skipped": skipped, "bkt": bkt}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     print(table.to_string(index=False))
