@@ -126,3 +126,14 @@ def test_interactive_session_reads_answers_reasks_on_bad_input_and_ends_on_eof()
     assert text.count("knowledge estimate per skill") == 4  # before the first answer and after each of 3
     assert "why:" in text
     assert interactive_session(recommender, io.StringIO("q\n"), io.StringIO()) == 0
+
+
+def test_tutor_config_rejects_unknown_policies_and_requires_random():
+    from kt.tutor_pipeline import TutorConfig
+
+    with pytest.raises(ValueError, match="telepathy"):
+        TutorConfig(policies=("random", "telepathy"))
+    with pytest.raises(ValueError, match="random"):
+        TutorConfig(policies=("mastery",))
+    with pytest.raises(ValueError, match="dynamics"):
+        TutorConfig(dynamics="magic")

@@ -41,10 +41,10 @@ def test_quick_default_run_writes_summary_and_plots_and_is_reproducible(tmp_path
 
 
 def test_quick_irt_run(tmp_path):
-    result = run("--quick", "--dynamics", "irt", "--policies", "random,mastery,greedy", "--out", str(tmp_path))
+    result = run("--quick", "--dynamics", "irt", "--policies", "random,mastery", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["settings"]["dynamics"] == "irt" and set(summary["policies"]) == {"random", "mastery", "greedy"}
+    assert summary["settings"]["dynamics"] == "irt" and set(summary["policies"]) == {"random", "mastery"}
 
 
 def test_interactive_mode_with_piped_answers_ends_cleanly_on_eof(tmp_path):
@@ -54,12 +54,6 @@ def test_interactive_mode_with_piped_answers_ends_cleanly_on_eof(tmp_path):
     assert "knowledge estimate per skill" in result.stdout and "why:" in result.stdout
     assert "(end of input)" in result.stdout
     assert json.loads((tmp_path / "summary.json").read_text())["answers"] == 3
-
-
-def test_bad_policy_name_fails_with_a_clear_message(tmp_path):
-    result = run("--quick", "--policies", "random,telepathy", "--out", str(tmp_path))
-    assert result.returncode != 0
-    assert "telepathy" in result.stderr
 
 
 @pytest.mark.skipif(not BUILDER.exists(), reason=f"ASSISTments 2009 builder data not found at {BUILDER} (set RILEY_DATA_DIR)")
