@@ -22,7 +22,7 @@ NATURE_BREAKOUT = dict(learning_rate=1e-4, batch_size=32, buffer_size=10_000, le
 def settings(task, quick):
     s = dict(ZOO_CARTPOLE, total=50_000, eval_interval=2500) if task == "cartpole" else dict(NATURE_BREAKOUT, total=5000)
     if quick:
-        s.update(total=1500, learning_starts=500, eval_interval=500) if task == "cartpole" else s.update(total=300, learning_starts=100, buffer_size=1000)
+        s.update(total=1000, learning_starts=500, eval_interval=500) if task == "cartpole" else s.update(total=200, learning_starts=100, buffer_size=1000)
     return s
 
 
@@ -104,7 +104,7 @@ def main():
     parser.add_argument("--tasks", nargs="+", choices=["cartpole", "breakout"], default=["cartpole", "breakout"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads for both sides (default: free cores)")
-    parser.add_argument("--quick", action="store_true", help="a short smoke run (1500 CartPole steps, 300 Breakout steps)")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (1000 CartPole steps, 200 Breakout steps)")
     parser.add_argument("--out", default="runs/bench_dqn")
     parser.add_argument("--side", choices=["ours", "sb3"], help=argparse.SUPPRESS)
     parser.add_argument("--task", help=argparse.SUPPRESS)

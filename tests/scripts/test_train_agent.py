@@ -41,7 +41,7 @@ def test_train_agent_writes_summary_metrics_curve_and_checkpoint(tmp_path):
 
 
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
-    steps = 3000
+    steps = 2000
     assert run(tmp_path / "straight", steps).returncode == 0
     killed = tmp_path / "killed"
     command = [sys.executable, str(ROOT / "scripts" / "train_agent.py"), *TINY, "--total-steps", str(steps), "--out", str(killed)]
