@@ -55,6 +55,9 @@ class Belief(Protocol):
     def skill_knowledge(self, state: Any) -> np.ndarray:
         """(n, n_skills) the model's per-skill estimate shown to people (mean p(correct) or mastery)."""
 
+    def merge(self, state: Any, other: Any, rows_from_other: np.ndarray) -> Any:
+        """``state`` with the students where ``rows_from_other`` (n,) bool is True taken from ``other`` (used on session resets)."""
+
 
 def _as_int_array(values: Any, name: str, n: int, upper: int) -> np.ndarray:
     array = np.asarray(values)

@@ -397,6 +397,8 @@ def interactive_session(
                 output_stream.write("\n(end of input)\n")
                 return answers
             reply = line.strip().lower()
+            if not input_stream.isatty():
+                output_stream.write(f"{reply}\n")  # echo piped answers so the transcript reads like a session
             if reply in ("y", "yes", "n", "no", "q", "quit"):
                 break
             output_stream.write(f"  please type y, n or q (got {reply!r})\n")
