@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads of both sides (default: free cores now)")
     parser.add_argument("--seed", type=int, default=0, help="seed of both sides")
     parser.add_argument("--quick", action="store_true", help="every 25th student, 1 epoch: a smoke test")
+    parser.add_argument("--reference-python", default=str(REFERENCE_PYTHON), help="python of the venv with pykt-toolkit 0.0.38")
     parser.add_argument("--reuse", action="store_true", help="keep a side whose DIR/<side>/summary.json already exists")
     parser.add_argument("--with-bkt", action="store_true", help="also run scripts/bench_bkt.py into DIR/bkt")
     parser.add_argument("--out", default="runs/kt/bench", help="output folder")
@@ -75,12 +76,12 @@ def main() -> None:
     sides = {
         "ours": [sys.executable, "scripts/train_kt.py", "--data", train_valid, "--test", test, "--protocol", "pykt",
                  "--model", "dkt", "--hidden-size", "200", "--no-progress", *common, "--max-epochs", str(epochs), "--out", str(out / "ours")],
-        "pykt": [str(REFERENCE_PYTHON), "scripts/reference_pykt_dkt.py", "--train-valid", train_valid, "--test", test,
+        "pykt": [args.reference_python, "scripts/reference_pykt_dkt.py", "--train-valid", train_valid, "--test", test,
                  *common, "--max-epochs", str(reference_epochs), "--out", str(out / "pykt")],
     }
     skipped = {}
-    if not REFERENCE_PYTHON.is_file():
-        skipped["pykt"] = f"no reference venv at {REFERENCE_PYTHON} (pip install torch==2.13.0 then pykt-toolkit==0.0.38 there)"
+    if not Path(args.reference_python).is_file():
+        skipped["pykt"] = f"no reference python at {args.reference_python} (make .bench/pykt-venv: pip install torch==2.13.0, then pykt-toolkit==0.0.38)"
         del sides["pykt"]
     results = {}
     for name, command in tqdm(sides.items(), desc="bench", unit="side"):
