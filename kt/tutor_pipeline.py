@@ -214,6 +214,7 @@ def run_comparison(config: TutorConfig, dynamics: Any, logs: pd.DataFrame, out_d
 
     comparison = compare_policies(recommenders, dynamics, config.students, config.session_length, seed=config.seed + 7919, progress=on_policy)
     timings["tutoring"] = time.perf_counter() - start
+    timings["per_policy"] = comparison.seconds
     if progress is not None:
         progress.update(1)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TextIO
 
@@ -204,6 +205,7 @@ class Comparison:
 
     records: dict[str, SessionRecord]
     baseline: str
+    seconds: dict[str, float] = field(default_factory=dict)
     table: pd.DataFrame = field(init=False)
 
     def __post_init__(self) -> None:
@@ -298,12 +300,14 @@ def compare_policies(
     """
     if baseline not in recommenders:
         raise ValueError(f"compare_policies: the baseline {baseline!r} must be one of the policies {list(recommenders)}")
-    records = {}
+    records, seconds = {}, {}
     for name, recommender in recommenders.items():
         if progress is not None:
             progress(name)
+        start = time.perf_counter()
         records[name] = run_sessions(recommender, dynamics, n_students, session_length, seed)
-    return Comparison(records, baseline)
+        seconds[name] = time.perf_counter() - start
+    return Comparison(records, baseline, seconds)
 
 
 def format_paired(paired: Mapping[str, Mapping[str, Mapping[str, float]]], policies: list[str]) -> str:
