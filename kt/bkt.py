@@ -6,14 +6,19 @@ unknown skill becomes known with probability ``learn`` and, optionally, a known 
 forgotten with probability ``forget`` (0 in classic BKT). An attempt is answered right
 with probability ``1 - slip`` if the skill is known and ``guess`` if not. The
 parameters of every skill are fitted by expectation-maximisation (Baum-Welch), as pyBKT
-does, with guess and slip bounded below 0.5 (``max_guess``, ``max_slip``) so that
-"known" keeps meaning "more likely right" (the model is otherwise not identifiable).
+does, with guess and slip at most 0.5 (``max_guess``, ``max_slip``) so that "known"
+keeps meaning "more likely right" (the model is otherwise not identifiable). The fitted
+parameters are the DataFrame ``BKT.params`` (one row per skill id); ``BKT.mastery``
+gives p(known) per skill after a history, ``BKT.from_params`` builds a model from given
+parameters.
 
 Vectorised: the rows of all (student, skill) sequences of all skills are laid out time
 step by time step ("time-major"), sequences sorted by length, so the forward filter and
 the backward smoother are one numpy operation per time step over every sequence still
-running, and the M-step is a handful of ``np.bincount`` calls. Random restarts are extra
-copies of the skills fitted side by side; the best log-likelihood per skill wins.
+running, and the M-step is a handful of ``np.bincount`` calls. The filter carries
+p(unknown) rather than p(known), which would round to exactly 1 after long runs of
+right answers and never come down again. Random restarts are extra copies of the skills
+fitted side by side; the best log-likelihood per skill wins.
 
 Scoring protocol (leak-free): a row is predicted by the forward filter of its (student,
 skill) sequence before that row: p(correct) = L (1 - slip) + (1 - L) guess with L the
