@@ -56,7 +56,7 @@ class TutorConfig:
     expectimax_beam: int = field(default=2, metadata={"help": "exercises expanded further per lookahead node"})
     zpd_target: float = field(default=0.7, metadata={"help": "ZPD target p(correct)"})
     mastery_threshold: float = field(default=0.95, metadata={"help": "BKT mastery at which the mastery policy moves on"})
-    dqn_steps: int = field(default=200_000, metadata={"help": "DQN tutor training student-steps"})
+    dqn_steps: int = field(default=500_000, metadata={"help": "DQN tutor training student-steps"})
     oracle_samples: int = field(default=8, metadata={"help": "Monte Carlo draws per exercise of the oracle's lookahead"})
     seed: int = field(default=0, metadata={"help": "seed of logs, models, training and tutored students"})
 
