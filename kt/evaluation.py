@@ -38,6 +38,8 @@ class EvaluationResult:
     Attributes:
         protocol: the protocol's name.
         metrics: overall test metrics (``auc``, ``acc``, ``rmse``, ``log_loss``, ``n``, ``n_students``).
+        metrics_after_first: the same leaving out each student's first attempt (pyKT's and the
+            DKT paper code's convention: only next-step predictions are scored).
         per_skill: one row per test skill (``kt.metrics.per_skill_metrics``).
         predictions: the test rows with ``p_correct`` (and ``fold`` for k-fold).
         models: the fitted models (one per fold for k-fold).
@@ -50,6 +52,7 @@ class EvaluationResult:
 
     protocol: str
     metrics: dict[str, float]
+    metrics_after_first: dict[str, float]
     per_skill: pd.DataFrame
     predictions: pd.DataFrame
     models: list[Any]
@@ -64,6 +67,7 @@ class EvaluationResult:
         return {
             "protocol": self.protocol,
             **{f"test_{name}": value for name, value in self.metrics.items()},
+            "test_auc_after_first_attempt": self.metrics_after_first["auc"],
             "n_train_students": self.n_train_students,
             "n_test_students": self.n_test_students,
             "train_seconds": self.train_seconds,
@@ -160,6 +164,7 @@ def evaluate(
     return EvaluationResult(
         protocol=protocol,
         metrics=evaluate_predictions(pooled),
+        metrics_after_first=evaluate_predictions(pooled, skip_first_attempt=True),
         per_skill=per_skill_metrics(pooled),
         predictions=pooled,
         models=models,

@@ -61,6 +61,9 @@ def test_kfold_evaluation_pools_one_prediction_per_row():
     merged = table.merge(result.predictions[keys + ["correct"]], on=keys, suffixes=("", "_scored"))
     assert len(merged) == len(table) and (merged["correct"] == merged["correct_scored"]).all()
     assert result.metrics == evaluate_predictions(result.predictions)
+    later = result.predictions[result.predictions["order"] > 0]  # each student's first order is 0
+    assert result.metrics_after_first["n"] == len(later) < len(table)
+    assert result.summary()["test_auc_after_first_attempt"] == evaluate_predictions(later)["auc"]
     assert result.n_test_students == 20 and len(result.folds) == 4
     assert set(result.per_skill["skill_id"]) == {0, 1, 2}
 
