@@ -16,15 +16,6 @@ from kt.tutoring import compare_policies
 SKILLS = [0, 0, 1]
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Torch on 1 thread: with 2 threads on 2 busy shared cores, a tiny fit was measured 8x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny() -> BKTDynamics:
     curriculum = Curriculum.from_dict({
         "name": "tiny",

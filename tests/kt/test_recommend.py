@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from envs.curriculum import Curriculum
 from envs.student_dynamics import BKTDynamics, BKTParams
@@ -22,15 +21,6 @@ from kt.recommend import (
     expectimax_values,
 )
 from kt.tutoring import SimulatedClass
-
-@pytest.fixture
-def one_torch_thread():
-    """Torch on 1 thread: with 2 threads on 2 busy shared cores, a tiny fit was measured 8x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 # Two skills A (exercises 0, 1) and B (exercise 2); B needs A.
 TWO_SKILLS = [0, 0, 1]
