@@ -111,6 +111,29 @@ def test_save_load_resumes_exactly(tmp_path, n_envs):
     assert straight.episodes == resumed.episodes and straight.updates == resumed.updates
 
 
+def test_phase_target_pass_matches_per_batch_targets():
+    # train_phase values all batches' next_obs with the target net in one pass; per-batch passes must give the same steps.
+    config = DQNConfig(**{**TINY, "learning_starts": 10_000}, seed=2)
+    phased, plain = DQN(corridor_envs(), config), DQN(corridor_envs(), config)
+    phased.learn(200)
+    batches = [phased.to_tensors(phased.buffer.sample(16)) for _ in range(5)]
+    next_q_target = torch.cat([phased.target(b.next_obs) for b in batches]).detach()  # (80, 2)
+    for step, batch in enumerate(batches):
+        phased.update(batch, next_q_target[step * 16:(step + 1) * 16])
+        plain.update(batch)
+    for a, b in zip(phased.online.parameters(), plain.online.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_updates_flush_subnormals_and_restore_them_after_the_phase():
+    agent = DQN(corridor_envs(), DQNConfig(**{**TINY, "learning_starts": 20, "train_freq": 10}))
+    seen, update = [], agent.update
+    agent.update = lambda *args: seen.append(float(torch.tensor([1e-39]) * 1.0)) or update(*args)
+    agent.learn(60)
+    assert len(seen) == 4 and all(value == 0.0 for value in seen)  # 1e-39 is subnormal: flushed inside phases
+    assert float(torch.tensor([1e-39]) * 1.0) > 0.0  # and kept outside them
+
+
 def test_paired_difference_by_hand():
     # Differences alternate 1 and 3 over 40 pairs: mean 2, sample std sqrt(40/39), half-width 1.959964 * std / sqrt(40).
     second = np.arange(40.0)
