@@ -285,7 +285,10 @@ class DQN:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if math.isfinite(self.config.max_grad_norm):
-            nn.utils.clip_grad_norm_(self._parameters, self.config.max_grad_norm, foreach=True)
+            # clip_grad_norm_(foreach=True)'s arithmetic without its per-call checks (~3% of a CartPole update).
+            grads = [p.grad for p in self._parameters]
+            total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # () global L2 norm
+            torch._foreach_mul_(grads, (self.config.max_grad_norm / (total + 1e-6)).clamp_(max=1.0))
         self.optimizer.step()
         self.updates += 1
         return {"loss": loss.detach(), "q_mean": q_taken.detach().mean()}
