@@ -25,17 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-# pykt-toolkit 0.0.38 does `from torch.cuda import FloatTensor, LongTensor` and builds its data
-# with them, which fails on a CPU-only torch; alias the CPU types before importing it.
-torch.cuda.FloatTensor = torch.FloatTensor
-torch.cuda.LongTensor = torch.LongTensor
-
-from pykt.datasets.data_loader import KTDataset  # noqa: E402
-from pykt.models.dkt import DKT  # noqa: E402
-from pykt.models.evaluate_model import evaluate  # noqa: E402
-from pykt.models.train_model import model_forward  # noqa: E402
-from pykt.preprocess.split_datasets import generate_sequences  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+from torch.utils.data import DataLoader
 
 
 def main() -> None:
@@ -54,6 +44,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--out", default="runs/kt/reference-pykt-dkt", help="output folder")
     args = parser.parse_args()
+    # Imported after parsing so that --help works outside the reference venv.
+    # pykt-toolkit 0.0.38 does `from torch.cuda import FloatTensor, LongTensor` and builds its data
+    # with them, which fails on a CPU-only torch; alias the CPU types before importing it.
+    torch.cuda.FloatTensor = torch.FloatTensor
+    torch.cuda.LongTensor = torch.LongTensor
+    from pykt.datasets.data_loader import KTDataset
+    from pykt.models.dkt import DKT
+    from pykt.models.evaluate_model import evaluate
+    from pykt.models.train_model import model_forward
+    from pykt.preprocess.split_datasets import generate_sequences
+
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
