@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 LOG_M_GRID = np.linspace(-4.0, 4.0, 41)  # log learning-rate multipliers at which student likelihoods are computed
 SD_GRID = np.round(np.arange(0.0, 2.01, 0.1), 2)  # candidate population sds
@@ -389,6 +390,7 @@ def run_on_logs(path: str, format: str, top_skills: int, config: Any, out_dir: s
         "judge_caveat": "the judge is the DKT trained on the log (a model, not a student); the DKT-based policies are judged by their own model",
         "seconds": {**result["seconds"], "total": time.perf_counter() - start},
         "load_average": list(os.getloadavg()),
+        "torch_threads": torch.get_num_threads(),  # float sums, hence figures, depend on it
         "settings": {**config.to_dict(), "dynamics": "bkt (calibrated)", "logs": str(path), "format": format, "top_skills": top_skills, "judge_length": judge_length},
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=float))

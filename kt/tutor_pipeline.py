@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+import torch
 
 from kt.recommend import (
     BKTBelief,
@@ -269,6 +270,7 @@ def run_tutor(config: TutorConfig, out_dir: str | Path, progress: Any = None) ->
         "heatmap_student": result["heatmap_student"],
         "seconds": {**result["seconds"], "total": time.perf_counter() - start},
         "load_average": list(os.getloadavg()),
+        "torch_threads": torch.get_num_threads(),  # float sums, hence figures, depend on it
         "settings": config.to_dict(),
         "dynamics_params": dynamics.params.to_dict(),
     }

@@ -30,6 +30,7 @@ def test_quick_default_run_writes_summary_and_plots_and_is_reproducible(tmp_path
         assert 0.0 <= figures["post_test_mean"] <= 1.0
         assert {"post_test_ci95", "gain_mean", "steps_to_mastery_mean", "diff_vs_random", "diff_ci95"} <= set(figures)
     assert summary["settings"]["seed"] == 3 and summary["settings"]["dynamics"] == "bkt"
+    assert summary["torch_threads"] == 1  # --threads 1: recorded, since results depend on it
     for name in ("learning_curves.png", "knowledge_heatmap.png"):
         assert (tmp_path / "a" / name).stat().st_size > 1000
     assert "diff vs random" in first.stdout
