@@ -37,7 +37,7 @@ from gymnasium.vector import AutoresetMode
 from torch import nn
 
 import nets
-from agents.networks import ObservationAdapter, QNetwork
+from agents.networks import ObservationAdapter, QNetwork, batch_of_one
 from agents.replay import Batch, FrameReplayBuffer, ReplayBuffer
 from agents.schedules import LinearSchedule
 from agents.vector import SeededEpisodes, episode_seed
@@ -346,7 +346,7 @@ class DQN:
         if self.autoreset_mode == AutoresetMode.SAME_STEP and ended.any():
             real = next_obs.copy()
             for row in np.flatnonzero(ended):
-                real[row] = self.adapter(_one_row(self.envs.single_observation_space, info["final_obs"][row]))[0]
+                real[row] = self.adapter(batch_of_one(self.envs.single_observation_space, info["final_obs"][row]))[0]
             return real
         return next_obs
 
@@ -463,7 +463,7 @@ class DQN:
         if env_states is not None and subs is not None and len(subs) == len(env_states):
             self.envs.reset(seed=self.config.seed)  # order the sub-envs' wrappers, then replay each
             raw = [sub.restore({**state, "actions": np.asarray(state["actions"]).tolist()}) for sub, state in zip(subs, env_states)]
-            self.obs = np.concatenate([self.adapter(_one_row(self.envs.single_observation_space, obs)) for obs in raw])
+            self.obs = np.concatenate([self.adapter(batch_of_one(self.envs.single_observation_space, obs)) for obs in raw])
             if not np.array_equal(self.obs, saved_obs):
                 raise ValueError("replaying the saved episodes did not reproduce the saved observations: the env is not "
                                  "deterministic given its seed and actions, so an exact resume is impossible")
@@ -476,12 +476,3 @@ class DQN:
             self.exact_resume = False
             if isinstance(self.buffer, FrameReplayBuffer):
                 self.buffer.pending[:] = False  # the restarted episodes begin new streams
-
-
-def _one_row(space: gym.spaces.Space, obs):
-    """One observation -> a batch of one, as a vector env would give it."""
-    if isinstance(space, gym.spaces.Dict):
-        return {key: _one_row(sub, obs[key]) for key, sub in space.spaces.items()}
-    if isinstance(space, gym.spaces.Tuple):
-        return tuple(_one_row(sub, item) for sub, item in zip(space.spaces, obs))
-    return np.asarray(obs)[None]

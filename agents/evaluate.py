@@ -7,6 +7,8 @@ import math
 import gymnasium as gym
 import numpy as np
 
+from agents.networks import batch_of_one
+
 
 def evaluate_agent(agent, env: gym.Env, episodes: int = 10, seed: int = 0, epsilon: float | None = None) -> np.ndarray:
     """Run ``episodes`` episodes of the agent's epsilon-greedy policy on ``env``.
@@ -32,7 +34,7 @@ def evaluate_agent(agent, env: gym.Env, episodes: int = 10, seed: int = 0, epsil
         obs, _ = env.reset(seed=seed + episode)
         done = False
         while not done:
-            action = int(agent.act(agent.adapter(_batch_of_one(env.observation_space, obs)), epsilon)[0])
+            action = int(agent.act(agent.adapter(batch_of_one(env.observation_space, obs)), epsilon)[0])
             obs, reward, terminated, truncated, _ = env.step(action)
             returns[episode] += float(reward)
             done = terminated or truncated
@@ -45,20 +47,13 @@ def record_episode(agent, env: gym.Env, seed: int = 0, epsilon: float | None = N
     obs, _ = env.reset(seed=seed)
     frames, total, done = [env.render()], 0.0, False
     while not done and len(frames) < max_frames:
-        action = int(agent.act(agent.adapter(_batch_of_one(env.observation_space, obs)), epsilon)[0])
+        action = int(agent.act(agent.adapter(batch_of_one(env.observation_space, obs)), epsilon)[0])
         obs, reward, terminated, truncated, _ = env.step(action)
         total += float(reward)
         frames.append(env.render())
         done = terminated or truncated
     return frames, total
 
-
-def _batch_of_one(space: gym.spaces.Space, obs):
-    if isinstance(space, gym.spaces.Dict):
-        return {key: _batch_of_one(sub, obs[key]) for key, sub in space.spaces.items()}
-    if isinstance(space, gym.spaces.Tuple):
-        return tuple(_batch_of_one(sub, item) for sub, item in zip(space.spaces, obs))
-    return np.asarray(obs)[None]
 
 
 def paired_difference(first: np.ndarray, second: np.ndarray, confidence: float = 0.95) -> dict:

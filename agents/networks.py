@@ -118,3 +118,12 @@ class QNetwork(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """(batch, *obs_shape) -> (batch, n_actions) Q-values."""
         return self.head(self.torso(obs))  # (batch, n_actions)
+
+
+def batch_of_one(space: spaces.Space, obs):
+    """One observation of ``space`` -> a batch of one, as a vector env would give it."""
+    if isinstance(space, spaces.Dict):
+        return {key: batch_of_one(sub, obs[key]) for key, sub in space.spaces.items()}
+    if isinstance(space, spaces.Tuple):
+        return tuple(batch_of_one(sub, item) for sub, item in zip(space.spaces, obs))
+    return np.asarray(obs)[None]
