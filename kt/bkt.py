@@ -31,7 +31,6 @@ get the training mean correctness, counted in ``n_unknown_skill_rows`` with a wa
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -40,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import nets
+from kt.model_files import read_model, write_model
 from kt.attempts import student_codes
 from kt.data import validate_table
 from kt.protocol import PREDICTION_COLUMN
@@ -48,8 +47,6 @@ from kt.protocol import PREDICTION_COLUMN
 __all__ = ["BKTConfig", "BKT", "PARAMETER_NAMES"]
 
 PARAMETER_NAMES = ("prior", "learn", "forget", "guess", "slip")
-CHECKPOINT_FILE = "model.pt"
-CONFIG_FILE = "config.json"
 _EPS = 1e-6  # parameters stay in [_EPS, 1 - _EPS] (or their bound) so that logs stay finite
 
 
@@ -685,22 +682,14 @@ class BKT:
     def save(self, directory: str | Path) -> Path:
         """Write the parameters and settings to ``directory`` (``model.pt``, ``config.json``)."""
         self._require_fitted("save")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         payload = {"skill_ids": np.array(self.skill_ids), "global_mean": self.global_mean, "n_iterations": self.n_iterations,
                    "columns": {name: np.array(self.params[name].to_numpy()) for name in self.params.columns}}
-        config = {"model": "bkt", **self.config.to_dict()}
-        nets.save_checkpoint(directory / CHECKPOINT_FILE, payload, config)
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
-        return directory
+        return write_model(directory, "bkt", payload, self.config.to_dict())
 
     @classmethod
     def load(cls, directory: str | Path) -> "BKT":
         """Read a model written by ``save`` (weights-only loading, no pickle)."""
-        payload, config = nets.load_checkpoint(Path(directory) / CHECKPOINT_FILE)
-        config = dict(config)
-        if config.pop("model", None) != "bkt":
-            raise ValueError(f"{directory} does not hold a BKT model checkpoint")
+        payload, config = read_model(directory, "bkt")
         model = cls(BKTConfig.from_dict(config))
         index = pd.Index(payload["skill_ids"].numpy(), name="skill_id")
         model.params = pd.DataFrame({name: value.numpy() for name, value in payload["columns"].items()}, index=index)

@@ -26,7 +26,6 @@ training mean correctness, and ``n_unknown_skill_rows`` counts such rows of the 
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -39,6 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import nets
+from kt.model_files import read_model, write_model
 from kt.sequences import (
     EncodedSequences,
     SequenceBatch,
@@ -51,8 +51,6 @@ from kt.sequences import (
 from kt.training import TrainingConfig, TrainingHistory, train
 
 INPUT_ENCODINGS = ("embedding", "one-hot")
-CHECKPOINT_FILE = "model.pt"
-CONFIG_FILE = "config.json"
 
 
 @dataclass(frozen=True)
@@ -437,8 +435,6 @@ class DKT:
     def save(self, directory: str | Path) -> Path:
         """Write the weights, skill map and settings to ``directory`` (``model.pt`` and ``config.json``)."""
         network = self._require_fitted("save")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         payload = {
             "network": network.state_dict(),
             "skill_ids": self._skill_ids,
@@ -448,17 +444,12 @@ class DKT:
             "best_valid_auc": self.history.best_valid_auc,
             "stopped_early": self.history.stopped_early,
         }
-        nets.save_checkpoint(directory / CHECKPOINT_FILE, payload, {"model": "dkt", **self.config.to_dict()})
-        (directory / CONFIG_FILE).write_text(json.dumps({"model": "dkt", **self.config.to_dict()}, indent=2, sort_keys=True))
-        return directory
+        return write_model(directory, "dkt", payload, self.config.to_dict())
 
     @classmethod
     def load(cls, directory: str | Path, device: str | None = None) -> "DKT":
         """Read a model written by ``save`` (weights-only loading: no pickled objects)."""
-        payload, config = nets.load_checkpoint(Path(directory) / CHECKPOINT_FILE, map_location="cpu")
-        config = dict(config)
-        if config.pop("model", "dkt") != "dkt":
-            raise ValueError(f"{directory} holds a different model, not a DKT checkpoint")
+        payload, config = read_model(directory, "dkt")
         settings = DKTConfig.from_dict(config)
         if device is not None:
             settings = replace(settings, device=device)

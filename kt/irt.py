@@ -23,7 +23,6 @@ items at the traced ability (for the DKT three-line data, items are the skills).
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -32,15 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import nets
+from kt.model_files import read_model, write_model
 from kt.attempts import canonical_order, student_codes
 from kt.data import validate_table
 from kt.protocol import PREDICTION_COLUMN
 
 __all__ = ["IRTConfig", "IRT", "fit_rasch"]
 
-CHECKPOINT_FILE = "model.pt"
-CONFIG_FILE = "config.json"
 
 
 @dataclass(frozen=True)
@@ -304,8 +301,6 @@ class IRT:
     def save(self, directory: str | Path) -> Path:
         """Write difficulties, skill-item pairs and settings to ``directory`` (``model.pt``, ``config.json``)."""
         self._require_fitted("save")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         payload = {
             "item_ids": np.array(self.difficulties.index.to_numpy()),
             "difficulties": np.array(self.difficulties.to_numpy()),
@@ -315,18 +310,12 @@ class IRT:
             "pair_item": self._skill_items[1],
             "n_iterations": self.n_iterations,
         }
-        config = {"model": "irt", **self.config.to_dict()}
-        nets.save_checkpoint(directory / CHECKPOINT_FILE, payload, config)
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
-        return directory
+        return write_model(directory, "irt", payload, self.config.to_dict())
 
     @classmethod
     def load(cls, directory: str | Path) -> "IRT":
         """Read a model written by ``save`` (weights-only loading, no pickle)."""
-        payload, config = nets.load_checkpoint(Path(directory) / CHECKPOINT_FILE)
-        config = dict(config)
-        if config.pop("model", None) != "irt":
-            raise ValueError(f"{directory} does not hold an IRT model checkpoint")
+        payload, config = read_model(directory, "irt")
         model = cls(IRTConfig.from_dict(config))
         model.difficulties = pd.Series(payload["difficulties"].numpy(),
                                        index=pd.Index(payload["item_ids"].numpy(), name="item_id"), name="difficulty")

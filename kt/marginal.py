@@ -13,7 +13,6 @@ such rows in ``n_unknown_skill_rows`` and warns.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -22,14 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import nets
+from kt.model_files import read_model, write_model
 from kt.data import validate_table
 from kt.protocol import PREDICTION_COLUMN
 
 __all__ = ["MarginalConfig", "Marginal"]
 
-CHECKPOINT_FILE = "model.pt"
-CONFIG_FILE = "config.json"
 
 
 @dataclass(frozen=True)
@@ -151,21 +148,13 @@ class Marginal:
     def save(self, directory: str | Path) -> Path:
         """Write the skill means and settings to ``directory`` (``model.pt``, ``config.json``)."""
         self._require_fitted("save")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         payload = {"skill_ids": self._skill_ids, "skill_means": self.skill_means, "global_mean": self.global_mean}
-        config = {"model": "marginal", **self.config.to_dict()}
-        nets.save_checkpoint(directory / CHECKPOINT_FILE, payload, config)
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
-        return directory
+        return write_model(directory, "marginal", payload, self.config.to_dict())
 
     @classmethod
     def load(cls, directory: str | Path) -> "Marginal":
         """Read a model written by ``save`` (weights-only loading, no pickle)."""
-        payload, config = nets.load_checkpoint(Path(directory) / CHECKPOINT_FILE)
-        config = dict(config)
-        if config.pop("model", None) != "marginal":
-            raise ValueError(f"{directory} does not hold a Marginal model checkpoint")
+        payload, config = read_model(directory, "marginal")
         model = cls(MarginalConfig.from_dict(config))
         model._skill_ids = payload["skill_ids"].numpy()
         model.skill_means = payload["skill_means"].numpy()

@@ -23,7 +23,6 @@ seen in training is scored by one global set of weights fitted on all rows, and 
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import nets
+from kt.model_files import read_model, write_model
 from kt.attempts import prior_counts
 from kt.data import validate_table
 from kt.protocol import PREDICTION_COLUMN
@@ -40,8 +39,6 @@ from kt.protocol import PREDICTION_COLUMN
 __all__ = ["PFAConfig", "PFA", "fit_logistic_groups"]
 
 COUNT_TRANSFORMS = ("raw", "log")
-CHECKPOINT_FILE = "model.pt"
-CONFIG_FILE = "config.json"
 
 
 @dataclass(frozen=True)
@@ -254,22 +251,14 @@ class PFA:
     def save(self, directory: str | Path) -> Path:
         """Write the weights and settings to ``directory`` (``model.pt``, ``config.json``)."""
         self._require_fitted("save")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         payload = {"skill_ids": np.array(self.skill_ids), "weights": np.array(self.weights.to_numpy()),
                    "global_weights": self.global_weights, "n_iterations": self.n_iterations}
-        config = {"model": "pfa", **self.config.to_dict()}
-        nets.save_checkpoint(directory / CHECKPOINT_FILE, payload, config)
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
-        return directory
+        return write_model(directory, "pfa", payload, self.config.to_dict())
 
     @classmethod
     def load(cls, directory: str | Path) -> "PFA":
         """Read a model written by ``save`` (weights-only loading, no pickle)."""
-        payload, config = nets.load_checkpoint(Path(directory) / CHECKPOINT_FILE)
-        config = dict(config)
-        if config.pop("model", None) != "pfa":
-            raise ValueError(f"{directory} does not hold a PFA model checkpoint")
+        payload, config = read_model(directory, "pfa")
         model = cls(PFAConfig.from_dict(config))
         model.weights = pd.DataFrame(payload["weights"].numpy(), columns=["intercept", "success", "failure"],
                                      index=pd.Index(payload["skill_ids"].numpy(), name="skill_id"))
