@@ -5,13 +5,23 @@ a ``network`` (an ``nn.Module``) and a ``loss(batch) -> scalar tensor`` can be t
 Adam, optional gradient-norm clipping, validation every epoch by AUC (any callable that
 returns a metrics dict with ``"auc"``), early stopping with patience, and the best
 epoch's weights restored at the end.
+
+With ``TrainingConfig.checkpoint_path`` set, the loop writes everything it needs to go on
+after every epoch (weights, Adam state, the batch-order generator, the torch RNG that
+drives dropout, the history, the best weights and the patience count), atomically and
+loadable without unpickling objects (``nets.save_checkpoint``). ``resume=True`` continues
+from that file: a run killed after epoch k and resumed ends bit-identical to an
+uninterrupted run with the same seed (timings aside). The checkpoint settings live in
+``TrainingConfig`` rather than in ``train``'s arguments because models call ``train``
+with their config's ``training`` whole (``DKT.fit``), so they reach the loop unchanged.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
@@ -19,6 +29,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+import nets
+
+# Where and whether to checkpoint, not what is trained: they may differ between a run and its resumption.
+CHECKPOINT_FIELDS = ("checkpoint_path", "resume")
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -30,6 +44,8 @@ class TrainingConfig:
     patience: int = field(default=3, metadata={"help": "stop after this many epochs without a better validation AUC"})
     grad_clip_norm: float = field(default=0.0, metadata={"help": "clip the gradient norm to this (0: no clipping)"})
     seed: int = field(default=0, metadata={"help": "seed of the batch order"})
+    checkpoint_path: str = field(default="", metadata={"help": "write the loop's state here after every epoch ('': no checkpoint)"})
+    resume: bool = field(default=False, metadata={"help": "continue from checkpoint_path's last finished epoch"})
 
     def __post_init__(self) -> None:
         if not self.learning_rate > 0:
@@ -42,6 +58,8 @@ class TrainingConfig:
             raise ValueError(f"TrainingConfig.patience must be >= 1, got {self.patience}")
         if self.grad_clip_norm < 0:
             raise ValueError(f"TrainingConfig.grad_clip_norm must be >= 0 (0 disables it), got {self.grad_clip_norm}")
+        if self.resume and not self.checkpoint_path:
+            raise ValueError("TrainingConfig.resume needs checkpoint_path: the checkpoint to continue from")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainingConfig":
@@ -110,6 +128,109 @@ class TrainingHistory:
         }
 
 
+def settings_differences(saved: dict[str, Any], given: dict[str, Any], saved_as: str = "the checkpoint",
+                         prefix: str = "") -> list[str]:
+    """Name every setting that differs between two nested dicts of plain values.
+
+    Args:
+        saved: the settings a run or checkpoint was started with.
+        given: the settings given now.
+        saved_as: how the messages name where ``saved`` came from.
+        prefix: dotted path of the dicts (for nested calls).
+
+    Returns:
+        One line per difference, e.g. ``"max_epochs: 3 in the checkpoint, 5 now"``, sorted by name.
+    """
+    lines = []
+    for key in sorted(set(saved) | set(given), key=str):
+        name = f"{prefix}{key}"
+        old, new = saved.get(key, "<absent>"), given.get(key, "<absent>")
+        if isinstance(old, dict) and isinstance(new, dict):
+            lines.extend(settings_differences(old, new, saved_as, prefix=f"{name}."))
+        elif old != new and not (old != old and new != new):  # NaN equals NaN here
+            lines.append(f"{name}: {old!r} in {saved_as}, {new!r} now")
+    return lines
+
+
+@dataclass
+class _LoopState:
+    """What the loop carries from one epoch to the next, besides the network and optimizer."""
+
+    epochs_done: int
+    generator: np.random.Generator  # batch order
+    history: TrainingHistory
+    best_state: dict[str, torch.Tensor] | None
+    epochs_without_gain: int
+
+
+def _training_settings(config: TrainingConfig) -> dict[str, Any]:
+    """The settings a resumed run must share with the checkpoint (where to checkpoint excluded)."""
+    return {name: value for name, value in asdict(config).items() if name not in CHECKPOINT_FIELDS}
+
+
+def _save_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.optim.Optimizer, state: _LoopState,
+               n_batches: int) -> None:
+    """Write the loop's state to ``config.checkpoint_path`` (atomic; tensors and plain values only)."""
+    device = next(network.parameters()).device
+    payload = {
+        "network": network.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epochs_done": state.epochs_done,
+        # PCG64 state: a dict of (128-bit) ints, which the weights-only loader reads back as they are.
+        "batch_order_rng": state.generator.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),  # dropout masks on the CPU
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        "history": state.history.epochs,
+        "best_epoch": state.history.best_epoch,
+        "best_valid_auc": state.history.best_valid_auc,
+        "stopped_early": state.history.stopped_early,
+        "best_state": state.best_state,
+        "epochs_without_gain": state.epochs_without_gain,
+        "n_batches": n_batches,
+    }
+    nets.save_checkpoint(config.checkpoint_path, payload, _training_settings(config))
+
+
+def _load_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.optim.Optimizer, n_batches: int) -> _LoopState:
+    """Restore network, optimizer and RNGs from ``config.checkpoint_path`` and return the loop state.
+
+    Raises:
+        FileNotFoundError: if there is no checkpoint to resume.
+        ValueError: if it was written with other training settings, other batches or another network.
+    """
+    path = Path(config.checkpoint_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"nothing to resume: no checkpoint at {path} (train once without resume to write it)")
+    payload, saved = nets.load_checkpoint(path)
+    differences = settings_differences(saved, _training_settings(config))
+    if differences:
+        raise ValueError(f"cannot resume from {path}: its training settings differ: " + "; ".join(differences))
+    if payload["n_batches"] != n_batches:
+        raise ValueError(f"cannot resume from {path}: it was trained on {payload['n_batches']} batches per epoch, "
+                         f"now there are {n_batches} (the training data or batch size changed)")
+    expected = {name: tuple(value.shape) for name, value in network.state_dict().items()}
+    stored = {name: tuple(value.shape) for name, value in payload["network"].items()}
+    if expected != stored:
+        changed = sorted(name for name in set(expected) | set(stored) if expected.get(name) != stored.get(name))
+        raise ValueError(f"cannot resume from {path}: its network differs in {changed} "
+                         f"(checkpoint {[stored.get(n) for n in changed]}, now {[expected.get(n) for n in changed]})")
+    network.load_state_dict(payload["network"])
+    optimizer.load_state_dict(payload["optimizer"])
+    generator = np.random.default_rng()
+    generator.bit_generator.state = payload["batch_order_rng"]
+    torch.set_rng_state(payload["torch_rng"])
+    device = next(network.parameters()).device
+    if device.type == "cuda" and payload["cuda_rng"] is not None:
+        torch.cuda.set_rng_state(payload["cuda_rng"], device)
+    history = TrainingHistory(
+        epochs=list(payload["history"]),
+        best_epoch=int(payload["best_epoch"]),
+        best_valid_auc=float(payload["best_valid_auc"]),
+        stopped_early=bool(payload["stopped_early"]),
+    )
+    return _LoopState(int(payload["epochs_done"]), generator, history, payload["best_state"], int(payload["epochs_without_gain"]))
+
+
 def train(
     model: Trainable,
     batches: Sequence[Any],
@@ -122,38 +243,48 @@ def train(
     Each epoch visits every batch once in a fresh random order (seeded by ``config.seed``).
     After each epoch ``validate()`` is called (with the network in eval mode); its ``"auc"``
     decides early stopping, and the weights of the best epoch are restored at the end.
+    With ``config.checkpoint_path`` the loop's state is written after every epoch; with
+    ``config.resume`` it first continues from there (the network must be built as for the
+    first run; its weights, the optimizer and the RNGs are then restored), so the result
+    equals that of an uninterrupted run. Resuming a finished run trains no more epochs.
 
     Args:
         model: has ``network`` and ``loss(batch)``; the loss is a scalar mean.
         batches: the training batches, built once by the caller.
-        config: optimiser and stopping settings.
+        config: optimiser, stopping and checkpoint settings.
         validate: returns validation metrics including ``"auc"``; None trains all epochs.
         progress: show a tqdm bar over batches.
 
     Returns:
-        The per-epoch history.
+        The per-epoch history (on resume: all epochs, the ones before the checkpoint included).
 
     Raises:
-        ValueError: if there are no batches, the loss is not finite, or ``validate`` gives no AUC.
+        ValueError: if there are no batches, the loss is not finite, ``validate`` gives no AUC,
+            or a resumed checkpoint was written with other settings, batches or network.
+        FileNotFoundError: if ``config.resume`` finds no checkpoint.
     """
     if len(batches) == 0:
         raise ValueError("train got no batches: the training table has no usable rows")
     network = model.network
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    generator = np.random.default_rng(config.seed)
-    history = TrainingHistory()
-    best_state = None
-    epochs_without_gain = 0
+    if config.resume:
+        state = _load_loop(config, network, optimizer, len(batches))
+    else:
+        state = _LoopState(0, np.random.default_rng(config.seed), TrainingHistory(), None, 0)
+    history = state.history
+    finished = validate is not None and state.epochs_without_gain >= config.patience
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=config.max_epochs * len(batches), desc="train", unit="batch")
-    for epoch in range(1, config.max_epochs + 1):
+        bar = tqdm(total=config.max_epochs * len(batches), initial=state.epochs_done * len(batches), desc="train", unit="batch")
+    for epoch in range(state.epochs_done + 1, config.max_epochs + 1):
+        if finished:
+            break
         network.train()
         started, cpu_started = time.perf_counter(), time.process_time()
         total_loss, n_batches = 0.0, 0
-        for index in generator.permutation(len(batches)):
+        for index in state.generator.permutation(len(batches)):
             optimizer.zero_grad(set_to_none=True)
             loss = model.loss(batches[index])
             loss.backward()
@@ -186,21 +317,21 @@ def train(
             bar.set_postfix(loss=f"{record['train_loss']:.4f}", valid_auc=f"{record.get('valid_auc', float('nan')):.4f}")
         if validate is None:
             history.best_epoch = epoch
-            continue
-        if not history.best_valid_auc >= record["valid_auc"]:  # also true while best is NaN
+        elif not history.best_valid_auc >= record["valid_auc"]:  # also true while best is NaN
             history.best_valid_auc = record["valid_auc"]
             history.best_epoch = epoch
-            best_state = copy.deepcopy(network.state_dict())
-            epochs_without_gain = 0
+            state.best_state = copy.deepcopy(network.state_dict())
+            state.epochs_without_gain = 0
         else:
-            epochs_without_gain += 1
-            if epochs_without_gain >= config.patience:
-                history.stopped_early = epoch < config.max_epochs
-                break
+            state.epochs_without_gain += 1
+            finished = state.epochs_without_gain >= config.patience
+            history.stopped_early = finished and epoch < config.max_epochs
+        state.epochs_done = epoch
+        if config.checkpoint_path:
+            _save_loop(config, network, optimizer, state, len(batches))
     if bar is not None:
         bar.close()
-    if best_state is not None:
-        network.load_state_dict(best_state)
+    if state.best_state is not None:
+        network.load_state_dict(state.best_state)
     network.eval()
     return history
-

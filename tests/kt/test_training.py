@@ -1,9 +1,12 @@
-"""kt.training: the loop fits a toy model, early-stops by validation AUC and restores the best weights."""
+"""kt.training: the loop fits a toy model, early-stops by validation AUC, restores the best weights, and resumes exactly."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
+
+import nets
 
 from kt.training import TrainingConfig, TrainingHistory, train
 
@@ -68,3 +71,90 @@ def test_same_seed_same_run_and_errors_are_named():
     with pytest.raises(ValueError, match="patience"):
         TrainingConfig(patience=0)
     assert TrainingHistory().summary()["epochs_run"] == 0
+
+
+class DropoutModel(LinearModel):
+    """The toy model behind dropout, so a resumed run must also restore the torch RNG."""
+
+    def __init__(self):
+        torch.manual_seed(0)
+        self.network = nn.Sequential(nn.Dropout(0.3), nn.Linear(2, 1))
+
+
+class Interrupted(Exception):
+    """Stands for the process being killed: raised before the epoch's checkpoint is written."""
+
+
+def _scripted_validate(model, aucs, start=0, interrupt_at=None):
+    """Validation that returns ``aucs`` epoch by epoch from ``start``, raising in epoch ``interrupt_at``."""
+    epochs = iter(range(start + 1, len(aucs) + 1))
+
+    def validate():
+        epoch = next(epochs)
+        if epoch == interrupt_at:
+            raise Interrupted
+        weight = model.network[1].weight
+        return {"auc": aucs[epoch - 1], "weight_sum": float(weight.detach().sum())}  # ties the record to the weights
+
+    return validate
+
+
+def _without_times(history):
+    return history.to_frame().drop(columns=["train_seconds", "train_cpu_seconds", "valid_seconds"])
+
+
+@pytest.mark.parametrize("interrupt_at", [2, 4])
+def test_interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, interrupt_at):
+    aucs = [0.6, 0.8, 0.7, 0.85, 0.82, 0.81]  # best at epoch 4, so the kept weights are not the last ones
+    settings = dict(max_epochs=6, patience=3, learning_rate=0.05, seed=5)
+    straight = DropoutModel()
+    straight_history = train(straight, _batches(), TrainingConfig(**settings), _scripted_validate(straight, aucs))
+
+    path = str(tmp_path / "loop.pt")
+    killed = DropoutModel()
+    with pytest.raises(Interrupted):
+        train(killed, _batches(), TrainingConfig(**settings, checkpoint_path=path),
+              _scripted_validate(killed, aucs, interrupt_at=interrupt_at))
+    payload, _ = nets.load_checkpoint(path)
+    assert payload["epochs_done"] == interrupt_at - 1
+    torch.manual_seed(123)  # the resumed process starts from other RNG states: the checkpoint must restore them
+    resumed = DropoutModel()
+    resumed_history = train(resumed, _batches(), TrainingConfig(**settings, checkpoint_path=path, resume=True),
+                            _scripted_validate(resumed, aucs, start=interrupt_at - 1))
+
+    for name, value in straight.network.state_dict().items():
+        torch.testing.assert_close(resumed.network.state_dict()[name], value, rtol=0, atol=0, msg=name)
+    pd.testing.assert_frame_equal(_without_times(resumed_history), _without_times(straight_history))
+    assert (resumed_history.best_epoch, resumed_history.best_valid_auc) == (4, 0.85) == (straight_history.best_epoch, straight_history.best_valid_auc)
+    x = _batches(1)[0][0]
+    torch.testing.assert_close(resumed.network(x), straight.network(x), rtol=0, atol=0)
+
+
+def test_resuming_a_finished_run_trains_no_more_epochs(tmp_path):
+    path = str(tmp_path / "loop.pt")
+    aucs = [0.7, 0.6, 0.6]  # patience 2 runs out after epoch 3 of 5
+    model = DropoutModel()
+    first = train(model, _batches(), TrainingConfig(max_epochs=5, patience=2, checkpoint_path=path), _scripted_validate(model, aucs))
+    assert first.stopped_early and len(first.epochs) == 3
+    again = DropoutModel()
+    second = train(again, _batches(), TrainingConfig(max_epochs=5, patience=2, checkpoint_path=path, resume=True),
+                   _scripted_validate(again, aucs, start=3))
+    pd.testing.assert_frame_equal(second.to_frame(), first.to_frame())
+    torch.testing.assert_close(again.network[1].weight, model.network[1].weight, rtol=0, atol=0)
+
+
+def test_resume_errors_name_what_is_missing_or_different(tmp_path):
+    path = str(tmp_path / "loop.pt")
+    with pytest.raises(ValueError, match="resume needs checkpoint_path"):
+        TrainingConfig(resume=True)
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(DropoutModel(), _batches(), TrainingConfig(checkpoint_path=path, resume=True))
+    train(DropoutModel(), _batches(), TrainingConfig(max_epochs=2, checkpoint_path=path))
+    with pytest.raises(ValueError, match=r"max_epochs: 2 in the checkpoint, 3 now.*seed: 0 in the checkpoint, 1 now"):
+        train(DropoutModel(), _batches(), TrainingConfig(max_epochs=3, seed=1, checkpoint_path=path, resume=True))
+    with pytest.raises(ValueError, match="8 batches per epoch, now there are 3"):
+        train(DropoutModel(), _batches(3), TrainingConfig(max_epochs=2, checkpoint_path=path, resume=True))
+    wider = DropoutModel()
+    wider.network = nn.Sequential(nn.Dropout(0.3), nn.Linear(3, 1))
+    with pytest.raises(ValueError, match=r"network differs in \['1.weight'\]"):
+        train(wider, _batches(), TrainingConfig(max_epochs=2, checkpoint_path=path, resume=True))
