@@ -168,3 +168,20 @@ def test_params_are_readable_by_skill_id():
     assert model.params.index.name == "skill_id"
     assert model.params.index.tolist() == [5, 9] == model.skill_ids.tolist()
     assert isinstance(model.params, pd.DataFrame)
+
+
+def test_each_skill_stops_on_its_own_as_if_fitted_alone():
+    # seed 4: skill 0 (many students, clear signal) stops iterations before skill 1, and holds
+    # most rows, so skill 1 finishes on a rebuilt layout of its sequences only; the joint fit
+    # must equal the two separate fits exactly.
+    fast = simulate_bkt({0: (0.3, 0.2, 0.2, 0.1)}, n_students=600, n_attempts=12, seed=4)
+    slow = simulate_bkt({1: (0.5, 0.05, 0.35, 0.3)}, n_students=150, n_attempts=8, seed=5)
+    slow = slow.assign(user_id=slow["user_id"] + 1000, order=slow["order"] + len(fast))
+    table = pd.concat([fast, slow], ignore_index=True)
+    config = BKTConfig(tolerance=1e-6, max_iterations=200)
+    joint = BKT(config).fit(table)
+    alone = [BKT(config).fit(part) for part in (fast, slow)]
+    assert alone[0].n_iterations < alone[1].n_iterations
+    assert joint.n_iterations == max(model.n_iterations for model in alone)
+    expected = pd.concat([model.params for model in alone])
+    pd.testing.assert_frame_equal(joint.params, expected, check_exact=False, rtol=1e-10, atol=1e-12)
