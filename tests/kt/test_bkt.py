@@ -185,3 +185,15 @@ def test_each_skill_stops_on_its_own_as_if_fitted_alone():
     assert joint.n_iterations == max(model.n_iterations for model in alone)
     expected = pd.concat([model.params for model in alone])
     pd.testing.assert_frame_equal(joint.params, expected, check_exact=False, rtol=1e-10, atol=1e-12)
+
+
+def test_row_order_of_the_table_does_not_matter():
+    # Tables sorted by student and order take a shortcut in the layout; a shuffled copy
+    # takes the general sort. Both must give the same fit and the same prediction per row.
+    table = simulate_bkt({3: (0.4, 0.2, 0.2, 0.1), 8: (0.5, 0.1, 0.3, 0.2)}, n_students=120, n_attempts=9, seed=6)
+    table = table.sort_values(["user_id", "order"], kind="stable").reset_index(drop=True)
+    shuffled = table.sample(frac=1.0, random_state=0)
+    in_order, mixed = BKT().fit(table), BKT().fit(shuffled)
+    pd.testing.assert_frame_equal(in_order.params, mixed.params, check_exact=False, rtol=1e-12)
+    expected = in_order.predict(table)["p_correct"]
+    np.testing.assert_allclose(in_order.predict(shuffled)["p_correct"].to_numpy(), expected[shuffled.index].to_numpy(), rtol=1e-12)
