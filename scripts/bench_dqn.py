@@ -31,7 +31,8 @@ def run_ours(task, s, seed, out):
     from agents.run import train_run
     common = dict(seed=seed, learning_rate=s["learning_rate"], batch_size=s["batch_size"], buffer_size=s["buffer_size"], learning_starts=s["learning_starts"],
                   gamma=s["gamma"], target_update_interval=s["target_update_interval"], train_freq=s["train_freq"], gradient_steps=s["gradient_steps"],
-                  epsilon_end=s["exploration_final_eps"], epsilon_decay_steps=int(s["exploration_fraction"] * s["total"]), device="cpu")
+                  epsilon_end=s["exploration_final_eps"], epsilon_decay_steps=int(s["exploration_fraction"] * s["total"]), device="cpu",
+                  double_dqn=False)  # SB3's DQN has max-over-target targets: the same algorithm on both sides
     if task == "cartpole":
         config = DQNConfig.cartpole(**common, hidden_sizes=tuple(s["hidden"]))
         summary = train_run("CartPole-v1", config, s["total"], out, eval_interval=s["eval_interval"], eval_episodes=10, final_eval_episodes=10,
