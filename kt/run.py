@@ -3,20 +3,31 @@
 ``scripts/train_kt.py`` calls ``train_and_report`` and ``scripts/evaluate_kt.py`` calls
 ``evaluate_saved``; the DKT flags are generated from ``DKTConfig`` and ``TrainingConfig``
 field metadata, so ``--help`` stays in step with the defaults.
+
+Resuming: a run writes ``run.json`` (its settings) when it starts, and every model trained
+by ``kt.training.train`` (DKT) checkpoints its loop after each epoch into its folder
+(``checkpoint.pt``, or ``checkpoint_fold<i>.pt`` for k-fold). ``resume=True`` checks the
+settings against ``run.json`` and continues each fit from its checkpoint, so a killed run
+ends as an uninterrupted one would. The baselines (BKT, PFA, IRT, marginal) keep no
+checkpoint: they fit in seconds and are simply refit, deterministically, on resume.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
+import re
 import resource
 import time
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
+import torch
 
 from kt.data import read_log
 from kt.dkt import DKTConfig
@@ -24,10 +35,17 @@ from kt.evaluation import EvaluationResult, evaluate
 from kt.metrics import evaluate_predictions, per_skill_metrics
 from kt.models import MODELS
 from kt.plots import plot_calibration
-from kt.training import TrainingConfig
+from kt.training import CHECKPOINT_FIELDS, TrainingConfig, settings_differences
 
 SUMMARY_FILE = "summary.json"
-_SKIPPED_FIELDS = {"seed", "training"}  # the script's --seed sets both seeds
+RUN_FILE = "run.json"
+# The script's --seed sets both seeds; --out and --resume set where and whether to checkpoint.
+_SKIPPED_FIELDS = {"seed", "training", *CHECKPOINT_FIELDS}
+_CHECKPOINT_NAME = re.compile(r"checkpoint(_fold\d+)?\.pt")
+
+
+class ResumeError(ValueError):
+    """A run cannot be resumed: nothing to resume, already finished, or other settings given."""
 
 
 def add_dkt_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,6 +121,68 @@ def _plot_comparison(table: pd.DataFrame, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
+def _config_or_default(name: str, config: Any) -> Any:
+    return config if config is not None else MODELS[name]().config
+
+
+def _config_dict(config: Any) -> dict[str, Any]:
+    values = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+    if isinstance(values.get("training"), dict):  # where to checkpoint may differ between a run and its resumption
+        values["training"] = {key: value for key, value in values["training"].items() if key not in CHECKPOINT_FIELDS}
+    return values
+
+
+def _with_checkpoint(config: Any, path: Path, resume: bool) -> Any:
+    """``config`` with its training loop checkpointing to ``path`` (resuming from it when asked and present).
+
+    Configs without a ``TrainingConfig`` (the baselines) come back unchanged.
+    """
+    training = getattr(config, "training", None)
+    if not isinstance(training, TrainingConfig):
+        return config
+    training = dataclasses.replace(training, checkpoint_path=str(path), resume=resume and path.is_file())
+    return dataclasses.replace(config, training=training)
+
+
+def _model_factory(model_class: type, config: Any, folder: Path, protocol: str, resume: bool) -> Callable[[], Any]:
+    """Builds the model of each fit in turn, each checkpointing to its own file in ``folder``."""
+    fits = itertools.count()  # evaluate() makes one model per fit, in fold order
+
+    def make_model() -> Any:
+        number = next(fits)
+        path = folder / ("checkpoint.pt" if protocol != "kfold" else f"checkpoint_fold{number}.pt")
+        return model_class(_with_checkpoint(config, path, resume))
+
+    return make_model
+
+
+def _start_run(out: Path, folders: list[Path], settings: dict[str, Any]) -> None:
+    """Clear a previous run's summary and checkpoints from ``out`` (they would pass for this run's) and record the settings."""
+    stale = [out / SUMMARY_FILE] + [path for folder in folders if folder.is_dir() for path in folder.iterdir()
+                                     if _CHECKPOINT_NAME.fullmatch(path.name)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    record = {"settings": settings, "torch_threads": torch.get_num_threads()}
+    (out / RUN_FILE).write_text(json.dumps(record, indent=2))
+
+
+def _check_resumable(out: Path, settings: dict[str, Any]) -> None:
+    """Raise ``ResumeError`` unless ``out`` holds an unfinished run started with ``settings``."""
+    if not (out / RUN_FILE).is_file():
+        raise ResumeError(f"nothing to resume in {out}: no {RUN_FILE}, which a run writes when it starts; "
+                          "run without --resume to start one")
+    if (out / SUMMARY_FILE).is_file():
+        raise ResumeError(f"nothing to resume in {out}: the run there finished ({SUMMARY_FILE} exists); "
+                          "run without --resume to start it again, or choose another --out")
+    record = json.loads((out / RUN_FILE).read_text())
+    differences = settings_differences(record["settings"], settings, saved_as="the run")
+    if differences:
+        raise ResumeError(f"cannot resume {out}: the settings given differ from the run's: " + "; ".join(differences))
+    if record["torch_threads"] != torch.get_num_threads():
+        warnings.warn(f"resuming with {torch.get_num_threads()} torch threads; the run started with "
+                      f"{record['torch_threads']}, so the result may differ in the last bits", stacklevel=3)
+
+
 def train_and_report(
     models: list[str],
     data: str,
@@ -117,13 +197,16 @@ def train_and_report(
     valid_fold: int = 0,
     progress: bool = False,
     extra: dict[str, Any] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Fit and score each named model under a protocol and write its files.
 
     One model writes into ``out``; several write into ``out/<model>/`` plus
     ``comparison.csv`` and ``comparison.png``. Each model folder gets ``metrics.csv``,
-    ``folds.csv``, ``per_skill.csv``, ``history.csv`` (neural models) and the saved
-    model(s); ``out`` gets ``calibration.png`` and ``summary.json``.
+    ``folds.csv``, ``per_skill.csv``, ``history.csv`` (neural models), the saved
+    model(s) and, for models trained by ``kt.training.train``, the per-epoch loop
+    checkpoint(s); ``out`` gets ``run.json`` at the start, ``calibration.png`` and
+    ``summary.json`` at the end.
 
     Args:
         models: names in ``kt.models.MODELS``.
@@ -136,25 +219,43 @@ def train_and_report(
         seed, k, test_fraction, valid_fold: protocol settings.
         progress: progress bars.
         extra: more plain values to record in ``summary.json``.
+        resume: continue the unfinished run in ``out`` (same arguments as when it started):
+            neural models from their last finished epoch, baselines refit.
 
     Returns:
         The summary written to ``out/summary.json``.
+
+    Raises:
+        ResumeError: with ``resume``, if ``out`` holds no run, a finished one, or one started
+            with other settings (each differing setting is named).
     """
     unknown = [name for name in models if name not in MODELS]
     if unknown or not models:
         raise ValueError(f"models must be names from {list(MODELS)}, got {models}")
-    configs = configs or {}
+    configs = {name: _config_or_default(name, (configs or {}).get(name)) for name in models}
     out = Path(out)
+    folders = {name: out if len(models) == 1 else out / name for name in models}
+    settings = json.loads(json.dumps({
+        "models": models, "data": str(data), "data_bytes": os.path.getsize(data) if os.path.isfile(data) else None,
+        "test": str(test) if test else None, "test_bytes": os.path.getsize(test) if test and os.path.isfile(test) else None,
+        "format": data_format, "protocol": protocol, "seed": seed, "k": k, "test_fraction": test_fraction,
+        "valid_fold": valid_fold, "configs": {name: _config_dict(config) for name, config in configs.items()},
+    }))  # as read back from run.json (tuples become lists)
     out.mkdir(parents=True, exist_ok=True)
+    if resume:
+        _check_resumable(out, settings)
+    else:
+        _start_run(out, list(folders.values()), settings)
     table, report = read_log(data, format=data_format)
     test_table, test_report = read_log(test, format=data_format) if test else (None, None)
     summaries, predictions = {}, {}
     started = time.perf_counter()
     for name in models:
-        model_class, config = MODELS[name], configs.get(name)
-        result = evaluate(lambda: model_class(config), table, protocol, test_table, k=k, test_fraction=test_fraction,
+        folders[name].mkdir(parents=True, exist_ok=True)
+        make_model = _model_factory(MODELS[name], configs[name], folders[name], protocol, resume)
+        result = evaluate(make_model, table, protocol, test_table, k=k, test_fraction=test_fraction,
                           valid_fold=valid_fold, seed=seed, progress=progress)
-        _write_model_files(out if len(models) == 1 else out / name, result)
+        _write_model_files(folders[name], result)
         summaries[name] = _model_summary(name, result)
         predictions[name] = result.predictions
     plot_calibration(predictions, out / "calibration.png")
@@ -164,6 +265,7 @@ def train_and_report(
         "format": data_format,
         "protocol": protocol,
         "seed": seed,
+        "resumed": resume,
         "read_report": str(report),
         "test_read_report": str(test_report) if test_report else None,
         "wall_seconds": time.perf_counter() - started,

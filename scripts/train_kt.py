@@ -5,6 +5,8 @@ student under --protocol, fits the model(s), scores every test attempt given onl
 attempts, and writes DIR/summary.json (test_auc, test_acc, test_rmse, seconds_per_epoch, ...,
 and the settings), metrics.csv, per_skill.csv, history.csv (DKT), calibration.png and the
 saved model. --model all compares every model on the same split (comparison.csv, .png).
+DKT checkpoints after every epoch; --resume continues a killed run in --out from its last
+finished epoch (given the same flags; the baselines, which fit in seconds, are refit).
 """
 
 import argparse
@@ -16,7 +18,7 @@ import torch
 import nets
 from kt.evaluation import PROTOCOLS
 from kt.models import MODELS
-from kt.run import add_dkt_arguments, dkt_config_from_arguments, train_and_report
+from kt.run import ResumeError, add_dkt_arguments, dkt_config_from_arguments, train_and_report
 
 
 def main() -> None:
@@ -33,6 +35,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of splits, weights and batch order")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: free cores)")
     parser.add_argument("--out", default=None, help="output folder (default runs/kt/<model>-<protocol>-seed<seed>)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the killed run in --out from its last finished epoch (give the run's flags again; "
+                             "baselines are refit; same --threads for a bit-identical result)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_dkt_arguments(parser)
     args = parser.parse_args()
@@ -40,12 +45,15 @@ def main() -> None:
     torch.set_num_threads(threads)
     models = list(MODELS) if args.model == "all" else [args.model]
     out = args.out or os.path.join("runs", "kt", f"{args.model}-{args.protocol}-seed{args.seed}")
-    summary = train_and_report(
-        models, args.data, out, args.protocol, test=args.test, data_format=args.format,
-        configs={"dkt": dkt_config_from_arguments(args, args.seed)}, seed=args.seed, k=args.k,
-        test_fraction=args.test_fraction, valid_fold=args.valid_fold, progress=not args.no_progress,
-        extra={"threads": threads, "command": vars(args)},
-    )
+    try:
+        summary = train_and_report(
+            models, args.data, out, args.protocol, test=args.test, data_format=args.format,
+            configs={"dkt": dkt_config_from_arguments(args, args.seed)}, seed=args.seed, k=args.k,
+            test_fraction=args.test_fraction, valid_fold=args.valid_fold, progress=not args.no_progress,
+            extra={"threads": threads, "command": vars(args)}, resume=args.resume,
+        )
+    except ResumeError as error:
+        parser.error(str(error))
     rows = summary["models"].values() if "models" in summary else [summary]
     for row in rows:
         print(json.dumps({key: row.get(key) for key in ("model", "test_auc", "test_acc", "test_rmse", "train_seconds", "seconds_per_epoch", "best_epoch")}))
