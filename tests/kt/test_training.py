@@ -8,7 +8,7 @@ from torch import nn
 
 import nets
 
-from kt.training import TrainingConfig, TrainingHistory, train
+from kt.training import TrainingConfig, TrainingHistory, WeightAverage, train
 
 
 class LinearModel:
@@ -103,10 +103,10 @@ def _without_times(history):
     return history.to_frame().drop(columns=["train_seconds", "train_cpu_seconds", "valid_seconds"])
 
 
-@pytest.mark.parametrize("interrupt_at", [2, 4])
-def test_interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, interrupt_at):
+@pytest.mark.parametrize("interrupt_at, ema_decay", [(2, 0.0), (4, 0.0), (4, 0.9)])
+def test_interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, interrupt_at, ema_decay):
     aucs = [0.6, 0.8, 0.7, 0.85, 0.82, 0.81]  # best at epoch 4, so the kept weights are not the last ones
-    settings = dict(max_epochs=6, patience=3, learning_rate=0.05, seed=5)
+    settings = dict(max_epochs=6, patience=3, learning_rate=0.05, seed=5, ema_decay=ema_decay)
     straight = DropoutModel()
     straight_history = train(straight, _batches(), TrainingConfig(**settings), _scripted_validate(straight, aucs))
 
@@ -158,3 +158,53 @@ def test_resume_errors_name_what_is_missing_or_different(tmp_path):
     wider.network = nn.Sequential(nn.Dropout(0.3), nn.Linear(3, 1))
     with pytest.raises(ValueError, match=r"network differs in \['1.weight'\]"):
         train(wider, _batches(), TrainingConfig(max_epochs=2, checkpoint_path=path, resume=True))
+
+
+def test_weight_average_is_the_running_mean_then_an_exponential_average():
+    network = nn.Linear(1, 1, bias=False)
+    average = WeightAverage(network, decay=0.75)  # running mean for the first 1 / (1 - 0.75) = 4 updates
+    expected = None
+    for step, value in enumerate([1.0, 2.0, 3.0, 6.0, 10.0, 2.0], start=1):
+        with torch.no_grad():
+            network.weight.fill_(value)
+        average.update()
+        expected = value if step == 1 else (expected + (value - expected) / step if step <= 4 else 0.75 * expected + 0.25 * value)
+        assert average.average[0].item() == pytest.approx(expected)
+    assert expected == pytest.approx(0.75 * (0.75 * 3.0 + 0.25 * 10.0) + 0.25 * 2.0)
+    average.swap()
+    assert network.weight.item() == pytest.approx(expected) and average.average[0].item() == 2.0
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainingConfig(ema_decay=1.0)
+
+
+class RecordingModel(LinearModel):
+    """Records the weights every loss call sees, i.e. the weights after each optimiser step but the last."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def loss(self, batch):
+        self.seen.append(self.network.weight.detach().clone())
+        return super().loss(batch)
+
+
+def test_ema_validates_and_returns_the_averaged_weights_without_changing_the_raw_trajectory():
+    settings = dict(max_epochs=2, learning_rate=0.05, seed=3)
+    raw = RecordingModel()
+    train(raw, _batches(), TrainingConfig(**settings))
+    after_each_step = [*raw.seen[1:], raw.network.weight.detach().clone()]  # 16 updates
+
+    averaged = RecordingModel()
+    validated = []
+
+    def validate():
+        validated.append(averaged.network.weight.detach().clone())
+        return {"auc": float(len(validated))}  # every epoch is better: the last one is kept
+
+    train(averaged, _batches(), TrainingConfig(**settings, ema_decay=0.99), validate)  # 16 < 100 updates: plain mean
+    for seen, raw_seen in zip(averaged.seen, raw.seen):
+        torch.testing.assert_close(seen, raw_seen, rtol=0, atol=0)  # training steps go on from the raw weights
+    torch.testing.assert_close(validated[0], torch.stack(after_each_step[:8]).mean(0))
+    torch.testing.assert_close(averaged.network.weight, torch.stack(after_each_step).mean(0))
+    assert not torch.allclose(averaged.network.weight, raw.network.weight)
