@@ -1,5 +1,6 @@
 """nets: shapes, padding masks, gradient flow, heads, safe checkpoints and device choice."""
 
+import copy
 import os
 import pickle
 
@@ -48,6 +49,19 @@ def test_nature_cnn_takes_uint8_and_scales_inside():
     assert out.shape == (3, 512)
     assert torch.allclose(out, cnn(frames.float()))  # uint8 and float in [0, 255] agree
     assert nets.count_parameters(cnn) == 1_684_128  # the Nature-DQN torso: 3 convs + 3136x512 linear
+
+
+def test_nature_cnn_channels_last_gives_the_same_features_and_gradients():
+    torch.manual_seed(1)
+    plain = nets.NatureCNN()
+    fast = copy.deepcopy(plain).to(memory_format=torch.channels_last)
+    frames = torch.randint(0, 256, (5, 4, 84, 84), dtype=torch.uint8)
+    out_plain, out_fast = plain(frames), fast(frames)
+    torch.testing.assert_close(out_fast, out_plain, rtol=1e-4, atol=1e-5)
+    out_plain.square().sum().backward()
+    out_fast.square().sum().backward()
+    for a, b in zip(plain.parameters(), fast.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
