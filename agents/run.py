@@ -81,9 +81,11 @@ def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.pt"
+    wall_started, wall_before = time.perf_counter(), 0.0  # wall time includes evaluations and checkpoints; train_seconds does not
     if resume and checkpoint.is_file():
         agent, extra = DQN.load(checkpoint, make_vector_env(env_id, config.num_envs, env_kwargs), config)
         rows, train_seconds, reached = extra["rows"], float(extra["train_seconds"]), extra["reached"]
+        wall_before = float(extra.get("wall_seconds", train_seconds))  # checkpoints before this field: training time only
     else:
         agent, rows, train_seconds, reached = DQN(make_vector_env(env_id, config.num_envs, env_kwargs), config), [], 0.0, None
     eval_env = make_eval_env(env_id, env_kwargs=env_kwargs)
@@ -109,7 +111,8 @@ def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path,
             bar.update(agent.env_steps - before)
             bar.set_postfix(sps=f"{row['steps_per_second']:.0f}", ret=f"{row['recent_return']:.1f}", eval=f"{row['eval_mean']:.1f}", eps=f"{row['epsilon']:.2f}")
         if agent.env_steps % checkpoint_interval < eval_interval or agent.env_steps >= total_steps:
-            agent.save(checkpoint, include_replay=save_replay, extra={"rows": rows, "train_seconds": train_seconds, "reached": reached})
+            agent.save(checkpoint, include_replay=save_replay, extra={"rows": rows, "train_seconds": train_seconds, "reached": reached,
+                                                                       "wall_seconds": wall_before + time.perf_counter() - wall_started})
         _write_metrics(out / "metrics.csv", rows)
     if bar is not None:
         bar.close()
@@ -124,7 +127,7 @@ def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path,
         "env_id": env_id, "total_steps": agent.env_steps, "seed": config.seed,
         "mean_eval_return": float(final.mean()), "std_eval_return": float(final.std()), "eval_episodes": final_eval_episodes,
         "eval_returns": final.tolist(), "steps_per_second": agent.env_steps / max(train_seconds, 1e-9),
-        "wall_seconds": train_seconds, "peak_rss_mb": peak_rss_mb(), "replay_bytes_per_transition": agent.buffer.bytes_per_transition,
+        "train_seconds": train_seconds, "wall_seconds": wall_before + time.perf_counter() - wall_started, "peak_rss_mb": peak_rss_mb(), "replay_bytes_per_transition": agent.buffer.bytes_per_transition,
         **best, "target_return": target_return, "reached_target": reached, "exact_resume": agent.exact_resume, "updates": agent.updates,
         "episodes": agent.episodes, "load_average": list(os.getloadavg()),
         "settings": {"dqn": config.to_dict(), "eval_interval": eval_interval, "eval_episodes": eval_episodes,

@@ -38,7 +38,7 @@ def run_ours(task, s, seed, out):
         summary = train_run("CartPole-v1", config, s["total"], out, eval_interval=s["eval_interval"], eval_episodes=10, final_eval_episodes=10,
                             checkpoint_interval=10**9, target_return=475, save_replay=False)
         reached = summary["reached_target"]
-        return {"steps_per_second": summary["steps_per_second"], "train_seconds": summary["wall_seconds"], "final_eval": summary["mean_eval_return"],
+        return {"steps_per_second": summary["steps_per_second"], "train_seconds": summary["train_seconds"], "final_eval": summary["mean_eval_return"],
                 "seconds_to_475": reached and reached["train_seconds"], "steps_to_475": reached and reached["env_steps"],
                 "replay_bytes_per_transition": summary["replay_bytes_per_transition"]}
     agent = DQN(make_vector_env("ALE/Breakout-v5", s["num_envs"], {"seed": seed}), DQNConfig.atari(**common, num_envs=s["num_envs"]))

@@ -46,7 +46,7 @@ def main() -> None:
                         eval_episodes=args.eval_episodes, final_eval_episodes=args.final_eval_episodes,
                         checkpoint_interval=args.checkpoint_interval, target_return=args.target_return,
                         save_replay=not args.no_replay_in_checkpoint, keep_best=not args.no_keep_best, progress=not args.no_progress, env_kwargs=args.env_kwargs)
-    print(json.dumps({k: summary[k] for k in ("env_id", "total_steps", "seed", "mean_eval_return", "std_eval_return", "steps_per_second", "wall_seconds", "peak_rss_mb", "best_mean_eval_return") if k in summary}))
+    print(json.dumps({k: summary[k] for k in ("env_id", "total_steps", "seed", "mean_eval_return", "std_eval_return", "steps_per_second", "train_seconds", "wall_seconds", "peak_rss_mb", "best_mean_eval_return") if k in summary}))
     print(f"wrote {out}/summary.json, metrics.csv, learning_curve.png, checkpoint.pt")
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 import nets
@@ -31,6 +32,8 @@ def test_train_agent_writes_summary_metrics_curve_and_checkpoint(tmp_path):
     for key in ["env_id", "total_steps", "seed", "mean_eval_return", "std_eval_return", "eval_episodes", "steps_per_second", "wall_seconds", "peak_rss_mb"]:
         assert key in summary, key
     assert summary["total_steps"] == 1500 and summary["eval_episodes"] == 3 and summary["seed"] == 7
+    assert 0 < summary["train_seconds"] < summary["wall_seconds"]  # wall time also covers evaluations and checkpoints
+    assert summary["steps_per_second"] == pytest.approx(1500 / summary["train_seconds"])
     assert summary["settings"]["dqn"]["hidden_sizes"] == [32] and summary["mean_eval_return"] >= 8
     rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
     assert [int(row["env_steps"]) for row in rows] == [500, 1000, 1500]
