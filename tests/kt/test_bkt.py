@@ -170,7 +170,8 @@ def test_params_are_readable_by_skill_id():
     assert isinstance(model.params, pd.DataFrame)
 
 
-def test_each_skill_stops_on_its_own_as_if_fitted_alone():
+@pytest.mark.parametrize("with_forget", [False, True], ids=["no-forget", "forget"])
+def test_each_skill_stops_on_its_own_as_if_fitted_alone(with_forget):
     # seed 4: skill 0 (many students, clear signal) stops iterations before skill 1, and holds
     # most rows, so skill 1 finishes on a rebuilt layout of its sequences only; the joint fit
     # must equal the two separate fits exactly.
@@ -178,7 +179,7 @@ def test_each_skill_stops_on_its_own_as_if_fitted_alone():
     slow = simulate_bkt({1: (0.5, 0.05, 0.35, 0.3)}, n_students=150, n_attempts=8, seed=5)
     slow = slow.assign(user_id=slow["user_id"] + 1000, order=slow["order"] + len(fast))
     table = pd.concat([fast, slow], ignore_index=True)
-    config = BKTConfig(tolerance=1e-6, max_iterations=200)
+    config = BKTConfig(tolerance=1e-6, max_iterations=200, forget=with_forget)
     joint = BKT(config).fit(table)
     alone = [BKT(config).fit(part) for part in (fast, slow)]
     assert alone[0].n_iterations < alone[1].n_iterations
