@@ -36,6 +36,16 @@ def default_preset(env_id: str) -> str:
     return "cartpole"
 
 
+def parse_bool(text: str) -> bool:
+    """true/false, yes/no, 1/0 (any case); anything else is an argparse error naming the value."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, yes/no or 1/0, got {text!r}")
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--field-name`` flag per ``DQNConfig`` field (default None: keep the preset's value)."""
     group = parser.add_argument_group("DQN settings (override the preset)")
@@ -44,7 +54,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         if spec.name in ("seed", "num_envs", "device"):
             continue  # first-class flags of the script
         if spec.type in ("bool", bool):
-            group.add_argument(flag, type=lambda text: text.lower() in ("1", "true", "yes"), default=None, metavar="BOOL", help=spec.metadata["help"])
+            group.add_argument(flag, type=parse_bool, default=None, metavar="BOOL", help=spec.metadata["help"])
         elif spec.name == "hidden_sizes":
             group.add_argument(flag, type=int, nargs="+", default=None, help=spec.metadata["help"])
         else:
@@ -62,13 +72,26 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _tensorboard_writer(directory: Path, env_steps: int):
+    """A TensorBoard writer when the ``tensorboard`` package is installed, else None (metrics.csv has everything).
+
+    ``purge_step``: a resumed run drops the events a killed run wrote after its checkpoint.
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(directory), purge_step=env_steps or None)
+
+
 def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path, resume: bool = False, eval_interval: int = 5000,
               eval_episodes: int = 10, final_eval_episodes: int = 20, checkpoint_interval: int = 10_000, target_return: float | None = None,
               save_replay: bool = True, keep_best: bool = True, progress: bool = False, env_kwargs: dict | None = None) -> dict:
     """Train a DQN on ``env_id`` for ``total_steps`` env steps, writing everything under ``out``.
 
     Writes ``checkpoint.pt`` (every ``checkpoint_interval`` steps and at the end),
-    ``metrics.csv`` (one row per ``eval_interval``), ``learning_curve.png`` and ``summary.json``.
+    ``metrics.csv`` (one row per ``eval_interval``; the same scalars under ``tensorboard/`` when
+    the tensorboard package is installed), ``learning_curve.png`` and ``summary.json``.
     With ``resume`` and an existing checkpoint, continues from it: an uninterrupted run and a
     killed-and-resumed run with the same seed end with the same weights and metrics (except times).
     With ``keep_best``, ``best.pt`` holds the weights of the best periodic evaluation (SB3's
@@ -89,6 +112,7 @@ def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path,
     else:
         agent, rows, train_seconds, reached = DQN(make_vector_env(env_id, config.num_envs, env_kwargs), config), [], 0.0, None
     eval_env = make_eval_env(env_id, env_kwargs=env_kwargs)
+    board = _tensorboard_writer(out / "tensorboard", agent.env_steps)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -103,6 +127,10 @@ def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path,
                "train_seconds": train_seconds, "steps_per_second": (agent.env_steps - before) / max(time.perf_counter() - started, 1e-9),
                "eval_mean": float(returns.mean()), "eval_std": float(returns.std())}
         rows.append(row)
+        if board is not None:
+            for name in METRIC_FIELDS[1:]:
+                board.add_scalar(name, row[name], row["env_steps"])
+            board.flush()
         if target_return is not None and reached is None and row["eval_mean"] >= target_return:
             reached = {"env_steps": agent.env_steps, "train_seconds": train_seconds}
         if keep_best and row["eval_mean"] >= max(r["eval_mean"] for r in rows):  # the latest of equal bests
@@ -116,6 +144,8 @@ def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path,
         _write_metrics(out / "metrics.csv", rows)
     if bar is not None:
         bar.close()
+    if board is not None:
+        board.close()
     final = evaluate_agent(agent, eval_env, final_eval_episodes, seed=1_000_000)
     best = {}
     if keep_best and (out / "best.pt").is_file():
@@ -129,7 +159,7 @@ def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path,
         "eval_returns": final.tolist(), "steps_per_second": agent.env_steps / max(train_seconds, 1e-9),
         "train_seconds": train_seconds, "wall_seconds": wall_before + time.perf_counter() - wall_started, "peak_rss_mb": peak_rss_mb(), "replay_bytes_per_transition": agent.buffer.bytes_per_transition,
         **best, "target_return": target_return, "reached_target": reached, "exact_resume": agent.exact_resume, "updates": agent.updates,
-        "episodes": agent.episodes, "load_average": list(os.getloadavg()),
+        "episodes": agent.episodes, "load_average": list(os.getloadavg()), "tensorboard": board is not None,
         "settings": {"dqn": config.to_dict(), "eval_interval": eval_interval, "eval_episodes": eval_episodes,
                      "checkpoint_interval": checkpoint_interval, "save_replay": save_replay, "keep_best": keep_best, "env_kwargs": env_kwargs or {}},
     }
