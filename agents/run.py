@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+import nets
 from agents.dqn import DQN, DQNConfig
 from agents.evaluate import evaluate_agent
 from agents.vector import is_atari, make_eval_env, make_vector_env
@@ -36,16 +37,6 @@ def default_preset(env_id: str) -> str:
     return "cartpole"
 
 
-def parse_bool(text: str) -> bool:
-    """true/false, yes/no, 1/0 (any case); anything else is an argparse error naming the value."""
-    value = text.strip().lower()
-    if value in ("1", "true", "yes"):
-        return True
-    if value in ("0", "false", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, yes/no or 1/0, got {text!r}")
-
-
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--field-name`` flag per ``DQNConfig`` field (default None: keep the preset's value)."""
     group = parser.add_argument_group("DQN settings (override the preset)")
@@ -54,7 +45,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         if spec.name in ("seed", "num_envs", "device"):
             continue  # first-class flags of the script
         if spec.type in ("bool", bool):
-            group.add_argument(flag, type=parse_bool, default=None, metavar="BOOL", help=spec.metadata["help"])
+            group.add_argument(flag, type=nets.parse_bool, default=None, metavar="BOOL", help=spec.metadata["help"])
         elif spec.name == "hidden_sizes":
             group.add_argument(flag, type=int, nargs="+", default=None, help=spec.metadata["help"])
         else:

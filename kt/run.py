@@ -29,6 +29,7 @@ from typing import Any, Callable
 import pandas as pd
 import torch
 
+import nets
 from kt.data import read_log
 from kt.dkt import DKTConfig
 from kt.evaluation import EvaluationResult, evaluate
@@ -57,7 +58,7 @@ def add_dkt_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + spec.name.replace("_", "-")
         default = spec.default
         if isinstance(default, bool):
-            group.add_argument(flag, type=lambda text: text.lower() in ("1", "true", "yes"), default=None, metavar="BOOL",
+            group.add_argument(flag, type=nets.parse_bool, default=None, metavar="BOOL",
                                help=f"{spec.metadata['help']} (default {default})")
         else:
             group.add_argument(flag, type=type(default), default=None, help=f"{spec.metadata['help']} (default {default})")

@@ -3,12 +3,14 @@
 The ladder of the lecture that seeded the project, as reusable modules: logistic
 regression and stacked layers (``MLP``), shared weights (``NatureCNN``), recurrent
 networks (``SequenceEncoder``) and output heads (``SigmoidHead``, ``SoftmaxHead``,
-``QHead``). Plus safe checkpoints, device selection and parameter counting.
+``QHead``). Plus safe checkpoints, device selection, parameter counting and a strict
+command-line boolean.
 
 Every module is built from plain numbers, never from a Gymnasium space or a DataFrame.
 """
 
 from nets.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from nets.cli import parse_bool
 from nets.conv import NatureCNN
 from nets.device import count_parameters, free_cores, select_device
 from nets.heads import QHead, SigmoidHead, SoftmaxHead
@@ -28,4 +30,5 @@ __all__ = [
     "select_device",
     "count_parameters",
     "free_cores",
+    "parse_bool",
 ]
