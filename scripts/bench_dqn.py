@@ -2,7 +2,9 @@
 
 CartPole-v1 with rl-baselines3-zoo's dqn.yml settings (50k steps) and Breakout with Nature
 settings (4 envs, one learning step of batch 32 per 4 env steps, learning_starts lowered).
-Each side runs in its own subprocess (separate peak RSS) with the same torch thread count.
+Both sides run the same algorithm: SB3's DQN has max-over-target targets, so ours runs with
+double_dqn=False here. Each side runs in its own subprocess (separate peak RSS) with the same
+torch thread count; with several --seeds, each seed runs both sides back to back.
 Prints steps/s and ratios, peak memory, replay bytes per transition, CartPole training time to
 a 475 evaluation return, and Breakout's time per learning step with the ceiling it implies.
 """
@@ -103,7 +105,7 @@ def run_sb3(task, s, seed, out):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", choices=["cartpole", "breakout"], default=["cartpole", "breakout"])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds; each runs both sides back to back (CartPole's time to 475 is reported per seed and as medians)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for both sides (default: free cores)")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (1000 CartPole steps, 200 Breakout steps)")
     parser.add_argument("--out", default="runs/bench_dqn")
@@ -116,26 +118,38 @@ def main():
     if args.side:  # one side of one task, in its own process
         torch.set_num_threads(threads)
         s = settings(args.task, args.quick)
-        result = (run_ours if args.side == "ours" else run_sb3)(args.task, s, args.seed, out / f"{args.side}_{args.task}")
+        result = (run_ours if args.side == "ours" else run_sb3)(args.task, s, args.seeds[0], out / f"{args.side}_{args.task}")
         result.update(peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, threads=threads, load_average=list(os.getloadavg()))
         (out / f"{args.side}_{args.task}.json").write_text(json.dumps(result))
         return
     from tqdm import tqdm
-    results = {}
-    for task, side in tqdm([(t, s) for t in args.tasks for s in ("ours", "sb3")], desc="bench runs"):
-        command = [sys.executable, __file__, "--side", side, "--task", task, "--seed", str(args.seed), "--threads", str(threads), "--out", str(out)]
-        subprocess.run(command + (["--quick"] if args.quick else []), check=True)
-        results.setdefault(task, {"settings": settings(task, args.quick)})[side] = json.loads((out / f"{side}_{task}.json").read_text())
-    for task, r in results.items():
-        r["steps_per_second_ratio"] = r["ours"]["steps_per_second"] / r["sb3"]["steps_per_second"]
-        if task == "cartpole" and r["ours"]["seconds_to_475"] and r["sb3"]["seconds_to_475"]:
-            r["time_to_475_ratio"] = r["ours"]["seconds_to_475"] / r["sb3"]["seconds_to_475"]
+    results = {task: {"settings": settings(task, args.quick), "runs": []} for task in args.tasks}
+    for task, seed in tqdm([(t, seed) for t in args.tasks for seed in args.seeds], desc="bench runs (both sides each)"):
+        run = {"seed": seed}
+        for side in ("ours", "sb3"):
+            command = [sys.executable, __file__, "--side", side, "--task", task, "--seeds", str(seed), "--threads", str(threads), "--out", str(out)]
+            subprocess.run(command + (["--quick"] if args.quick else []), check=True)
+            run[side] = json.loads((out / f"{side}_{task}.json").read_text())
+        run["steps_per_second_ratio"] = run["ours"]["steps_per_second"] / run["sb3"]["steps_per_second"]
         if task == "breakout":
             for side in ("ours", "sb3"):
-                r[side]["ceiling_steps_per_second"] = 4 * 1000 / r[side]["learn_step_ms"]  # one learning step per 4 env steps
-                r[side]["fraction_of_ceiling"] = r[side]["steps_per_second"] / r[side]["ceiling_steps_per_second"]
+                run[side]["ceiling_steps_per_second"] = 4 * 1000 / run[side]["learn_step_ms"]  # one learning step per 4 env steps
+                run[side]["fraction_of_ceiling"] = run[side]["steps_per_second"] / run[side]["ceiling_steps_per_second"]
+        results[task]["runs"].append(run)
+    for task, r in results.items():
+        runs = r["runs"]
+        r["median_steps_per_second_ratio"] = float(np.median([run["steps_per_second_ratio"] for run in runs]))
+        if task == "cartpole":
+            # A seed that never reaches 475 counts as infinitely slow; the median is None when most seeds never reach it.
+            for side in ("ours", "sb3"):
+                times = [run[side]["seconds_to_475"] or float("inf") for run in runs]
+                r[f"{side}_seeds_reaching_475"] = int(np.isfinite(times).sum())
+                median = float(np.median(times))
+                r[f"{side}_median_seconds_to_475"] = median if np.isfinite(median) else None
+            if r["ours_median_seconds_to_475"] and r["sb3_median_seconds_to_475"]:
+                r["median_time_to_475_ratio"] = r["ours_median_seconds_to_475"] / r["sb3_median_seconds_to_475"]
         print(f"\n{task} (ratio = ours / sb3): " + json.dumps({k: v for k, v in r.items() if k != "settings"}, indent=1))
-    summary = {"results": results, "seed": args.seed, "threads": threads, "quick": args.quick, "load_average_end": list(os.getloadavg())}
+    summary = {"results": results, "seeds": args.seeds, "threads": threads, "quick": args.quick, "load_average_end": list(os.getloadavg())}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {out}/summary.json")
 
