@@ -2,7 +2,8 @@
 
 ``train`` calls ``model.loss(batch)`` and never asks which model it holds: any object with
 a ``network`` (an ``nn.Module``) and a ``loss(batch) -> scalar tensor`` can be trained here.
-Adam, optional gradient-norm clipping, optional weight averaging (``ema_decay``),
+Adam, optional gradient-norm clipping, optional weight averaging (``ema_decay``) and
+learning-rate decay on a validation plateau (``lr_decay``),
 validation every epoch by AUC (any callable that returns a metrics dict with ``"auc"``),
 early stopping with patience, and the best epoch's weights restored at the end.
 
@@ -44,6 +45,8 @@ class TrainingConfig:
     patience: int = field(default=3, metadata={"help": "stop after this many epochs without a better validation AUC"})
     grad_clip_norm: float = field(default=0.0, metadata={"help": "clip the gradient norm to this (0: no clipping)"})
     seed: int = field(default=0, metadata={"help": "seed of the batch order"})
+    lr_decay: float = field(default=1.0, metadata={"help": "multiply the learning rate by this after every lr_decay_patience epochs without a better validation AUC (1: constant rate); raise patience above lr_decay_patience to let it act"})
+    lr_decay_patience: int = field(default=1, metadata={"help": "epochs without a better validation AUC before each learning-rate decay"})
     ema_decay: float = field(default=0.0, metadata={"help": "validate, early-stop on and keep a moving average of the weights: the mean of all updates until 1/(1-ema_decay) of them, then an exponential average with this decay per update (0: off)"})
     checkpoint_path: str = field(default="", metadata={"help": "write the loop's state here after every epoch ('': no checkpoint)"})
     resume: bool = field(default=False, metadata={"help": "continue from checkpoint_path's last finished epoch"})
@@ -59,6 +62,10 @@ class TrainingConfig:
             raise ValueError(f"TrainingConfig.patience must be >= 1, got {self.patience}")
         if self.grad_clip_norm < 0:
             raise ValueError(f"TrainingConfig.grad_clip_norm must be >= 0 (0 disables it), got {self.grad_clip_norm}")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise ValueError(f"TrainingConfig.lr_decay must be in (0, 1] (1 disables it), got {self.lr_decay}")
+        if self.lr_decay_patience < 1:
+            raise ValueError(f"TrainingConfig.lr_decay_patience must be >= 1, got {self.lr_decay_patience}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"TrainingConfig.ema_decay must be in [0, 1) (0 disables it), got {self.ema_decay}")
         if self.resume and not self.checkpoint_path:
@@ -357,6 +364,7 @@ def train(
         record = {
             "epoch": epoch,
             "train_loss": total_loss / n_batches,
+            "learning_rate": optimizer.param_groups[0]["lr"],
             "train_seconds": time.perf_counter() - started,
             # CPU seconds of this process (all threads): less swayed than wall time by other processes.
             "train_cpu_seconds": time.process_time() - cpu_started,
@@ -385,6 +393,10 @@ def train(
             state.epochs_without_gain += 1
             finished = state.epochs_without_gain >= config.patience
             history.stopped_early = finished and epoch < config.max_epochs
+            if config.lr_decay < 1 and state.epochs_without_gain % config.lr_decay_patience == 0:
+                # The rate lives in the optimizer's state, so a checkpoint carries it.
+                for group in optimizer.param_groups:
+                    group["lr"] *= config.lr_decay
         if average is not None:
             average.swap()
         state.epochs_done = epoch

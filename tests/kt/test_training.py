@@ -103,10 +103,10 @@ def _without_times(history):
     return history.to_frame().drop(columns=["train_seconds", "train_cpu_seconds", "valid_seconds"])
 
 
-@pytest.mark.parametrize("interrupt_at, ema_decay", [(2, 0.0), (4, 0.0), (4, 0.9)])
-def test_interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, interrupt_at, ema_decay):
+@pytest.mark.parametrize("interrupt_at, ema_decay, lr_decay", [(2, 0.0, 1.0), (4, 0.0, 1.0), (4, 0.9, 0.5)])
+def test_interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, interrupt_at, ema_decay, lr_decay):
     aucs = [0.6, 0.8, 0.7, 0.85, 0.82, 0.81]  # best at epoch 4, so the kept weights are not the last ones
-    settings = dict(max_epochs=6, patience=3, learning_rate=0.05, seed=5, ema_decay=ema_decay)
+    settings = dict(max_epochs=6, patience=3, learning_rate=0.05, seed=5, ema_decay=ema_decay, lr_decay=lr_decay)
     straight = DropoutModel()
     straight_history = train(straight, _batches(), TrainingConfig(**settings), _scripted_validate(straight, aucs))
 
@@ -208,3 +208,16 @@ def test_ema_validates_and_returns_the_averaged_weights_without_changing_the_raw
     torch.testing.assert_close(validated[0], torch.stack(after_each_step[:8]).mean(0))
     torch.testing.assert_close(averaged.network.weight, torch.stack(after_each_step).mean(0))
     assert not torch.allclose(averaged.network.weight, raw.network.weight)
+
+
+@pytest.mark.parametrize("lr_decay_patience, rates", [(1, [0.04, 0.04, 0.04, 0.02, 0.01, 0.01]),
+                                                       (2, [0.04, 0.04, 0.04, 0.04, 0.02, 0.02])])
+def test_learning_rate_decays_after_epochs_without_a_better_validation_auc(lr_decay_patience, rates):
+    scripted = iter([0.6, 0.8, 0.7, 0.75, 0.9, 0.85])  # no gain after epochs 3 and 4
+    config = TrainingConfig(max_epochs=6, patience=5, learning_rate=0.04, lr_decay=0.5, lr_decay_patience=lr_decay_patience)
+    history = train(LinearModel(), _batches(), config, lambda: {"auc": next(scripted)})
+    assert history.to_frame()["learning_rate"].tolist() == pytest.approx(rates)
+    with pytest.raises(ValueError, match="lr_decay"):
+        TrainingConfig(lr_decay=0.0)
+    with pytest.raises(ValueError, match="lr_decay_patience"):
+        TrainingConfig(lr_decay_patience=0)
