@@ -63,11 +63,13 @@ class DKTConfig:
     cell: str = field(default="lstm", metadata={"help": "recurrent cell: lstm, gru or rnn"})
     num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
     dropout: float = field(default=0.2, metadata={"help": "dropout on the recurrent outputs"})
+    input_dropout: float = field(default=0.0, metadata={"help": "dropout on the step inputs while training (one-hot: hides whole (skill, correct) steps)"})
     max_length: int = field(default=200, metadata={"help": "rows per training window (prediction carries the state across windows)"})
     batch_size: int = field(default=256, metadata={"help": "windows per training batch"})
     eval_batch_size: int = field(default=512, metadata={"help": "windows per batch when predicting"})
     packed: bool = field(default=False, metadata={"help": "pack training batches (off: length-sorted padded batches took 10 s per ASSISTments 2015 epoch on CPU, packed 53 s)"})
     valid_fraction: float = field(default=0.1, metadata={"help": "students held out for early stopping when fit() gets no valid table (0: none)"})
+    refit: bool = field(default=False, metadata={"help": "after early stopping on the valid_fraction students, train a fresh network on all training students for the best epoch count (only when fit() holds out its own validation students)"})
     device: str = field(default="cpu", metadata={"help": "torch device: cpu, cuda or auto"})
     seed: int = field(default=0, metadata={"help": "seed of initial weights, dropout and validation hold-out"})
     training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "optimiser and early-stopping settings"})
@@ -80,8 +82,9 @@ class DKTConfig:
         for name in ("embedding_size", "hidden_size", "num_layers", "max_length", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DKTConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"DKTConfig.dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "input_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"DKTConfig.{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0.0 <= self.valid_fraction < 1.0:
             raise ValueError(f"DKTConfig.valid_fraction must be in [0, 1), got {self.valid_fraction}")
         if not isinstance(self.training, TrainingConfig):
@@ -158,6 +161,7 @@ class DKTNetwork(nn.Module):
         self.one_hot = config.input_encoding == "one-hot"
         input_size = 2 * n_skills if self.one_hot else config.embedding_size
         self.embedding = None if self.one_hot else nn.Embedding(2 * n_skills, config.embedding_size)
+        self.input_dropout = nn.Dropout(config.input_dropout) if config.input_dropout > 0 else nn.Identity()
         self.encoder = nets.SequenceEncoder(input_size, config.hidden_size, config.cell, config.num_layers, config.dropout)
         self.head = nets.SigmoidHead(config.hidden_size, n_skills)
 
@@ -188,7 +192,7 @@ class DKTNetwork(nn.Module):
         Returns:
             outputs (batch, time, hidden) and the recurrent state after the last step run.
         """
-        features = self.step_inputs(skills, correct)  # (batch, time, input_size)
+        features = self.input_dropout(self.step_inputs(skills, correct))  # (batch, time, input_size)
         return self.encoder(features, lengths, state)  # (batch, time, hidden)
 
     def forward(
@@ -235,7 +239,8 @@ class DKT:
 
     Attributes:
         network: the fitted ``DKTNetwork`` (None before ``fit``).
-        history: the ``TrainingHistory`` of the last ``fit``.
+        history: the ``TrainingHistory`` of the last ``fit`` (with ``refit``: of the selection run).
+        refit_history: the ``TrainingHistory`` of the refit on all training students (None without ``refit``).
         global_mean: training mean correctness, the prediction for unknown skills.
         n_unknown_skill_rows: rows of the last ``predict`` whose skill was unknown.
     """
@@ -251,6 +256,7 @@ class DKT:
         self._skill_ids = np.zeros(0, dtype=np.int64)
         self._device = nets.select_device(self.config.device)
         self._steps_per_batch = 1.0
+        self.refit_history: TrainingHistory | None = None
 
     @property
     def skill_ids(self) -> np.ndarray:
@@ -296,21 +302,24 @@ class DKT:
             self.
 
         Raises:
-            ValueError: if the table is empty or malformed.
+            ValueError: if the table is empty or malformed, or ``refit`` is asked for with a
+                given ``valid`` table or without a hold-out.
         """
         if len(table) == 0:
             raise ValueError("DKT.fit got an empty table")
+        if self.config.refit and (valid is not None or self.config.valid_fraction == 0):
+            raise ValueError("DKTConfig.refit needs fit() to hold out its own validation students (valid=None and "
+                             "valid_fraction > 0); here the validation table is given or there is none")
+        whole = table
         if valid is None and self.config.valid_fraction > 0:
             from kt.splits import holdout_split
 
             table, valid = holdout_split(table, test_fraction=self.config.valid_fraction, seed=self.config.seed)
-        skill_values = table["skill_id"].to_numpy()
-        self._skill_ids = np.unique(skill_values)
-        encoded = encode_table(table, self._skill_ids, where="training table")
+        # With refit the final network trains on every student, so it knows every training skill.
+        self._skill_ids = np.unique((whole if self.config.refit else table)["skill_id"].to_numpy())
+        encoded, _ = drop_unknown_skills(encode_table(table, self._skill_ids, where="training table"))
         self.global_mean = float(encoded.correct.mean())
-        windows = cut_windows(encoded, self.config.max_length)
-        batches = [b.to(self._device) for b in make_batches(encoded, windows, self.config.batch_size)]
-        self._steps_per_batch = encoded.n_rows / max(len(batches), 1)
+        batches = self._training_batches(encoded)
         validate = None
         if valid is not None and len(valid):
             valid_encoded, _ = drop_unknown_skills(encode_table(valid, self._skill_ids, where="validation table"))
@@ -327,7 +336,37 @@ class DKT:
             torch.manual_seed(self.config.seed)
             self.network = DKTNetwork(self.n_skills, self.config).to(self._device)
             self.history = train(self, batches, self.config.training, validate, progress=progress)
+        if self.config.refit:
+            self._refit(whole, progress)
         return self
+
+    def _training_batches(self, encoded: EncodedSequences) -> list[SequenceBatch]:
+        """Windows of ``encoded`` batched on the device; sets the loss's mean steps per batch."""
+        windows = cut_windows(encoded, self.config.max_length)
+        batches = [b.to(self._device) for b in make_batches(encoded, windows, self.config.batch_size)]
+        self._steps_per_batch = encoded.n_rows / max(len(batches), 1)
+        return batches
+
+    def _refit(self, whole: pd.DataFrame, progress: bool) -> None:
+        """Train a fresh network on all of ``whole`` for ``history.best_epoch`` epochs, no validation.
+
+        The hold-out served only to choose the epoch count; the refit network sees its
+        students too (about 11% more data at valid_fraction 0.1). ``history`` stays that of
+        the selection run; ``refit_history`` is the refit's. Its loop checkpoints beside the
+        selection run's (``<name>_refit.pt``) and resumes from there.
+        """
+        encoded, _ = drop_unknown_skills(encode_table(whole, self._skill_ids, where="training table"))
+        self.global_mean = float(encoded.correct.mean())
+        batches = self._training_batches(encoded)
+        training = replace(self.config.training, max_epochs=max(self.history.best_epoch, 1))
+        if training.checkpoint_path:
+            path = Path(training.checkpoint_path)
+            path = path.with_name(f"{path.stem}_refit{path.suffix}")
+            training = replace(training, checkpoint_path=str(path), resume=training.resume and path.is_file())
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            self.network = DKTNetwork(self.n_skills, self.config).to(self._device)
+            self.refit_history = train(self, batches, training, None, progress=progress)
 
     @torch.no_grad()
     def _score(self, rounds: list[list[SequenceBatch]], encoded: EncodedSequences) -> np.ndarray:
