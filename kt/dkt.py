@@ -317,7 +317,7 @@ class DKT:
             table, valid = holdout_split(table, test_fraction=self.config.valid_fraction, seed=self.config.seed)
         # With refit the final network trains on every student, so it knows every training skill.
         self._skill_ids = np.unique((whole if self.config.refit else table)["skill_id"].to_numpy())
-        encoded, _ = drop_unknown_skills(encode_table(table, self._skill_ids, where="training table"))
+        encoded = encode_table(table, self._skill_ids, where="training table")
         self.global_mean = float(encoded.correct.mean())
         batches = self._training_batches(encoded)
         validate = None
@@ -355,7 +355,7 @@ class DKT:
         the selection run; ``refit_history`` is the refit's. Its loop checkpoints beside the
         selection run's (``<name>_refit.pt``) and resumes from there.
         """
-        encoded, _ = drop_unknown_skills(encode_table(whole, self._skill_ids, where="training table"))
+        encoded = encode_table(whole, self._skill_ids, where="training table")  # its skills are the model's
         self.global_mean = float(encoded.correct.mean())
         batches = self._training_batches(encoded)
         training = replace(self.config.training, max_epochs=max(self.history.best_epoch, 1))
