@@ -48,6 +48,10 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="folder for evaluation.json (default: RUN)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: free cores)")
     args = parser.parse_args()
+    if args.episodes < 1:
+        parser.error(f"--episodes must be >= 1, got {args.episodes}")
+    if args.compare_random and args.episodes < 30:  # checked before minutes of episodes, not after
+        parser.error(f"--compare-random needs --episodes >= 30 for its normal-approximation 95% CI, got {args.episodes}")
     torch.set_num_threads(args.threads or nets.free_cores())
     run = Path(args.run)
     settings = json.loads((run / "summary.json").read_text())

@@ -37,3 +37,10 @@ def test_evaluate_agent_reports_returns_and_writes_a_gif(tmp_path):
     frame = gym.make("riley/GridWorld-v0", render_mode="rgb_array")
     frame.reset(seed=0)
     assert gif.size == frame.render().shape[1::-1]
+
+
+def test_compare_random_with_too_few_episodes_fails_before_evaluating(tmp_path):
+    # The paired CI needs 30 episodes: say so at once (nothing to load: the run folder does not even exist).
+    command = [sys.executable, str(ROOT / "scripts" / "evaluate_agent.py"), "--run", str(tmp_path / "missing"), "--episodes", "20", "--compare-random"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 2 and "--compare-random needs --episodes >= 30" in result.stderr and "Traceback" not in result.stderr
