@@ -36,6 +36,7 @@ from kt.evaluation import EvaluationResult, evaluate
 from kt.metrics import evaluate_predictions, per_skill_metrics
 from kt.models import MODELS
 from kt.plots import plot_calibration
+from kt.splits import pykt_test_windows
 from kt.training import CHECKPOINT_FIELDS, TrainingConfig, settings_differences
 
 SUMMARY_FILE = "summary.json"
@@ -287,7 +288,7 @@ def train_and_report(
 
 
 def evaluate_saved(
-    run: str | os.PathLike, data: str, out: str | os.PathLike, data_format: str = "auto"
+    run: str | os.PathLike, data: str, out: str | os.PathLike, data_format: str = "auto", pykt_windows: bool = False
 ) -> dict[str, Any]:
     """Score a model saved by ``train_and_report`` on another log.
 
@@ -296,6 +297,8 @@ def evaluate_saved(
         data: the log to score (every attempt of every student).
         out: output folder: ``summary.json``, ``metrics.csv``, ``per_skill.csv``, ``calibration.png``.
         data_format: reader format.
+        pykt_windows: score as pyKT does (``kt.splits.pykt_test_windows``: windows of 200 from an
+            empty state, no window's first row); the summary's ``scoring`` says which.
 
     Returns:
         The summary written.
@@ -310,10 +313,12 @@ def evaluate_saved(
     name = json.loads(summary_path.read_text())["model"]
     model = MODELS[name].load(run / "model")
     table, report = read_log(data, format=data_format)
+    if pykt_windows:
+        table = pykt_test_windows(table)
     started = time.perf_counter()
     predicted = model.predict(table)
     seconds = time.perf_counter() - started
-    metrics = evaluate_predictions(predicted)
+    metrics = evaluate_predictions(predicted, skip_first_attempt=pykt_windows)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame([metrics]).to_csv(out / "metrics.csv", index=False)
@@ -323,6 +328,7 @@ def evaluate_saved(
         "model": name,
         "model_dir": str(run),
         "data": str(data),
+        "scoring": "pykt-windows" if pykt_windows else "every attempt, whole history",
         **{f"test_{key}": value for key, value in metrics.items()},
         "predict_seconds": seconds,
         "n_unknown_skill_rows": int(getattr(model, "n_unknown_skill_rows", 0)),

@@ -6,6 +6,8 @@
   the first half of the students (in order of first appearance) train, the rest test.
 - ``pykt_split``: pyKT's protocol (Liu et al. 2022): the ``fold`` column of
   ``train_valid.csv`` chooses the validation students; the test set is its own file.
+- ``pykt_test_windows``: pyKT's scoring units on a test set (windows of 200 attempts,
+  each its own "student"), to reproduce its published figures' convention.
 
 Every split returns copies with the index reset and the row order of the input kept;
 the input table is not modified.
@@ -26,7 +28,7 @@ import pandas as pd
 
 from kt.attempts import student_codes
 
-__all__ = ["holdout_split", "kfold_splits", "dkt_synthetic_split", "pykt_split"]
+__all__ = ["holdout_split", "kfold_splits", "dkt_synthetic_split", "pykt_split", "pykt_test_windows"]
 
 
 def _take(table: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
@@ -151,3 +153,37 @@ def pykt_split(
         raise ValueError(f"pykt_split: student {user!r} appears in more than one fold")
     is_valid = folds == valid_fold
     return _take(table, ~is_valid), _take(table, is_valid)
+
+
+def pykt_test_windows(table: pd.DataFrame, window: int = 200, min_rows: int = 3) -> pd.DataFrame:
+    """Each student's attempts cut into consecutive windows, each window a student of its own.
+
+    pyKT 0.0.38 scores its test set this way (``generate_sequences``): a student's rows, in
+    ``order``, are cut into windows of ``window`` rows; every window starts from a model's
+    empty state, its first row is not scored (``evaluate_predictions(...,
+    skip_first_attempt=True)``), and windows (a remainder, or a whole short student) of fewer
+    than ``min_rows`` rows are dropped. Scoring our models this way reproduces the convention
+    of pyKT's published AUCs; our own protocol scores every attempt with its whole history.
+
+    Args:
+        table: interaction table (``user_id``, ``order``, ...).
+        window: rows per window (pyKT's ``maxlen``, 200).
+        min_rows: shortest window kept (pyKT's ``min_seq_len``, 3).
+
+    Returns:
+        A copy sorted by student and order, ``user_id`` replaced by ``"<user_id>/<window index>"``,
+        short windows removed, index reset.
+
+    Raises:
+        ValueError: if ``window`` or ``min_rows`` is below 1, or a column is missing.
+    """
+    if window < 1 or min_rows < 1:
+        raise ValueError(f"pykt_test_windows needs window >= 1 and min_rows >= 1, got {window} and {min_rows}")
+    missing = [name for name in ("user_id", "order") if name not in table.columns]
+    if missing:
+        raise ValueError(f"pykt_test_windows: the table has no column(s) {missing}")
+    ordered = table.assign(_student=student_codes(table)).sort_values(["_student", "order"], kind="stable")
+    position = ordered.groupby("_student", sort=False).cumcount().to_numpy()  # (n_rows,) rank within the student
+    ordered["user_id"] = ordered["user_id"].astype(str) + "/" + (position // window).astype(str)
+    size = ordered.groupby("user_id", sort=False)["order"].transform("size").to_numpy()  # (n_rows,) rows of its window
+    return ordered[size >= min_rows].drop(columns="_student").reset_index(drop=True)

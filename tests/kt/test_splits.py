@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from kt.data import make_table
-from kt.splits import dkt_synthetic_split, holdout_split, kfold_splits, pykt_split
+from kt.splits import dkt_synthetic_split, holdout_split, kfold_splits, pykt_split, pykt_test_windows
 
 
 @pytest.fixture
@@ -78,3 +78,22 @@ def test_pykt_split_uses_fold_column(table):
     straddling.loc[0, "fold"] = (straddling.loc[0, "fold"] + 1) % 5
     with pytest.raises(ValueError, match="appears in more than one fold"):
         pykt_split(straddling)
+
+
+def test_pykt_test_windows_cut_students_like_pykt():
+    # Student "a": 450 rows -> windows of 200, 200, 50; "b": 202 rows -> 200 and a dropped remainder of 2;
+    # "c": 2 rows -> dropped whole. Rows arrive shuffled: windows follow each student's order.
+    sizes = {"a": 450, "b": 202, "c": 2}
+    users = [u for u, n in sizes.items() for _ in range(n)]
+    orders = [i for n in sizes.values() for i in range(n)]
+    rng = np.random.default_rng(0)
+    shuffle = rng.permutation(len(users))
+    table = make_table(user_ids=np.array(users)[shuffle], skill_ids=np.zeros(len(users), int), correct=rng.integers(2, size=len(users)),
+                       order=np.array(orders)[shuffle])
+    windows = pykt_test_windows(table)
+    assert windows.groupby("user_id", sort=False).size().to_dict() == {"a/0": 200, "a/1": 200, "a/2": 50, "b/0": 200}
+    first = windows[windows.user_id == "a/1"]
+    assert first["order"].tolist() == list(range(200, 400))  # the second window holds the student's attempts 200..399
+    assert len(table) == 654 and len(pykt_test_windows(table, window=1000, min_rows=1)) == 654
+    with pytest.raises(ValueError, match="window >= 1"):
+        pykt_test_windows(table, window=0)

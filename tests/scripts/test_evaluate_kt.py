@@ -9,6 +9,7 @@ from kt.dkt import DKT
 from kt.data import read_log
 from kt.metrics import evaluate_predictions
 from kt.dkt import DKTConfig
+from kt.splits import pykt_test_windows
 from kt.training import TrainingConfig
 from tests.scripts.test_train_kt import run_script, write_tiny_log
 
@@ -47,3 +48,15 @@ def test_plot_knowledge_writes_the_heatmap_of_one_student(tiny_dkt_run, tmp_path
     assert values.shape == (6, 3)
     assert ((values > 0) & (values < 1)).all()
     assert json.loads((tmp_path / "plot" / "summary.json").read_text())["student"] == "104"
+
+
+def test_evaluate_kt_pykt_windows_scores_as_pykt_does(tiny_dkt_run, tmp_path):
+    _, run = tiny_dkt_run
+    other = write_tiny_log(tmp_path / "other.csv", n_students=10, seed=9)
+    done = run_script("evaluate_kt.py", "--model", str(run), "--data", str(other), "--pykt-windows", "--out", str(tmp_path / "eval"), "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    windows = pykt_test_windows(read_log(other)[0])
+    expected = evaluate_predictions(DKT.load(run / "model").predict(windows), skip_first_attempt=True)
+    assert summary["scoring"] == "pykt-windows" and summary["test_n"] == expected["n"] == len(windows) - windows.user_id.nunique()
+    assert summary["test_auc"] == pytest.approx(expected["auc"])
