@@ -10,7 +10,9 @@ gradient, the backward (two products and a ``threshold_backward`` per layer), th
 global-norm clipping as ``DQN.update``, and the same fused Adam kernel that
 ``torch.optim.Adam(fused=True)`` calls, on the optimizer's own state tensors (so
 checkpoints and resume are unchanged). ``tests/agents/test_mlp_update.py`` checks it
-against autograd and ``torch.optim.Adam``.
+against autograd and ``torch.optim.Adam``. Measured per update over a CartPole training
+phase (1 thread, the phase's target-network pass and sampling included): 0.89 ms instead
+of 1.35 with Double DQN, 0.77 instead of 1.17 without.
 
 It applies to the plain ``QNetwork`` MLP: Linear/ReLU torso, linear non-dueling head (see
 ``MLPUpdate.linears_of``); other networks use ``DQN.update``.
@@ -23,7 +25,21 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["MLPUpdate"]
+from agents.targets import td_target
+
+__all__ = ["MLPUpdate", "clip_global_norm_"]
+
+
+def clip_global_norm_(grads: list[torch.Tensor], max_norm: float) -> None:
+    """Scale ``grads`` in place so their global L2 norm is at most ``max_norm`` (inf: leave them).
+
+    ``nn.utils.clip_grad_norm_(foreach=True)``'s arithmetic without its per-call checks
+    (~3% of a CartPole update); used by both update paths so they clip alike.
+    """
+    if not math.isfinite(max_norm):
+        return
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # () global L2 norm
+    torch._foreach_mul_(grads, (max_norm / (total + 1e-6)).clamp_(max=1.0))
 
 
 class MLPUpdate:
@@ -75,12 +91,17 @@ class MLPUpdate:
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """(batch, features) -> (batch, n_actions): the network's forward without module dispatch
         (a third of the cost of acting on one CartPole observation)."""
-        x = inputs
+        return self._forward(inputs)[1]
+
+    def _forward(self, inputs: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """(rows, features) -> (the input of each layer, kept for the backward; (rows, n_actions) output)."""
+        layer_inputs, x = [], inputs
         for index, layer in enumerate(self.linears):
-            x = torch.addmm(layer.bias, x, layer.weight.t())  # (batch, out)
+            layer_inputs.append(x)
+            x = torch.addmm(layer.bias, x, layer.weight.t())  # (rows, out)
             if index < len(self.linears) - 1:
                 x.relu_()
-        return x
+        return layer_inputs, x
 
     def _adam_state(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
         """The optimizer's (exp_avg, exp_avg_sq, step) tensors, created as ``Adam`` would on its first step."""
@@ -93,8 +114,8 @@ class MLPUpdate:
         return ([state[p]["exp_avg"] for p in self.params], [state[p]["exp_avg_sq"] for p in self.params], [state[p]["step"] for p in self.params])
 
     @torch.no_grad()
-    def step(self, inputs: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor | None, rewards: torch.Tensor | None = None,
-             alive_discounts: torch.Tensor | None = None, next_q_target: torch.Tensor | None = None) -> dict:
+    def step(self, inputs: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor | None, returns: torch.Tensor | None = None,
+             terminated: torch.Tensor | None = None, discounts: torch.Tensor | None = None, next_q_target: torch.Tensor | None = None) -> dict:
         """One gradient step; returns {"loss", "q_mean"} as 0-d tensors.
 
         Args:
@@ -102,24 +123,16 @@ class MLPUpdate:
                 None), (2B, features): observations followed by next observations, whose
                 online values pick the next actions.
             actions: (B,) int64 actions taken.
-            targets: (B,) regression targets, or None to build Double DQN targets from the
-                next three arguments.
-            rewards: (B,) n-step reward sums (Double DQN only).
-            alive_discounts: (B,) gamma^k * (1 - terminated) (Double DQN only).
+            targets: (B,) regression targets, or None for Double DQN targets (``td_target``)
+                from the next four arguments.
+            returns, terminated, discounts: (B,) the batch's fields (Double DQN only).
             next_q_target: (B, n_actions) target-network values of next_obs (Double DQN only).
         """
         batch = actions.shape[0]
-        activations = [inputs]  # input of each layer: (rows, width); forward kept for the backward
-        x = inputs
-        for index, layer in enumerate(self.linears):
-            x = torch.addmm(layer.bias, x, layer.weight.t())  # (rows, out)
-            if index < len(self.linears) - 1:
-                x.relu_()
-                activations.append(x)
+        layer_inputs, x = self._forward(inputs)
         q_all = x[:batch]  # (B, A)
         if targets is None:
-            next_actions = x[batch:].argmax(dim=1, keepdim=True)  # (B, 1) online argmax of next_obs
-            targets = torch.addcmul(rewards, alive_discounts, next_q_target.gather(1, next_actions).squeeze(1))  # (B,)
+            targets = td_target(returns, terminated, discounts, next_q_target, x[batch:])  # (B,) online argmax of next_obs
         taken = actions[:, None]  # (B, 1)
         q_taken = q_all.gather(1, taken).squeeze(1)  # (B,)
         error = q_taken - targets  # (B,)
@@ -128,7 +141,7 @@ class MLPUpdate:
         grad_out = torch.zeros_like(q_all).scatter_(1, taken, error.clamp(-self.huber_delta, self.huber_delta).div_(batch)[:, None])
         grads = []
         for index in range(len(self.linears) - 1, -1, -1):
-            layer, layer_input = self.linears[index], activations[index][:batch]  # (B, in)
+            layer, layer_input = self.linears[index], layer_inputs[index][:batch]  # (B, in)
             weight_grad, bias_grad = self._grad_buffers(layer)
             torch.mm(grad_out.t(), layer_input, out=weight_grad)  # (out, in)
             torch.sum(grad_out, 0, out=bias_grad)  # (out,)
@@ -136,9 +149,7 @@ class MLPUpdate:
             if index > 0:
                 grad_out = torch.ops.aten.threshold_backward(torch.mm(grad_out, layer.weight), layer_input, 0.0)  # (B, in) through the ReLU
         grads.reverse()  # parameter order: weight, bias of each layer
-        if math.isfinite(self.max_grad_norm):
-            total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # () global L2 norm, as DQN.update
-            torch._foreach_mul_(grads, (self.max_grad_norm / (total + 1e-6)).clamp_(max=1.0))
+        clip_global_norm_(grads, self.max_grad_norm)
         exp_avgs, exp_avg_sqs, steps = self._adam_state()
         group = self.optimizer.param_groups[0]
         beta1, beta2 = group["betas"]

@@ -37,7 +37,7 @@ from kt.metrics import evaluate_predictions, per_skill_metrics
 from kt.models import MODELS
 from kt.plots import plot_calibration
 from kt.splits import pykt_test_windows
-from kt.training import CHECKPOINT_FIELDS, TrainingConfig, settings_differences
+from kt.training import CHECKPOINT_FIELDS, TrainingConfig, settings_differences, training_settings
 
 SUMMARY_FILE = "summary.json"
 RUN_FILE = "run.json"
@@ -129,8 +129,8 @@ def _config_or_default(name: str, config: Any) -> Any:
 
 def _config_dict(config: Any) -> dict[str, Any]:
     values = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
-    if isinstance(values.get("training"), dict):  # where to checkpoint may differ between a run and its resumption
-        values["training"] = {key: value for key, value in values["training"].items() if key not in CHECKPOINT_FIELDS}
+    if isinstance(getattr(config, "training", None), TrainingConfig):  # where to checkpoint may differ between a run and its resumption
+        values["training"] = training_settings(config.training)
     return values
 
 

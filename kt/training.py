@@ -214,7 +214,7 @@ class _LoopState:
     average: WeightAverage | None = None
 
 
-def _training_settings(config: TrainingConfig) -> dict[str, Any]:
+def training_settings(config: TrainingConfig) -> dict[str, Any]:
     """The settings a resumed run must share with the checkpoint (where to checkpoint excluded)."""
     return {name: value for name, value in asdict(config).items() if name not in CHECKPOINT_FIELDS}
 
@@ -241,7 +241,7 @@ def _save_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.opti
         "average": state.average.average if state.average is not None else None,
         "average_updates": state.average.updates if state.average is not None else 0,
     }
-    nets.save_checkpoint(config.checkpoint_path, payload, _training_settings(config))
+    nets.save_checkpoint(config.checkpoint_path, payload, training_settings(config))
 
 
 def _load_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.optim.Optimizer, n_batches: int,
@@ -256,7 +256,7 @@ def _load_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.opti
     if not path.is_file():
         raise FileNotFoundError(f"nothing to resume: no checkpoint at {path} (train once without resume to write it)")
     payload, saved = nets.load_checkpoint(path)
-    differences = settings_differences(saved, _training_settings(config))
+    differences = settings_differences(saved, training_settings(config))
     if differences:
         raise ValueError(f"cannot resume from {path}: its training settings differ: " + "; ".join(differences))
     if payload["n_batches"] != n_batches:

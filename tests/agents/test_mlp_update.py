@@ -67,7 +67,7 @@ def test_double_dqn_targets_from_the_joint_pass():
         with torch.no_grad():
             targets = td_target(rewards, terminated, discounts, next_q_target, reference(next_obs))
         autograd_step(reference, ref_opt, obs, actions, targets, 1.0, 10.0)
-        update.step(torch.cat([obs, next_obs]), actions, None, rewards, discounts * ~terminated, next_q_target)
+        update.step(torch.cat([obs, next_obs]), actions, None, rewards, terminated, discounts, next_q_target)
     for a, b in zip(reference.parameters(), fast.parameters()):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
 
