@@ -237,10 +237,15 @@ class DQN:
             network = self.online if self.mlp_update is None else self.mlp_update.forward  # same products, no module dispatch
             return network(inputs).cpu().numpy()  # (batch, n_actions)
 
-    def act(self, obs: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
-        """Epsilon-greedy actions (batch,) for adapted observations (batch, *obs_shape)."""
-        explore = self.rng.random(len(obs)) < epsilon  # (batch,)
-        random_actions = self.rng.integers(self.n_actions, size=len(obs))  # (batch,) drawn always: same RNG stream either way
+    def act(self, obs: np.ndarray, epsilon: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Epsilon-greedy actions (batch,) for adapted observations (batch, *obs_shape).
+
+        ``rng`` draws the exploration (default: the agent's generator, which training uses;
+        evaluation passes its own so that evaluating does not change the training run).
+        """
+        rng = self.rng if rng is None else rng
+        explore = rng.random(len(obs)) < epsilon  # (batch,)
+        random_actions = rng.integers(self.n_actions, size=len(obs))  # (batch,) drawn always: same RNG stream either way
         if explore.all():
             return random_actions
         return np.where(explore, random_actions, self.q_values(obs).argmax(axis=1))

@@ -29,12 +29,12 @@ def evaluate_agent(agent, env: gym.Env, episodes: int = 10, seed: int = 0, epsil
     if episodes < 1:
         raise ValueError(f"evaluate_agent needs episodes >= 1, got {episodes}")
     epsilon = agent.config.eval_epsilon if epsilon is None else epsilon
-    returns = np.zeros(episodes)
+    returns, rng = np.zeros(episodes), np.random.default_rng(seed)
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         done = False
         while not done:
-            action = int(agent.act(agent.adapter(batch_of_one(env.observation_space, obs)), epsilon)[0])
+            action = int(agent.act(agent.adapter(batch_of_one(env.observation_space, obs)), epsilon, rng)[0])
             obs, reward, terminated, truncated, _ = env.step(action)
             returns[episode] += float(reward)
             done = terminated or truncated
@@ -42,12 +42,14 @@ def evaluate_agent(agent, env: gym.Env, episodes: int = 10, seed: int = 0, epsil
 
 
 def record_episode(agent, env: gym.Env, seed: int = 0, epsilon: float | None = None, max_frames: int = 10_000) -> tuple[list[np.ndarray], float]:
-    """Frames of one episode (env made with ``render_mode="rgb_array"``) and its return."""
+    """Frames of one episode (env made with ``render_mode="rgb_array"``) and its return (exploration
+    drawn from a generator seeded with ``seed``, as in ``evaluate_agent``)."""
     epsilon = agent.config.eval_epsilon if epsilon is None else epsilon
     obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
     frames, total, done = [env.render()], 0.0, False
     while not done and len(frames) < max_frames:
-        action = int(agent.act(agent.adapter(batch_of_one(env.observation_space, obs)), epsilon)[0])
+        action = int(agent.act(agent.adapter(batch_of_one(env.observation_space, obs)), epsilon, rng)[0])
         obs, reward, terminated, truncated, _ = env.step(action)
         total += float(reward)
         frames.append(env.render())

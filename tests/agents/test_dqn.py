@@ -94,6 +94,20 @@ def test_dqn_learns_corridor_q_star():
     np.testing.assert_array_equal(evaluate_agent(agent, Corridor(), episodes=2), [1.0, 1.0])
 
 
+def test_evaluation_leaves_training_untouched_and_repeats():
+    # Evaluating between training chunks (with exploration) must not change the run: the evaluation draws its own numbers.
+    config = DQNConfig(**{**TINY, "eval_epsilon": 0.5}, seed=4)
+    straight, evaluated = DQN(corridor_envs(), config), DQN(corridor_envs(), config)
+    straight.learn(400)
+    evaluated.learn(200)
+    first = evaluate_agent(evaluated, Corridor(), episodes=5, seed=7)
+    np.testing.assert_array_equal(first, evaluate_agent(evaluated, Corridor(), episodes=5, seed=7))  # same seed, same returns
+    evaluated.learn(400)
+    for a, b in zip(straight.online.parameters(), evaluated.online.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert straight.rng.bit_generator.state == evaluated.rng.bit_generator.state
+
+
 @pytest.mark.parametrize("n_envs", [1, 2])
 def test_save_load_resumes_exactly(tmp_path, n_envs):
     config = DQNConfig(**{**TINY, "n_step": 2}, seed=5)
