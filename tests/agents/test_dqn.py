@@ -144,7 +144,7 @@ def test_updates_flush_subnormals_and_restore_them_after_the_phase(hand_backward
     agent = DQN(corridor_envs(), DQNConfig(**{**TINY, "learning_starts": 20, "train_freq": 10}, hand_backward=hand_backward))
     owner, name = (agent.mlp_update, "step") if hand_backward else (agent, "update")  # where each path's gradient steps run
     seen, update = [], getattr(owner, name)
-    setattr(owner, name, lambda *args: seen.append(float(torch.tensor([1e-39]) * 1.0)) or update(*args))
+    setattr(owner, name, lambda *args, **kwargs: seen.append(float(torch.tensor([1e-39]) * 1.0)) or update(*args, **kwargs))
     agent.learn(60)
     assert len(seen) == 4 and all(value == 0.0 for value in seen)  # 1e-39 is subnormal: flushed inside phases
     assert float(torch.tensor([1e-39]) * 1.0) > 0.0  # and kept outside them

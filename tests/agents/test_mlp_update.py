@@ -6,7 +6,7 @@ import torch
 
 import nets
 from agents import DQN, DQNConfig, td_target
-from agents.mlp_update import MLPUpdate
+from agents.mlp_update import MLPUpdate, relu_mlp_linears
 from agents.networks import QNetwork
 from test_dqn import TINY, corridor_envs
 
@@ -79,13 +79,31 @@ def test_forward_matches_the_module():
     torch.testing.assert_close(update.forward(obs), network(obs), rtol=1e-6, atol=1e-6)
 
 
+def test_forwards_follow_in_place_weight_changes(tmp_path):
+    # ReluMLP keeps transposed views made once: after training, target syncs and loading a checkpoint
+    # the agent's dispatch-free forwards must still equal its modules' forwards.
+    agent = DQN(corridor_envs(), DQNConfig(**{**TINY, "learning_starts": 40}, seed=2))
+    obs = torch.eye(5)
+    agent.learn(200)
+    agent.sync_target()
+    for forward, module in ((agent.online_forward, agent.online), (agent.target_forward, agent.target)):
+        torch.testing.assert_close(forward(obs), module(obs), rtol=0, atol=0)
+    agent.save(tmp_path / "agent.pt")
+    loaded, _ = DQN.load(tmp_path / "agent.pt", corridor_envs())
+    torch.testing.assert_close(loaded.online_forward(obs), agent.online(obs), rtol=0, atol=0)
+    torch.testing.assert_close(loaded.target_forward(obs), agent.target(obs), rtol=0, atol=0)
+    loaded.learn(300)  # and training goes on after the load (step tensors re-linked to the loaded optimizer state)
+    assert loaded.optimizer.state_dict()["state"][0]["step"].item() == loaded.updates
+    torch.testing.assert_close(loaded.online_forward(obs), loaded.online(obs), rtol=0, atol=0)
+
+
 def test_takes_linear_relu_chains_only():
-    assert len(MLPUpdate.linears_of(QNetwork((5,), 3, False, (8,), head_hidden_size=4))) == 3  # a hidden head layer is one more link
-    assert MLPUpdate.linears_of(QNetwork((5,), 3, False, (8,), dueling=True)) is None
-    assert MLPUpdate.linears_of(QNetwork((4, 84, 84), 3, True)) is None
-    assert MLPUpdate.linears_of(torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))) is None
-    assert MLPUpdate.linears_of(nets.MLP(5, (8,), out_features=3, dropout=0.1)) is None
-    assert MLPUpdate.linears_of(torch.nn.Sequential(torch.nn.Linear(5, 8, bias=False))) is None
+    assert len(relu_mlp_linears(QNetwork((5,), 3, False, (8,), head_hidden_size=4))) == 3  # a hidden head layer is one more link
+    assert relu_mlp_linears(QNetwork((5,), 3, False, (8,), dueling=True)) is None
+    assert relu_mlp_linears(QNetwork((4, 84, 84), 3, True)) is None
+    assert relu_mlp_linears(torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))) is None
+    assert relu_mlp_linears(nets.MLP(5, (8,), out_features=3, dropout=0.1)) is None
+    assert relu_mlp_linears(torch.nn.Sequential(torch.nn.Linear(5, 8, bias=False))) is None
     network = QNetwork((5,), 3, False, (8,), dueling=True)
     with pytest.raises(ValueError, match="Linear/ReLU"):
         MLPUpdate(network, torch.optim.Adam(network.parameters()), 1.0, 10.0)
