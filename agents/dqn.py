@@ -236,9 +236,11 @@ class DQN:
     # The estimate and the policy.
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         """(batch, *obs_shape) adapted observations -> (batch, n_actions) E[R | A, S] estimates."""
-        with torch.inference_mode():
-            inputs = torch.from_numpy(np.asarray(obs)).to(self.device)
+        inputs = torch.from_numpy(np.asarray(obs)).to(self.device)
+        if self.online_forward is not self.online:  # ReluMLP computes from detached views: no autograd to switch off
             return self.online_forward(inputs).cpu().numpy()  # (batch, n_actions)
+        with torch.inference_mode():
+            return self.online(inputs).cpu().numpy()
 
     def act(self, obs: np.ndarray, epsilon: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
         """Epsilon-greedy actions (batch,) for adapted observations (batch, *obs_shape).
@@ -386,11 +388,14 @@ class DQN:
         self.buffer.add(self.obs, actions, rewards, terminated, truncated, next_obs, stored)
         self.episode_return += np.where(stored, rewards, 0.0)
         self.episode_length += stored
-        for row in np.flatnonzero(ended & stored):
-            self.recent_returns.append(float(self.episode_return[row]))
-            self.episodes += 1
-        self.episode_return[ended], self.episode_length[ended] = 0.0, 0
-        self.after_end = ended & stored if self.autoreset_mode == AutoresetMode.NEXT_STEP else np.zeros_like(ended)
+        if ended.any():  # most steps end nothing: skip the bookkeeping
+            for row in np.flatnonzero(ended & stored):
+                self.recent_returns.append(float(self.episode_return[row]))
+                self.episodes += 1
+            self.episode_return[ended], self.episode_length[ended] = 0.0, 0
+            self.after_end = ended & stored if self.autoreset_mode == AutoresetMode.NEXT_STEP else np.zeros_like(ended)
+        elif self.after_end.any():
+            self.after_end = np.zeros_like(ended)
         self.obs = self.adapter(raw_next)
         self.env_steps += self.n_envs
         self.vector_steps += 1

@@ -99,6 +99,7 @@ class _StreamRings:
         self.capacity, self.n_envs, self.n_step, self.gamma, self.rng = capacity, n_envs, n_step, gamma, rng
         self.slots = math.ceil(capacity / n_envs)
         self.written = np.zeros(n_envs, dtype=np.int64)  # entries ever written per stream
+        self.all_streams = np.arange(n_envs)  # (n_envs,) row indices of a step that stores every stream
         self.actions = np.zeros((n_envs, self.slots), dtype=np.int64)
         self.rewards = np.zeros((n_envs, self.slots), dtype=np.float32)
         self.terminated = np.zeros((n_envs, self.slots), dtype=bool)
@@ -199,14 +200,18 @@ class ReplayBuffer(_StreamRings):
 
     def add(self, obs, actions, rewards, terminated, truncated, next_obs, mask=None) -> None:
         """Store one vector step: each argument is (n_envs, ...); ``mask`` (n_envs,) bool picks the rows stored."""
-        rows = np.arange(self.n_envs) if mask is None else np.flatnonzero(mask)
+        if mask is None or mask.all():  # every row (the usual case): no row gathers
+            rows = self.all_streams
+        else:
+            rows = np.flatnonzero(mask)
+            obs, next_obs, actions, rewards, terminated, truncated = (x[rows] for x in (obs, next_obs, actions, rewards, terminated, truncated))
         slots = self.written[rows] % self.slots
-        self.obs[rows, slots] = obs[rows]
-        self.next_obs[rows, slots] = next_obs[rows]
-        self.actions[rows, slots] = actions[rows]
-        self.rewards[rows, slots] = rewards[rows]
-        self.terminated[rows, slots] = terminated[rows]
-        self.ended[rows, slots] = np.logical_or(terminated[rows], truncated[rows])
+        self.obs[rows, slots] = obs
+        self.next_obs[rows, slots] = next_obs
+        self.actions[rows, slots] = actions
+        self.rewards[rows, slots] = rewards
+        self.terminated[rows, slots] = terminated
+        self.ended[rows, slots] = np.logical_or(terminated, truncated)
         self.is_transition[rows, slots] = True
         self.written[rows] += 1
 
