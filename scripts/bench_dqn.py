@@ -7,9 +7,12 @@ double_dqn=False here. Each side runs in its own subprocess (separate peak RSS) 
 torch thread count; with several --seeds, each seed runs both sides back to back.
 Prints steps/s and ratios, peak memory, replay bytes per transition, CartPole training time to
 a 475 evaluation return, and Breakout's time per learning step with the ceiling it implies.
+CartPole runs are chaotic: on independent random numbers the two sides reach 475 at different
+steps, so few seeds compare noisily. ``--paired`` gives ours SB3's random numbers: both then make
+the same run (final weights' digests are compared) and the times to 475 compare at the same step.
 """
 
-import argparse, json, os, resource, subprocess, sys, time  # noqa: E401
+import argparse, hashlib, json, os, resource, subprocess, sys, time  # noqa: E401
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +31,46 @@ def settings(task, quick):
     return s
 
 
-def run_ours(task, s, seed, out):
+def weights_digest(parameters):
+    """sha256 of the parameters' float32 bytes in order: equal digests mean bit-identical networks."""
+    digest = hashlib.sha256()
+    for p in parameters:
+        digest.update(p.detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def sb3_policy_kwargs(s, paired):
+    # Paired runs put SB3 on fused Adam, the optimizer we use: the pairing is then bit for bit (agents/sb3_pairing.py).
+    return dict(net_arch=s["hidden"], **({"optimizer_kwargs": {"fused": True}} if paired else {}))
+
+
+def sb3_kwargs(s):
+    return {k: s[k] for k in ("learning_rate", "batch_size", "buffer_size", "learning_starts", "gamma", "target_update_interval", "train_freq",
+                              "gradient_steps", "exploration_fraction", "exploration_final_eps")}
+
+
+def run_ours_paired(config, s, seed):
+    """CartPole on SB3's random numbers for ``seed``: the run SB3 makes, timed as ours (evaluations excluded)."""
+    from stable_baselines3 import DQN as SB3DQN
+    from agents import evaluate_agent, make_eval_env
+    from agents.sb3_pairing import sb3_paired_agent
+    sb3_model = SB3DQN("MlpPolicy", "CartPole-v1", policy_kwargs=sb3_policy_kwargs(s, True), seed=seed, device="cpu", **sb3_kwargs(s))
+    agent = sb3_paired_agent("CartPole-v1", config, sb3_model)
+    eval_env, train_seconds, reached, digests = make_eval_env("CartPole-v1"), 0.0, None, []
+    for end in range(s["eval_interval"], s["total"] + 1, s["eval_interval"]):
+        started = time.perf_counter()
+        agent.learn(end)
+        train_seconds += time.perf_counter() - started
+        digests.append(weights_digest(agent.online.parameters()))
+        if reached is None and evaluate_agent(agent, eval_env, 10, seed=10_000 + end).mean() >= 475:
+            reached = (end, train_seconds)
+    return {"steps_per_second": s["total"] / train_seconds, "train_seconds": train_seconds,
+            "final_eval": float(evaluate_agent(agent, eval_env, 10, seed=1_000_000).mean()),
+            "seconds_to_475": reached and reached[1], "steps_to_475": reached and reached[0],
+            "replay_bytes_per_transition": agent.buffer.bytes_per_transition, "evaluated_weights_sha256": digests}
+
+
+def run_ours(task, s, seed, out, paired=False):
     from agents import DQN, DQNConfig, make_vector_env
     from agents.run import train_run
     common = dict(seed=seed, learning_rate=s["learning_rate"], batch_size=s["batch_size"], buffer_size=s["buffer_size"], learning_starts=s["learning_starts"],
@@ -37,6 +79,8 @@ def run_ours(task, s, seed, out):
                   double_dqn=False)  # SB3's DQN has max-over-target targets: the same algorithm on both sides
     if task == "cartpole":
         config = DQNConfig.cartpole(**common, hidden_sizes=tuple(s["hidden"]))
+        if paired:
+            return run_ours_paired(config, s, seed)
         summary = train_run("CartPole-v1", config, s["total"], out, eval_interval=s["eval_interval"], eval_episodes=10, final_eval_episodes=10,
                             checkpoint_interval=10**9, target_return=475, save_replay=False)
         reached = summary["reached_target"]
@@ -71,31 +115,32 @@ def seeded_returns(model, env, first_seed, episodes=10):
     return np.array(returns)
 
 
-def run_sb3(task, s, seed, out):
+def run_sb3(task, s, seed, out, paired=False):
     import gymnasium as gym
     from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
-    kwargs = {k: s[k] for k in ("learning_rate", "batch_size", "buffer_size", "learning_starts", "gamma", "target_update_interval", "train_freq",
-                                "gradient_steps", "exploration_fraction", "exploration_final_eps")}
+    kwargs = sb3_kwargs(s)
     if task == "cartpole":
-        eval_env, clock = gym.make("CartPole-v1"), {"eval": 0.0, "reached": None}
+        eval_env, clock = gym.make("CartPole-v1"), {"eval": 0.0, "reached": None, "digests": []}
 
         class Evaluate(BaseCallback):
             def _on_step(self):
                 if self.num_timesteps % s["eval_interval"] == 0:
                     paused = time.perf_counter()
+                    clock["digests"].append(weights_digest(self.model.q_net.parameters()))
                     returns = seeded_returns(self.model, eval_env, first_seed=10_000 + self.num_timesteps)
                     clock["eval"] += time.perf_counter() - paused
                     if clock["reached"] is None and np.mean(returns) >= 475:
                         clock["reached"] = (self.num_timesteps, time.perf_counter() - clock["start"] - clock["eval"])
                 return True
-        model = DQN("MlpPolicy", "CartPole-v1", policy_kwargs=dict(net_arch=s["hidden"]), seed=seed, device="cpu", **kwargs)
+        model = DQN("MlpPolicy", "CartPole-v1", policy_kwargs=sb3_policy_kwargs(s, paired), seed=seed, device="cpu", **kwargs)
         clock["start"] = time.perf_counter()
         model.learn(s["total"], callback=Evaluate())
         seconds = time.perf_counter() - clock["start"] - clock["eval"]
         final = seeded_returns(model, eval_env, first_seed=1_000_000).mean()  # our final evaluation's seeds
         result = {"steps_per_second": s["total"] / seconds, "train_seconds": seconds, "final_eval": float(final),
-                  "seconds_to_475": clock["reached"] and clock["reached"][1], "steps_to_475": clock["reached"] and clock["reached"][0]}
+                  "seconds_to_475": clock["reached"] and clock["reached"][1], "steps_to_475": clock["reached"] and clock["reached"][0],
+                  "evaluated_weights_sha256": clock["digests"]}
     else:
         from stable_baselines3.common.vec_env import DummyVecEnv
         from envs.atari import make_atari
@@ -121,6 +166,9 @@ def main():
     parser.add_argument("--tasks", nargs="+", choices=["cartpole", "breakout"], default=["cartpole", "breakout"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds; each runs both sides back to back (CartPole's time to 475 is reported per seed and as medians)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for both sides (default: free cores)")
+    parser.add_argument("--paired", action="store_true", help=(
+        "CartPole: run ours on SB3's random numbers for each seed (SB3 on fused Adam): both make the same run, "
+        "bit for bit, so their times to 475 compare at the same step (common random numbers; see agents/sb3_pairing.py)"))
     parser.add_argument("--quick", action="store_true", help="a short smoke run (1000 CartPole steps, 200 Breakout steps)")
     parser.add_argument("--out", default="runs/bench_dqn")
     parser.add_argument("--side", choices=["ours", "sb3"], help=argparse.SUPPRESS)
@@ -132,7 +180,7 @@ def main():
     if args.side:  # one side of one task, in its own process
         torch.set_num_threads(threads)
         s = settings(args.task, args.quick)
-        result = (run_ours if args.side == "ours" else run_sb3)(args.task, s, args.seeds[0], out / f"{args.side}_{args.task}")
+        result = (run_ours if args.side == "ours" else run_sb3)(args.task, s, args.seeds[0], out / f"{args.side}_{args.task}", args.paired)
         result.update(peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, threads=threads, load_average=list(os.getloadavg()))
         (out / f"{args.side}_{args.task}.json").write_text(json.dumps(result))
         return
@@ -142,9 +190,14 @@ def main():
         run = {"seed": seed}
         for side in ("ours", "sb3"):
             command = [sys.executable, __file__, "--side", side, "--task", task, "--seeds", str(seed), "--threads", str(threads), "--out", str(out)]
-            subprocess.run(command + (["--quick"] if args.quick else []), check=True)
+            subprocess.run(command + (["--quick"] if args.quick else []) + (["--paired"] if args.paired else []), check=True)
             run[side] = json.loads((out / f"{side}_{task}.json").read_text())
         run["steps_per_second_ratio"] = run["ours"]["steps_per_second"] / run["sb3"]["steps_per_second"]
+        if task == "cartpole":
+            if args.paired:  # the networks at every evaluation (SB3 trains past total to finish its last rollout: not the final ones)
+                run["same_weights_at_every_evaluation"] = run["ours"]["evaluated_weights_sha256"] == run["sb3"]["evaluated_weights_sha256"]
+            if run["ours"]["seconds_to_475"] and run["sb3"]["seconds_to_475"]:
+                run["time_to_475_ratio"] = run["ours"]["seconds_to_475"] / run["sb3"]["seconds_to_475"]
         if task == "breakout":
             for side in ("ours", "sb3"):
                 run[side]["ceiling_steps_per_second"] = 4 * 1000 / run[side]["learn_step_ms"]  # one learning step per 4 env steps
@@ -162,8 +215,13 @@ def main():
                 r[f"{side}_median_seconds_to_475"] = median if np.isfinite(median) else None
             if r["ours_median_seconds_to_475"] and r["sb3_median_seconds_to_475"]:
                 r["median_time_to_475_ratio"] = r["ours_median_seconds_to_475"] / r["sb3_median_seconds_to_475"]
+            paired = [run["time_to_475_ratio"] for run in runs if "time_to_475_ratio" in run and run["ours"]["steps_to_475"] == run["sb3"]["steps_to_475"]]
+            if paired:  # seeds where both reached 475 at the same step (every seed that reaches it, with --paired)
+                r["same_step_time_to_475_ratios"] = paired
+                r["median_same_step_time_to_475_ratio"] = float(np.median(paired))
         print(f"\n{task} (ratio = ours / sb3): " + json.dumps({k: v for k, v in r.items() if k != "settings"}, indent=1))
-    summary = {"results": results, "seeds": args.seeds, "threads": threads, "quick": args.quick, "load_average_end": list(os.getloadavg())}
+    summary = {"results": results, "seeds": args.seeds, "threads": threads, "quick": args.quick, "paired": args.paired,
+               "load_average_end": list(os.getloadavg())}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {out}/summary.json")
 

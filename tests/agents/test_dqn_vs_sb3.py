@@ -13,10 +13,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from agents import DQN, DQNConfig, make_vector_env
+from agents import DQN, DQNConfig, evaluate_agent, make_vector_env
 from agents.replay import Batch
+from agents.sb3_pairing import sb3_paired_agent
 
 sb3 = pytest.importorskip("stable_baselines3")
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
@@ -115,31 +115,15 @@ def test_run_driven_by_sb3_random_numbers_is_sb3_run_bit_for_bit(hand_backward):
 
     model.learn(total, callback=RecordActions())
 
-    # Ours on a plain CartPole reset once with the seed (as SB3's DummyVecEnv), from SB3's initial weights.
-    env = SyncVectorEnv([lambda: gym.make("CartPole-v1")], autoreset_mode=AutoresetMode.SAME_STEP)
-    agent = DQN(env, DQNConfig.cartpole(**settings, seed=seed, hidden_sizes=tuple(HIDDEN), epsilon_decay_steps=decay, double_dqn=False,
-                                        hand_backward=hand_backward, device="cpu"))
-    with torch.no_grad():
-        for ours, theirs in zip(agent.online.parameters(), initial, strict=True):
-            ours.copy_(theirs)
-    agent.sync_target()
-    legacy, space = np.random.RandomState(seed), gym.spaces.Discrete(2)  # SB3's set_random_seed: np.random.seed, action_space.seed
-    space.seed(seed)
-
-    def act(obs, epsilon):  # SB3's draws: uniform during warm-up, then rand() < epsilon -> action_space.sample(), else greedy
-        if agent.env_steps < settings["learning_starts"] or legacy.rand() < epsilon:
-            return np.array([space.sample()])
-        return agent.q_values(obs).argmax(axis=1)
-
-    def sample_indices(rows):  # SB3 samples each gradient step's batch in turn: randint(0, pos, B), then the env indices
-        batch, entries = settings["batch_size"], []
-        for _ in range(rows // batch):
-            entries.append(legacy.randint(0, agent.buffer.written[0], size=batch))
-            legacy.randint(0, high=1, size=batch)
-        entries = np.concatenate(entries)
-        return np.zeros_like(entries), entries
-
-    agent.act, agent.buffer.sample_indices = act, sample_indices
+    # Ours from SB3's initial weights, drawing SB3's random numbers (agents/sb3_pairing.py).
+    fresh = sb3.DQN("MlpPolicy", "CartPole-v1", policy_kwargs=dict(net_arch=HIDDEN), device="cpu", seed=seed, **settings)
+    for theirs, initial_weights in zip(fresh.q_net.parameters(), initial):
+        assert torch.equal(theirs, initial_weights)  # a model built with the seed starts where the trained one did
+    config = DQNConfig.cartpole(**settings, seed=seed, hidden_sizes=tuple(HIDDEN), epsilon_decay_steps=decay, double_dqn=False,
+                                hand_backward=hand_backward, device="cpu")
+    agent = sb3_paired_agent("CartPole-v1", config, fresh)
+    agent.learn(total // 2)
+    evaluate_agent(agent, gym.make("CartPole-v1"), episodes=2, seed=10)  # evaluating midway must not disturb the pairing
     agent.learn(total)
     assert agent.updates == model._n_updates > 0
     assert agent.buffer.actions[0, :total].tolist() == sb3_actions
