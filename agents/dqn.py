@@ -34,6 +34,7 @@ two by many seeds, not a few.
 from __future__ import annotations
 
 import collections
+import itertools
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -341,14 +342,17 @@ class DQN:
             else:
                 inputs = phase.obs.view(steps, batch, -1)  # (steps, B, F)
                 targets = td_target(phase.returns, phase.terminated, phase.discounts, next_q_target)  # (steps * B,)
+        def per_step(x: torch.Tensor) -> tuple[torch.Tensor, ...]:  # (steps * B, ...) -> steps views (B, ...), made at once
+            return x.view(steps, batch, *x.shape[1:]).unbind()
+
+        if targets is None:
+            arguments = zip(inputs.unbind(), per_step(phase.actions), itertools.repeat(None), per_step(phase.returns),
+                            per_step(phase.terminated), per_step(phase.discounts), per_step(next_q_target))
+        else:
+            arguments = zip(inputs.unbind(), per_step(phase.actions), per_step(targets))
         last = {}
-        for step in range(steps):
-            rows, metrics = slice(step * batch, (step + 1) * batch), step == steps - 1  # the phase reports its last step
-            if targets is None:
-                last = self.mlp_update.step(inputs[step], phase.actions[rows], None, phase.returns[rows], phase.terminated[rows],
-                                            phase.discounts[rows], next_q_target[rows], metrics=metrics)
-            else:
-                last = self.mlp_update.step(inputs[step], phase.actions[rows], targets[rows], metrics=metrics)
+        for step, step_arguments in enumerate(arguments):
+            last = self.mlp_update.step(*step_arguments, metrics=step == steps - 1)  # the phase reports its last step
             self.updates += 1
         return last
 

@@ -142,30 +142,31 @@ class MLPUpdate:
             offset += p.numel()
         for p, grad in zip(ordered, self.grads):
             p.grad = grad  # code reading .grad (e.g. a norm log) sees the last step's gradients
-        self._steps: list[torch.Tensor] | None = None  # the optimizer's step tensors, views of one (n_params,) tensor
-        self._step_counter: torch.Tensor | None = None
+        self._steps: list[torch.Tensor] = []  # the optimizer's step tensors, views of one (n_params,) tensor
+        self._adam_lists: tuple | None = None  # (optimizer.state they belong to, exp_avgs, exp_avg_sqs, step counter)
 
     def _adam_state(self) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """The optimizer's (exp_avg, exp_avg_sq) tensors, created as ``Adam`` would on its first
         step, and one (n_params,) tensor whose elements are the parameters' step counts.
 
         Adam keeps a 0-d step tensor per parameter; here they are views of one tensor, counted
-        up by one addition (``_foreach_add_`` on CPU is a loop of additions). After a
-        ``load_state_dict`` the optimizer holds new step tensors; they are re-linked here.
+        up by one addition (``_foreach_add_`` on CPU is a loop of additions). The lists are
+        rebuilt only when the optimizer's state is new (first step, ``load_state_dict``).
         """
         state = self.optimizer.state
+        if self._adam_lists is not None and self._adam_lists[0] is state:
+            return self._adam_lists[1:]
         for p in self.params:
             if not state[p]:
                 state[p]["step"] = torch.zeros((), dtype=torch.float32, device=p.device)  # fused Adam keeps float32 steps
                 state[p]["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state[p]["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        steps = [state[p]["step"] for p in self.params]
-        if self._steps is None or any(a is not b for a, b in zip(steps, self._steps)):
-            self._step_counter = torch.stack([step.to(torch.float32) for step in steps])  # (n_params,)
-            self._steps = list(self._step_counter.unbind())
-            for p, step in zip(self.params, self._steps):
-                state[p]["step"] = step
-        return [state[p]["exp_avg"] for p in self.params], [state[p]["exp_avg_sq"] for p in self.params], self._step_counter
+        step_counter = torch.stack([state[p]["step"].to(torch.float32) for p in self.params])  # (n_params,)
+        self._steps = list(step_counter.unbind())
+        for p, step in zip(self.params, self._steps):
+            state[p]["step"] = step
+        self._adam_lists = (state, [state[p]["exp_avg"] for p in self.params], [state[p]["exp_avg_sq"] for p in self.params], step_counter)
+        return self._adam_lists[1:]
 
     @torch.no_grad()
     def step(self, inputs: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor | None, returns: torch.Tensor | None = None,
