@@ -15,8 +15,8 @@ are computed only when asked (a phase reports its last step). ``tests/agents/tes
 checks it against autograd and ``torch.optim.Adam``; tests/agents/test_dqn_vs_sb3.py checks a
 whole run against SB3's bit for bit. Measured per update over CartPole training phases (1
 thread, load ~2, the phase's target-network pass and sampling included, throwaway script
-timing ``train_phase`` over 20k steps): 0.78 ms instead of 1.29 with Double DQN, 0.64
-instead of 1.17 without.
+timing ``train_phase`` over 20k steps): 0.75 ms instead of 1.27 with Double DQN, 0.61
+instead of 1.14 without.
 
 It applies to the plain ``QNetwork`` MLP: Linear/ReLU torso, linear non-dueling head (see
 ``relu_mlp_linears``); other networks use ``DQN.update``.

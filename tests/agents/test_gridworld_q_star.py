@@ -9,6 +9,10 @@ gridworld = pytest.importorskip("envs.gridworld", reason="envs.gridworld is not 
 
 # Seed 0, 15,000 steps: measured max |Q - Q*| = 0.013 over all reachable non-terminal states and
 # actions (25 states; Q* ranges over [-1, 1]); the bound below leaves room for other CPUs' float order.
+# This is one seed's budget, not every seed's: over seeds 0-5 this budget passes on 2 (the others have
+# not reached the goal often enough by 15k steps); 30k steps with epsilon_end=0.2 bring max |Q - Q*|
+# under 0.05 on all six, but greedy optimality still fails on three of them: Q* separates some actions
+# by a single discount step (0.008), so the greedy choice there needs errors under 0.004.
 STEPS, MAX_ERROR = 15_000, 0.05
 
 
