@@ -23,7 +23,8 @@ from agents.dqn import DQN, DQNConfig
 from agents.evaluate import evaluate_agent
 from agents.vector import is_atari, make_eval_env, make_vector_env
 
-METRIC_FIELDS = ["env_steps", "train_seconds", "steps_per_second", "episodes", "epsilon", "recent_return", "loss", "q_mean", "eval_mean", "eval_std"]
+METRIC_FIELDS = ["env_steps", "train_seconds", "steps_per_second", "episodes", "epsilon", "learning_rate", "recent_return", "loss", "q_mean",
+                 "eval_mean", "eval_std"]
 
 
 def default_preset(env_id: str) -> str:
@@ -114,7 +115,7 @@ def train_run(env_id: str, config: DQNConfig, total_steps: int, out: str | Path,
         metrics = agent.learn(min(total_steps, (agent.env_steps // eval_interval + 1) * eval_interval))
         train_seconds += time.perf_counter() - started
         returns = evaluate_agent(agent, eval_env, eval_episodes, seed=10_000 + agent.env_steps)
-        row = {**{k: metrics[k] for k in ("env_steps", "episodes", "epsilon", "recent_return", "loss", "q_mean")},
+        row = {**{k: metrics[k] for k in ("env_steps", "episodes", "epsilon", "learning_rate", "recent_return", "loss", "q_mean")},
                "train_seconds": train_seconds, "steps_per_second": (agent.env_steps - before) / max(time.perf_counter() - started, 1e-9),
                "eval_mean": float(returns.mean()), "eval_std": float(returns.std())}
         rows.append(row)

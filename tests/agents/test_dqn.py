@@ -28,7 +28,8 @@ def test_td_target_double_and_vanilla_by_hand():
     torch.testing.assert_close(td_target(rewards, terminated, discounts, next_q_target), torch.tensor([11.0, 2.0]))
 
 
-@pytest.mark.parametrize("field,value", [("gamma", 1.5), ("batch_size", 0), ("tau", 0.0), ("hidden_sizes", ()), ("n_step", 0)])
+@pytest.mark.parametrize("field,value", [("gamma", 1.5), ("batch_size", 0), ("tau", 0.0), ("hidden_sizes", ()), ("n_step", 0),
+                                         ("learning_rate_end", -1e-3), ("learning_rate_decay_steps", -1)])
 def test_config_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(ValueError, match=f"DQNConfig.{field}"):
         DQNConfig(**{field: value})
@@ -94,6 +95,22 @@ def test_dqn_learns_corridor_q_star():
     np.testing.assert_array_equal(evaluate_agent(agent, Corridor(), episodes=2), [1.0, 1.0])
 
 
+@pytest.mark.parametrize("hand_backward", [True, False])
+def test_learning_rate_decays_linearly_with_env_steps(hand_backward):
+    # TINY trains every step from step 51: the rate of the phase at step s is 3e-3 + (1e-4 - 3e-3) * s / 400, then 1e-4.
+    config = DQNConfig(**TINY, learning_rate_end=1e-4, learning_rate_decay_steps=400, hand_backward=hand_backward, seed=1)
+    agent = DQN(corridor_envs(), config)
+    seen = []
+    train_phase = agent.train_phase
+    agent.train_phase = lambda: seen.append(agent.optimizer.param_groups[0]["lr"]) or train_phase()
+    metrics = agent.learn(500)
+    assert len(seen) == 450
+    assert seen[0] == pytest.approx(3e-3 - 2.9e-3 * 51 / 400) and seen[149] == pytest.approx(3e-3 - 2.9e-3 * 200 / 400)
+    assert seen[-1] == metrics["learning_rate"] == pytest.approx(1e-4)
+    constant = DQN(corridor_envs(), DQNConfig(**TINY, seed=1))
+    assert constant.learn(100)["learning_rate"] == 3e-3  # no decay steps: the rate stays
+
+
 def test_evaluation_leaves_training_untouched_and_repeats():
     # Evaluating between training chunks (with exploration) must not change the run: the evaluation draws its own numbers.
     config = DQNConfig(**{**TINY, "eval_epsilon": 0.5}, seed=4)
@@ -110,7 +127,7 @@ def test_evaluation_leaves_training_untouched_and_repeats():
 
 @pytest.mark.parametrize("n_envs", [1, 2])
 def test_save_load_resumes_exactly(tmp_path, n_envs):
-    config = DQNConfig(**{**TINY, "n_step": 2}, seed=5)
+    config = DQNConfig(**{**TINY, "n_step": 2}, learning_rate_end=1e-4, learning_rate_decay_steps=500, seed=5)
     straight = DQN(corridor_envs(n_envs), config)
     straight.learn(600)
     first = DQN(corridor_envs(n_envs), config)
