@@ -1,0 +1,57 @@
+"""The synthetic-data yardstick (kt/irt_oracle.py): leak-free predictions, parameter recovery, info-file errors."""
+
+import numpy as np
+import pytest
+
+from kt.irt_oracle import ABILITY_GRID, fit_oracle, oracle_predictions, read_exercise_info
+
+CONCEPT = np.array([0, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0])
+DIFFICULTY = np.linspace(-1.5, 1.5, 12)
+
+
+def simulate(n_students, guess, ability_sd, gain, seed=0):
+    rng = np.random.default_rng(seed)
+    ability = rng.normal(0, ability_sd, size=(n_students, 3))  # (n, concepts)
+    practice = np.array([(CONCEPT[:j] == CONCEPT[j]).sum() for j in range(len(CONCEPT))])  # (m,)
+    logit = ability[:, CONCEPT] + gain * practice - DIFFICULTY  # (n, m)
+    return (rng.random(logit.shape) < guess + (1 - guess) / (1 + np.exp(-logit))).astype(np.int64)
+
+
+def test_predictions_use_only_earlier_answers_of_the_same_concept():
+    responses = simulate(5, 0.1, 2.0, 0.1)
+    base, _ = oracle_predictions(responses, CONCEPT, DIFFICULTY, 0.1, 2.0, 0.1)
+    prior = np.exp(-0.5 * (ABILITY_GRID / 2.0) ** 2)
+    expected_first = (prior / prior.sum()) @ (0.1 + 0.9 / (1 + np.exp(-(ABILITY_GRID - DIFFICULTY[0]))))
+    np.testing.assert_allclose(base[:, 0], expected_first)  # nothing seen yet: the prior predictive, for everyone
+    flipped = responses.copy()
+    flipped[0, 4] = 1 - flipped[0, 4]  # exercise 4 is concept 1
+    moved, _ = oracle_predictions(flipped, CONCEPT, DIFFICULTY, 0.1, 2.0, 0.1)
+    np.testing.assert_array_equal(moved[:, :5], base[:, :5])  # its own and earlier predictions cannot see it
+    np.testing.assert_array_equal(moved[1:], base[1:])  # nor other students'
+    later_same = [j for j in range(5, 12) if CONCEPT[j] == 1]
+    later_other = [j for j in range(5, 12) if CONCEPT[j] != 1]
+    assert np.all(moved[0, later_same] != base[0, later_same])
+    np.testing.assert_array_equal(moved[0, later_other], base[0, later_other])
+
+
+def test_fit_recovers_the_generating_parameters_on_a_grid():
+    responses = simulate(1500, 0.25, 3.0, 0.0, seed=1)
+    fitted = fit_oracle(responses, CONCEPT, DIFFICULTY, guesses=(0.0, 0.25), ability_sds=(0.7, 3.0), gains=(0.0, 0.4))
+    assert (fitted["guess"], fitted["ability_sd"], fitted["gain"]) == (0.25, 3.0, 0.0)
+
+
+def test_info_file_errors_name_the_file_and_line(tmp_path):
+    good = tmp_path / "good_info.txt"
+    good.write_text("0.4\t0.49\t3\t1.6\n0.5\t0.5\t1\t-0.2\n")
+    concept, difficulty = read_exercise_info(good, 2)
+    assert concept.tolist() == [3, 1] and difficulty.tolist() == [1.6, -0.2]
+    with pytest.raises(ValueError, match="2 exercise lines for a response matrix of 3"):
+        read_exercise_info(good, 3)
+    bad = tmp_path / "bad_info.txt"
+    bad.write_text("0.4\t0.49\t3\t1.6\n0.5\tx\t1\t-0.2\n")
+    with pytest.raises(ValueError, match="bad_info.txt, line 2"):
+        read_exercise_info(bad, 2)
+    short = tmp_path / "short_info.txt"
+    short.write_text("0.4\t0.49\t3\n")
+    with pytest.raises(ValueError, match="line 1: expected 4 numbers"):
+        read_exercise_info(short, 1)

@@ -1,0 +1,29 @@
+"""scripts/synthetic_oracle.py on a small simulated response matrix: the DKT split, the fitted parameters, a clear error without the info file."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "kt"))
+from test_irt_oracle import CONCEPT, DIFFICULTY, simulate  # noqa: E402
+
+
+def test_scores_the_second_half_with_parameters_fitted_on_the_first(tmp_path):
+    responses = simulate(200, 0.1, 3.0, 0.1, seed=2)
+    data = tmp_path / "sim.csv"
+    np.savetxt(data, responses, fmt="%d", delimiter=",")
+    (tmp_path / "sim_info.txt").write_text("".join(f"0.5\t0.5\t{c}\t{d}\n" for c, d in zip(CONCEPT, DIFFICULTY)))
+    command = [sys.executable, str(ROOT / "scripts" / "synthetic_oracle.py"), "--data", str(data), "--out", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["n_train_students"] == summary["n_test_students"] == 100 and summary["test_n"] == 100 * len(CONCEPT)
+    assert 0.7 < summary["test_auc"] <= 1.0  # abilities spread 3 logits apart: the answers are quite predictable
+    assert set(summary["fitted"]) == {"guess", "ability_sd", "gain", "log_likelihood"}
+    (tmp_path / "sim_info.txt").unlink()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode != 0 and "sim_info.txt" in result.stderr
