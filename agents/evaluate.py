@@ -10,6 +10,11 @@ import numpy as np
 from agents.networks import batch_of_one
 
 
+def _act_once(agent, env: gym.Env, obs, epsilon: float, rng: np.random.Generator) -> int:
+    """The agent's epsilon-greedy action for one observation of ``env`` (exploration from ``rng``)."""
+    return int(agent.act(agent.adapter(batch_of_one(env.observation_space, obs)), epsilon, rng)[0])
+
+
 def evaluate_agent(agent, env: gym.Env, episodes: int = 10, seed: int = 0, epsilon: float | None = None) -> np.ndarray:
     """Run ``episodes`` episodes of the agent's epsilon-greedy policy on ``env``.
 
@@ -34,8 +39,7 @@ def evaluate_agent(agent, env: gym.Env, episodes: int = 10, seed: int = 0, epsil
         obs, _ = env.reset(seed=seed + episode)
         done = False
         while not done:
-            action = int(agent.act(agent.adapter(batch_of_one(env.observation_space, obs)), epsilon, rng)[0])
-            obs, reward, terminated, truncated, _ = env.step(action)
+            obs, reward, terminated, truncated, _ = env.step(_act_once(agent, env, obs, epsilon, rng))
             returns[episode] += float(reward)
             done = terminated or truncated
     return returns
@@ -49,8 +53,7 @@ def record_episode(agent, env: gym.Env, seed: int = 0, epsilon: float | None = N
     rng = np.random.default_rng(seed)
     frames, total, done = [env.render()], 0.0, False
     while not done and len(frames) < max_frames:
-        action = int(agent.act(agent.adapter(batch_of_one(env.observation_space, obs)), epsilon, rng)[0])
-        obs, reward, terminated, truncated, _ = env.step(action)
+        obs, reward, terminated, truncated, _ = env.step(_act_once(agent, env, obs, epsilon, rng))
         total += float(reward)
         frames.append(env.render())
         done = terminated or truncated

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.kt.test_irt_oracle import CONCEPT, DIFFICULTY, simulate
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "kt"))
-from test_irt_oracle import CONCEPT, DIFFICULTY, simulate  # noqa: E402
 
 
 def test_scores_the_second_half_with_parameters_fitted_on_the_first(tmp_path):
