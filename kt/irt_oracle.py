@@ -8,6 +8,10 @@ model sees), the best prediction of an answer from the earlier ones is the poste
 that model, with independent N(0, ability_sd^2) abilities per concept, integrated on a grid. Its three
 population parameters are fitted by likelihood on the training students only. Its test AUC is about as
 high as any predictor of these logs can be expected to score: a yardstick for DKT, not a competitor.
+
+``learn_structure`` is the same predictor with nothing given: the concepts found by clustering the
+training students' answers, the difficulties and population parameters fitted by marginal
+likelihood. It measures what the training data allow a model that assumes this structure.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ABILITY_GRID", "fit_oracle", "oracle_predictions", "read_exercise_info"]
+__all__ = ["ABILITY_GRID", "cluster_exercises", "fit_oracle", "fit_structure", "learn_structure", "oracle_predictions",
+           "read_exercise_info"]
 
 ABILITY_GRID = np.linspace(-20.0, 20.0, 401)  # abilities integrated over (wide enough for ability_sd up to ~5)
 
@@ -91,3 +96,127 @@ def fit_oracle(responses: np.ndarray, concept: np.ndarray, difficulty: np.ndarra
     best = max(((oracle_predictions(responses, concept, difficulty, g, s, k)[1], g, s, k)
                 for g, s, k in itertools.product(guesses, ability_sds, gains)), key=lambda row: row[0])
     return {"guess": best[1], "ability_sd": best[2], "gain": best[3], "log_likelihood": best[0]}
+
+
+def cluster_exercises(responses: np.ndarray, n_concepts: int) -> np.ndarray:
+    """(m,) concept labels 0..n_concepts-1: average-linkage clustering of the exercises' answer correlations.
+
+    Exercises on one concept share the student's ability on it, so their answers correlate; those on
+    independent concepts do not (the DKT paper finds the concepts of these logs by clustering its
+    model's influence between exercises instead). Labels are numbered by first exercise.
+
+    Raises:
+        ValueError: for n_concepts outside [1, m] or an exercise that everyone answered alike
+            (its correlation is undefined).
+    """
+    m = responses.shape[1]
+    if not 1 <= n_concepts <= m:
+        raise ValueError(f"cluster_exercises: n_concepts must be in [1, {m}], got {n_concepts}")
+    constant = np.flatnonzero(responses.std(axis=0) == 0)
+    if constant.size:
+        raise ValueError(f"cluster_exercises: exercise(s) {constant.tolist()} were answered alike by every student; "
+                         "their correlation with the others is undefined")
+    correlation = np.corrcoef(responses.T.astype(np.float64))  # (m, m)
+    clusters = [[j] for j in range(m)]
+    while len(clusters) > n_concepts:
+        sizes = np.array([len(c) for c in clusters])
+        member = np.zeros((len(clusters), m))
+        for k, cluster in enumerate(clusters):
+            member[k, cluster] = 1.0
+        linkage = member @ correlation @ member.T / np.outer(sizes, sizes)  # mean correlation between clusters
+        np.fill_diagonal(linkage, -np.inf)
+        a, b = np.unravel_index(np.argmax(linkage), linkage.shape)
+        a, b = min(a, b), max(a, b)
+        clusters[a] += clusters.pop(b)
+    labels = np.zeros(m, dtype=np.int64)
+    for k, cluster in enumerate(sorted(clusters, key=min)):
+        labels[cluster] = k
+    return labels
+
+
+def fit_structure(responses: np.ndarray, concept: np.ndarray) -> dict:
+    """Difficulties, guess rate and ability spread by marginal likelihood, given the concepts.
+
+    The model of ``oracle_predictions``, each student's per-concept abilities integrated out on
+    ``ABILITY_GRID``; maximised with L-BFGS in float64 from difficulty 0, guess 0.1, spread 2.
+    Every student answers the exercises in one order, so a practice gain is indistinguishable from
+    lower difficulties of later exercises: the gain is 0 and the difficulties are effective ones
+    (the generator's difficulty minus gain times earlier exercises on the concept).
+
+    Returns:
+        {"difficulty" ((m,) array), "guess", "ability_sd", "gain" (0.0), "log_likelihood"}.
+    """
+    import torch  # the oracle itself needs only numpy
+    import torch.nn.functional as F
+
+    m = responses.shape[1]
+    answers = torch.tensor(responses, dtype=torch.float64)  # (n, m), a copy (the input may be read-only)
+    grid = torch.as_tensor(ABILITY_GRID)
+    blocks = []
+    for c in np.unique(concept):
+        items = np.flatnonzero(concept == c)
+        blocks.append(torch.as_tensor(items))
+    params = torch.zeros(m + 2, dtype=torch.float64)
+    params[m], params[m + 1] = float(np.log(0.1 / 0.9)), float(np.log(2.0))  # logit guess, log spread
+    params.requires_grad_(True)
+
+    def negative_log_likelihood() -> torch.Tensor:
+        difficulty = params[:m]
+        log_guess, log_no_guess = F.logsigmoid(params[m]), F.logsigmoid(-params[m])
+        log_prior = torch.log_softmax(-0.5 * (grid / torch.exp(params[m + 1])) ** 2, dim=0)  # (grid,)
+        total = params.new_zeros(())
+        for items in blocks:
+            logit = grid - difficulty[items][:, None]  # (k, grid)
+            # log p and log(1 - p) of p = guess + (1 - guess) sigmoid(logit), in forms that stay finite when it saturates
+            log_right = torch.logaddexp(log_guess, log_no_guess + F.logsigmoid(logit))
+            log_wrong = log_no_guess + F.logsigmoid(-logit)
+            block = answers[:, items]  # (n, k)
+            log_likelihood = block @ log_right + (1 - block) @ log_wrong  # (n, grid)
+            total = total + torch.logsumexp(log_likelihood + log_prior, dim=1).sum()
+        return -total
+
+    optimizer = torch.optim.LBFGS([params], max_iter=500, tolerance_grad=1e-9, tolerance_change=1e-12,
+                                  line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = negative_log_likelihood()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        final = -float(negative_log_likelihood())
+    values = params.detach().numpy()
+    return {"difficulty": values[:m].copy(), "guess": float(1 / (1 + np.exp(-values[m]))),
+            "ability_sd": float(np.exp(values[m + 1])), "gain": 0.0, "log_likelihood": final}
+
+
+def learn_structure(responses: np.ndarray, n_concepts: int | None = None, max_concepts: int = 10,
+                    held_out: float = 0.25) -> dict:
+    """The oracle's exercise parameters learned from answers alone: concepts by clustering, the rest by likelihood.
+
+    Args:
+        responses: (n, m) 0/1 answers of the students to learn from (the training half).
+        n_concepts: number of concepts; None chooses it from 1..max_concepts by the likelihood
+            of the last ``held_out`` fraction of these students under a fit to the others.
+
+    Returns:
+        ``fit_structure``'s dict fitted on all of ``responses``, plus "concept" ((m,) labels),
+        "n_concepts" and "held_out_log_likelihood" ({K: value}, empty when n_concepts is given).
+    """
+    scores: dict[int, float] = {}
+    if n_concepts is None:
+        cut = int(round(responses.shape[0] * (1 - held_out)))
+        if cut < 2 or cut == responses.shape[0]:
+            raise ValueError(f"learn_structure: {responses.shape[0]} students are too few to hold {held_out:.0%} out")
+        fit_part, check_part = responses[:cut], responses[cut:]
+        for k in range(1, min(max_concepts, responses.shape[1]) + 1):
+            concept = cluster_exercises(fit_part, k)
+            fitted = fit_structure(fit_part, concept)
+            _, scores[k] = oracle_predictions(check_part, concept, fitted["difficulty"], fitted["guess"],
+                                              fitted["ability_sd"], fitted["gain"])
+        n_concepts = max(scores, key=scores.get)
+    concept = cluster_exercises(responses, n_concepts)
+    return {**fit_structure(responses, concept), "concept": concept, "n_concepts": n_concepts,
+            "held_out_log_likelihood": scores}

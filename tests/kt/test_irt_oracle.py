@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from kt.irt_oracle import ABILITY_GRID, fit_oracle, oracle_predictions, read_exercise_info
+from kt.irt_oracle import (ABILITY_GRID, cluster_exercises, fit_oracle, fit_structure, learn_structure, oracle_predictions,
+                            read_exercise_info)
 
 CONCEPT = np.array([0, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0])
 DIFFICULTY = np.linspace(-1.5, 1.5, 12)
@@ -55,3 +56,44 @@ def test_info_file_errors_name_the_file_and_line(tmp_path):
     short.write_text("0.4\t0.49\t3\n")
     with pytest.raises(ValueError, match="line 1: expected 4 numbers"):
         read_exercise_info(short, 1)
+
+
+def test_clustering_recovers_the_concepts_from_answers_alone():
+    responses = simulate(1500, 0.1, 3.0, 0.1, seed=3)
+    np.testing.assert_array_equal(cluster_exercises(responses, 3), CONCEPT)  # numbered by first exercise, as CONCEPT is
+    assert cluster_exercises(responses, 1).tolist() == [0] * len(CONCEPT)
+    assert sorted(cluster_exercises(responses, len(CONCEPT))) == list(range(len(CONCEPT)))
+
+
+def test_clustering_errors_say_what_is_wrong():
+    responses = simulate(50, 0.1, 3.0, 0.1)
+    with pytest.raises(ValueError, match=r"n_concepts must be in \[1, 12\], got 0"):
+        cluster_exercises(responses, 0)
+    responses[:, 5] = 1
+    with pytest.raises(ValueError, match=r"exercise\(s\) \[5\] were answered alike"):
+        cluster_exercises(responses, 3)
+
+
+def test_structure_fit_recovers_effective_difficulties_and_population_parameters():
+    responses = simulate(3000, 0.2, 2.0, 0.3, seed=5)
+    fitted = fit_structure(responses, CONCEPT)
+    practice = np.array([(CONCEPT[:j] == CONCEPT[j]).sum() for j in range(len(CONCEPT))])
+    effective = DIFFICULTY - 0.3 * practice  # one answer order: the gain folds into the difficulties
+    assert np.abs(fitted["difficulty"] - effective).max() < 0.2 and fitted["gain"] == 0.0
+    assert abs(fitted["guess"] - 0.2) < 0.05 and abs(fitted["ability_sd"] - 2.0) < 0.2
+    # the maximum: at least as likely as the generating parameters (it started far from them)
+    _, at_truth = oracle_predictions(responses, CONCEPT, DIFFICULTY, 0.2, 2.0, 0.3)
+    assert fitted["log_likelihood"] >= at_truth
+    _, at_effective = oracle_predictions(responses, CONCEPT, effective, 0.2, 2.0, 0.0)
+    np.testing.assert_allclose(at_effective, at_truth)  # the two parameterisations are the same model
+
+
+def test_learned_structure_chooses_the_number_of_concepts_on_held_out_students():
+    responses = simulate(2000, 0.1, 3.0, 0.1, seed=5)
+    learned = learn_structure(responses, max_concepts=6)
+    assert learned["n_concepts"] == 3 and sorted(learned["held_out_log_likelihood"]) == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_array_equal(learned["concept"], CONCEPT)
+    given = learn_structure(responses, n_concepts=2)
+    assert given["n_concepts"] == 2 and given["held_out_log_likelihood"] == {}
+    with pytest.raises(ValueError, match="too few"):
+        learn_structure(responses[:2])

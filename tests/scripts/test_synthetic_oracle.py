@@ -27,3 +27,21 @@ def test_scores_the_second_half_with_parameters_fitted_on_the_first(tmp_path):
     (tmp_path / "sim_info.txt").unlink()
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode != 0 and "sim_info.txt" in result.stderr
+
+
+def test_learned_structure_needs_no_info_file_and_reports_its_recovery(tmp_path):
+    responses = simulate(1200, 0.1, 3.0, 0.1, seed=6)
+    data = tmp_path / "sim.csv"
+    np.savetxt(data, responses, fmt="%d", delimiter=",")
+    command = [sys.executable, str(ROOT / "scripts" / "synthetic_oracle.py"), "--data", str(data), "--structure", "learned",
+               "--max-concepts", "5", "--out", str(tmp_path / "learned")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "learned" / "summary.json").read_text())
+    assert summary["model"] == "irt-oracle-learned" and summary["n_concepts"] == 3 and "recovery" not in summary
+    assert summary["concept"] == CONCEPT.tolist() and summary["test_n"] == 600 * len(CONCEPT)
+    (tmp_path / "sim_info.txt").write_text("".join(f"0.5\t0.5\t{c}\t{d}\n" for c, d in zip(CONCEPT, DIFFICULTY)))
+    result = subprocess.run(command[:-1] + [str(tmp_path / "with_info")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    recovery = json.loads((tmp_path / "with_info" / "summary.json").read_text())["recovery"]
+    assert recovery["same_partition_fraction"] == 1.0 and recovery["difficulty_correlation"] > 0.95
