@@ -70,6 +70,8 @@ class DKTConfig:
     packed: bool = field(default=False, metadata={"help": "pack training batches (off: length-sorted padded batches took 10 s per ASSISTments 2015 epoch on CPU, packed 53 s)"})
     valid_fraction: float = field(default=0.1, metadata={"help": "students held out for early stopping when fit() gets no valid table (0: none)"})
     refit: bool = field(default=False, metadata={"help": "after early stopping on the valid_fraction students, train a fresh network on all training students for the best epoch count (only when fit() holds out its own validation students)"})
+    concept_mixing: float = field(default=0.0, metadata={"help": "train also on this many virtual students per real one, each taking every concept's answers from a random real student (kt/concept_mixing.py; only for logs where all students answer the same exercises in one order and concepts are independent; 0: off)"})
+    mixing_concepts: int = field(default=0, metadata={"help": "concepts the exercises are clustered into for concept_mixing (0: chosen by held-out likelihood)"})
     device: str = field(default="cpu", metadata={"help": "torch device: cpu, cuda or auto"})
     seed: int = field(default=0, metadata={"help": "seed of initial weights, dropout and validation hold-out"})
     training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "optimiser and early-stopping settings"})
@@ -85,6 +87,9 @@ class DKTConfig:
         for name in ("dropout", "input_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"DKTConfig.{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.concept_mixing < 0 or self.mixing_concepts < 0:
+            raise ValueError(f"DKTConfig.concept_mixing and mixing_concepts must be >= 0 (0: off / chosen), got "
+                             f"{self.concept_mixing} and {self.mixing_concepts}")
         if not 0.0 <= self.valid_fraction < 1.0:
             raise ValueError(f"DKTConfig.valid_fraction must be in [0, 1), got {self.valid_fraction}")
         if not isinstance(self.training, TrainingConfig):
@@ -241,6 +246,8 @@ class DKT:
         network: the fitted ``DKTNetwork`` (None before ``fit``).
         history: the ``TrainingHistory`` of the last ``fit`` (with ``refit``: of the selection run).
         refit_history: the ``TrainingHistory`` of the refit on all training students (None without ``refit``).
+        mixing: the ``concept_mixtures`` report of the last ``fit`` (the concepts found, the virtual
+            students added, how independent the concepts look; None without ``concept_mixing``).
         global_mean: training mean correctness, the prediction for unknown skills.
         n_unknown_skill_rows: rows of the last ``predict`` whose skill was unknown.
     """
@@ -251,6 +258,7 @@ class DKT:
             raise TypeError(f"DKT config must be a DKTConfig, got {type(self.config).__name__}")
         self.network: DKTNetwork | None = None
         self.history = TrainingHistory()
+        self.mixing: dict | None = None
         self.global_mean = float("nan")
         self.n_unknown_skill_rows = 0
         self._skill_ids = np.zeros(0, dtype=np.int64)
@@ -317,7 +325,8 @@ class DKT:
             table, valid = holdout_split(table, test_fraction=self.config.valid_fraction, seed=self.config.seed)
         # With refit the final network trains on every student, so it knows every training skill.
         self._skill_ids = np.unique((whole if self.config.refit else table)["skill_id"].to_numpy())
-        encoded = encode_table(table, self._skill_ids, where="training table")
+        self.mixing = None
+        encoded = encode_table(self._with_mixtures(table), self._skill_ids, where="training table")
         self.global_mean = float(encoded.correct.mean())
         batches = self._training_batches(encoded)
         validate = None
@@ -340,6 +349,22 @@ class DKT:
             self._refit(whole, progress)
         return self
 
+    def _with_mixtures(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` plus its concept mixtures when ``concept_mixing`` is on (else itself).
+
+        The concepts are clustered once, from the first table (the students left after the
+        validation hold-out), and reused for the refit's; ``mixing`` keeps the report.
+        """
+        if not self.config.concept_mixing:
+            return table
+        from kt.concept_mixing import concept_mixtures
+
+        concept = None if self.mixing is None else np.asarray(self.mixing["concept"])
+        mixed, report = concept_mixtures(table, self.config.concept_mixing, self.config.mixing_concepts,
+                                         seed=self.config.seed, concept=concept)
+        self.mixing = report
+        return mixed
+
     def _training_batches(self, encoded: EncodedSequences) -> list[SequenceBatch]:
         """Windows of ``encoded`` batched on the device; sets the loss's mean steps per batch."""
         windows = cut_windows(encoded, self.config.max_length)
@@ -355,7 +380,7 @@ class DKT:
         the selection run; ``refit_history`` is the refit's. Its loop checkpoints beside the
         selection run's (``<name>_refit.pt``) and resumes from there.
         """
-        encoded = encode_table(whole, self._skill_ids, where="training table")  # its skills are the model's
+        encoded = encode_table(self._with_mixtures(whole), self._skill_ids, where="training table")  # its skills are the model's
         self.global_mean = float(encoded.correct.mean())
         batches = self._training_batches(encoded)
         training = replace(self.config.training, max_epochs=max(self.history.best_epoch, 1))

@@ -90,6 +90,9 @@ def _model_summary(name: str, result: EvaluationResult) -> dict[str, Any]:
     if history is not None and hasattr(history, "summary"):
         summary.update(history.summary())
         summary["train_seconds"] = result.train_seconds
+    mixing = getattr(result.models[0], "mixing", None)
+    if mixing is not None:
+        summary["concept_mixing"] = mixing
     config = result.models[0].config
     summary["settings"] = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
     return summary

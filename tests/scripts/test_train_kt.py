@@ -69,3 +69,20 @@ def test_train_kt_rejects_a_pykt_run_without_test_log(tmp_path):
     log = write_tiny_log(tmp_path / "log.csv", n_students=4)
     done = run_script("train_kt.py", "--data", str(log), "--protocol", "pykt", "--out", str(tmp_path / "run"), *TINY_DKT)
     assert done.returncode != 0 and "test table" in done.stderr
+
+
+def test_train_kt_concept_mixing_reports_the_concepts_and_refuses_ragged_logs(tmp_path):
+    from tests.kt.test_irt_oracle import CONCEPT, simulate
+
+    matrix = tmp_path / "matrix.csv"
+    np.savetxt(matrix, simulate(60, 0.1, 3.0, 0.1, seed=7), fmt="%d", delimiter=",")
+    done = run_script("train_kt.py", "--data", str(matrix), "--model", "dkt", "--protocol", "dkt-synthetic", "--concept-mixing", "2",
+                      "--mixing-concepts", "3", "--input-encoding", "one-hot", "--out", str(tmp_path / "run"), *TINY_DKT)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    report = summary["concept_mixing"]
+    assert report["n_concepts"] == 3 and report["virtual_students"] == 2 * 27  # 30 training students, 3 held out for validation
+    assert len(report["concept"]) == len(CONCEPT) and summary["settings"]["concept_mixing"] == 2.0
+    ragged = run_script("train_kt.py", "--data", str(write_tiny_log(tmp_path / "log.csv")), "--model", "dkt", "--concept-mixing", "2",
+                        "--out", str(tmp_path / "ragged"), *TINY_DKT)
+    assert ragged.returncode != 0 and "same exercises in the same order" in ragged.stderr
