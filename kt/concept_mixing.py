@@ -7,9 +7,9 @@ Then a virtual student that takes each concept's answers from a different real s
 random) is as likely a student as a real one, and DKT trained on many of them cannot learn the
 spurious cross-concept dependences that a few thousand real students show by chance; it still learns
 every dependence within a concept from real answer blocks. On the DKT paper's Synthetic-5 log,
-DKT alone fits its training students better than the generating model does and its test
-log-loss is 0.4933; trained also on 30 mixtures per student, 0.4887 (the Bayes predictor of the
-generating model, with parameters learned from the same students: 0.4873).
+DKT alone fits its training students better than the generating model fitted to them does, and
+its test log-loss is 0.4933; trained also on 30 mixtures per student, 0.4887 (the Bayes predictor
+of the generating model, with parameters learned from the same students: 0.4873).
 
 The concepts are not given: ``kt.irt_oracle.cluster_exercises`` finds them in the training
 students' answer correlations, their number chosen by held-out likelihood (``learn_structure``).
