@@ -12,7 +12,7 @@ its test log-loss is 0.4933; trained also on 30 mixtures per student, 0.4887 (th
 of the generating model, with parameters learned from the same students: 0.4873).
 
 The concepts are not given: ``kt.irt_oracle.cluster_exercises`` finds them in the training
-students' answer correlations, their number chosen by held-out likelihood (``learn_structure``).
+students' answer correlations, their number chosen by held-out likelihood (``choose_n_concepts``).
 The independence is an assumption about the data; ``mixing_report`` measures it (the mean
 absolute answer correlation within and across the concepts found). On real logs, where skills
 correlate through general ability, it does not hold and this should not be used.
@@ -27,7 +27,7 @@ import pandas as pd
 
 from kt.attempts import sort_canonical
 from kt.data import make_table
-from kt.irt_oracle import cluster_exercises, learn_structure
+from kt.irt_oracle import choose_n_concepts, cluster_exercises
 
 __all__ = ["ResponseMatrix", "concept_mixtures", "mix_students", "mixing_report", "response_matrix"]
 
@@ -51,7 +51,11 @@ def response_matrix(table: pd.DataFrame) -> ResponseMatrix:
     """
     if len(table) == 0:
         raise ValueError("response_matrix: the table is empty")
-    rows = sort_canonical(table)
+    return _sorted_response_matrix(sort_canonical(table))
+
+
+def _sorted_response_matrix(rows: pd.DataFrame) -> ResponseMatrix:
+    """``response_matrix`` of a table already in canonical order."""
     users, starts, counts = np.unique(rows["user_id"].to_numpy(), return_index=True, return_counts=True)
     first_seen = np.argsort(starts)
     users, starts, counts = users[first_seen], starts[first_seen], counts[first_seen]
@@ -107,7 +111,7 @@ def concept_mixtures(table: pd.DataFrame, per_student: float, n_concepts: int = 
         table: canonical training interactions, a response matrix (see ``response_matrix``).
         per_student: virtual students per real student (> 0).
         n_concepts: concepts to cluster the exercises into; 0 chooses the number by held-out
-            likelihood (``learn_structure``).
+            likelihood (``choose_n_concepts``).
         seed: seed of the donor draws.
         concept: (m,) concept of each position, to reuse an earlier clustering (then
             ``n_concepts`` is ignored).
@@ -121,11 +125,13 @@ def concept_mixtures(table: pd.DataFrame, per_student: float, n_concepts: int = 
         raise ValueError(f"concept_mixtures: per_student must be > 0, got {per_student}")
     if n_concepts < 0:
         raise ValueError(f"concept_mixtures: n_concepts must be >= 0 (0: choose), got {n_concepts}")
-    matrix = response_matrix(table)
+    if len(table) == 0:
+        raise ValueError("concept_mixtures: the table is empty")
+    rows = sort_canonical(table)
+    matrix = _sorted_response_matrix(rows)
     m = matrix.answers.shape[1]
     if concept is None:
-        concept = (learn_structure(matrix.answers)["concept"] if n_concepts == 0
-                   else cluster_exercises(matrix.answers, n_concepts))
+        concept = cluster_exercises(matrix.answers, n_concepts or choose_n_concepts(matrix.answers)[0])
     elif len(concept) != m:
         raise ValueError(f"concept_mixtures: {len(concept)} concept labels for {m} exercises per student")
     n_virtual = int(round(per_student * len(matrix.user_ids)))
@@ -137,5 +143,5 @@ def concept_mixtures(table: pd.DataFrame, per_student: float, n_concepts: int = 
     mixed = make_table(np.repeat(ids, m), np.tile(matrix.skill_ids, n_virtual), virtual.ravel(),
                        order=np.tile(np.arange(m), n_virtual), item_ids=np.tile(matrix.item_ids, n_virtual))
     report = {**mixing_report(matrix.answers, np.asarray(concept)), "virtual_students": n_virtual}
-    real = sort_canonical(table)[list(mixed.columns)]  # the canonical columns; virtual students have no others
+    real = rows[list(mixed.columns)]  # the canonical columns; virtual students have no others
     return pd.concat([real, mixed], ignore_index=True), report

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ABILITY_GRID", "cluster_exercises", "fit_oracle", "fit_structure", "learn_structure", "oracle_predictions",
-           "read_exercise_info"]
+__all__ = ["ABILITY_GRID", "choose_n_concepts", "cluster_exercises", "fit_oracle", "fit_structure", "learn_structure",
+           "oracle_predictions", "read_exercise_info"]
 
 ABILITY_GRID = np.linspace(-20.0, 20.0, 401)  # abilities integrated over (wide enough for ability_sd up to ~5)
 
@@ -192,14 +192,36 @@ def fit_structure(responses: np.ndarray, concept: np.ndarray) -> dict:
             "ability_sd": float(np.exp(values[m + 1])), "gain": 0.0, "log_likelihood": final}
 
 
+def choose_n_concepts(responses: np.ndarray, max_concepts: int = 10, held_out: float = 0.25) -> tuple[int, dict[int, float]]:
+    """The number of concepts, from 1..max_concepts, under which the last ``held_out`` fraction of the
+    students is likeliest, given clusters and parameters fitted to the others.
+
+    Returns:
+        (the number, {K: held-out log-likelihood}).
+
+    Raises:
+        ValueError: when the students are too few to hold that fraction out.
+    """
+    cut = int(round(responses.shape[0] * (1 - held_out)))
+    if cut < 2 or cut == responses.shape[0]:
+        raise ValueError(f"choose_n_concepts: {responses.shape[0]} students are too few to hold {held_out:.0%} out")
+    fit_part, check_part = responses[:cut], responses[cut:]
+    scores: dict[int, float] = {}
+    for k in range(1, min(max_concepts, responses.shape[1]) + 1):
+        concept = cluster_exercises(fit_part, k)
+        fitted = fit_structure(fit_part, concept)
+        _, scores[k] = oracle_predictions(check_part, concept, fitted["difficulty"], fitted["guess"], fitted["ability_sd"],
+                                          fitted["gain"])
+    return max(scores, key=scores.get), scores
+
+
 def learn_structure(responses: np.ndarray, n_concepts: int | None = None, max_concepts: int = 10,
                     held_out: float = 0.25) -> dict:
     """The oracle's exercise parameters learned from answers alone: concepts by clustering, the rest by likelihood.
 
     Args:
         responses: (n, m) 0/1 answers of the students to learn from (the training half).
-        n_concepts: number of concepts; None chooses it from 1..max_concepts by the likelihood
-            of the last ``held_out`` fraction of these students under a fit to the others.
+        n_concepts: number of concepts; None chooses it with ``choose_n_concepts``.
 
     Returns:
         ``fit_structure``'s dict fitted on all of ``responses``, plus "concept" ((m,) labels),
@@ -207,16 +229,7 @@ def learn_structure(responses: np.ndarray, n_concepts: int | None = None, max_co
     """
     scores: dict[int, float] = {}
     if n_concepts is None:
-        cut = int(round(responses.shape[0] * (1 - held_out)))
-        if cut < 2 or cut == responses.shape[0]:
-            raise ValueError(f"learn_structure: {responses.shape[0]} students are too few to hold {held_out:.0%} out")
-        fit_part, check_part = responses[:cut], responses[cut:]
-        for k in range(1, min(max_concepts, responses.shape[1]) + 1):
-            concept = cluster_exercises(fit_part, k)
-            fitted = fit_structure(fit_part, concept)
-            _, scores[k] = oracle_predictions(check_part, concept, fitted["difficulty"], fitted["guess"],
-                                              fitted["ability_sd"], fitted["gain"])
-        n_concepts = max(scores, key=scores.get)
+        n_concepts, scores = choose_n_concepts(responses, max_concepts, held_out)
     concept = cluster_exercises(responses, n_concepts)
     return {**fit_structure(responses, concept), "concept": concept, "n_concepts": n_concepts,
             "held_out_log_likelihood": scores}

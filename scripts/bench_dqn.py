@@ -216,7 +216,7 @@ def main():
                 r[f"{side}_median_seconds_to_475"] = median if np.isfinite(median) else None
             if r["ours_median_seconds_to_475"] and r["sb3_median_seconds_to_475"]:
                 r["median_time_to_475_ratio"] = r["ours_median_seconds_to_475"] / r["sb3_median_seconds_to_475"]
-            paired = [run["time_to_475_ratio"] for run in runs if args.paired and "time_to_475_ratio" in run]
+            paired = [run["time_to_475_ratio"] for run in runs if "time_to_475_ratio" in run] if args.paired else []
             if paired:  # per seed, both sides at the same step (the same run)
                 r["same_step_time_to_475_ratios"] = paired
                 r["median_same_step_time_to_475_ratio"] = float(np.median(paired))

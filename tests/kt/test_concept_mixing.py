@@ -102,11 +102,17 @@ def test_dkt_trained_on_mixtures_learns_less_across_concepts():
     assert mixed_within > 5 * mixed_across  # and keep the real ones within a concept
 
 
-def test_dkt_refit_reuses_the_concepts_found_before_the_hold_out():
+def test_dkt_refit_reuses_the_concepts_found_before_the_hold_out(monkeypatch):
+    import kt.concept_mixing
+
+    clusterings = []
+    cluster = kt.concept_mixing.cluster_exercises
+    monkeypatch.setattr(kt.concept_mixing, "cluster_exercises", lambda answers, k: clusterings.append(len(answers)) or cluster(answers, k))
     answers = simulate(200, 0.1, 3.0, 0.1, seed=5)
     config = DKTConfig(input_encoding="one-hot", hidden_size=8, cell="gru", batch_size=64, refit=True, concept_mixing=1.0,
                        mixing_concepts=3, training=replace(TrainingConfig(), max_epochs=2))
     model = DKT(config).fit(matrix_table(answers))
+    assert clusterings == [180]  # once, on the students left after the 10% hold-out; the refit reuses it
     assert model.mixing["virtual_students"] == 200 and model.mixing["concept"] == CONCEPT.tolist()  # the refit's: all students
     with pytest.raises(ValueError, match="concept_mixing and mixing_concepts must be >= 0"):
         DKTConfig(concept_mixing=-1.0)
