@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ABILITY_GRID", "choose_n_concepts", "cluster_exercises", "fit_oracle", "fit_structure", "learn_structure",
-           "oracle_predictions", "read_exercise_info"]
+__all__ = ["ABILITY_GRID", "choose_n_concepts", "cluster_exercises", "concept_depth", "fit_oracle", "fit_structure",
+           "learn_structure", "log_loss_by_concept_depth", "oracle_predictions", "read_exercise_info"]
 
 ABILITY_GRID = np.linspace(-20.0, 20.0, 401)  # abilities integrated over (wide enough for ability_sd up to ~5)
 
@@ -55,6 +55,12 @@ def read_exercise_info(path: str | Path, n_exercises: int) -> tuple[np.ndarray, 
     return info[:, 2].astype(np.int64), info[:, 3]
 
 
+def concept_depth(concept: np.ndarray) -> np.ndarray:
+    """(m,) for each position of the answer sequence, how many earlier positions share its concept."""
+    concept = np.asarray(concept)
+    return np.array([int(np.sum(concept[:j] == concept[j])) for j in range(len(concept))], dtype=np.int64)
+
+
 def oracle_predictions(responses: np.ndarray, concept: np.ndarray, difficulty: np.ndarray, guess: float, ability_sd: float,
                        gain: float) -> tuple[np.ndarray, float]:
     """Posterior-predictive p(correct) of every answer given only the earlier ones, and the log-likelihood.
@@ -74,10 +80,10 @@ def oracle_predictions(responses: np.ndarray, concept: np.ndarray, difficulty: n
     posterior = {c: np.tile(prior, (responses.shape[0], 1)) for c in concepts}  # (n, grid) per concept
     predictions = np.zeros(responses.shape)
     log_likelihood = 0.0
+    practice = concept_depth(concept)  # (m,)
     for j in range(responses.shape[1]):
         c = concept[j]
-        practice = int((concept[:j] == c).sum())
-        p_grid = guess + (1 - guess) / (1 + np.exp(-(ABILITY_GRID + gain * practice - difficulty[j])))  # (grid,)
+        p_grid = guess + (1 - guess) / (1 + np.exp(-(ABILITY_GRID + gain * practice[j] - difficulty[j])))  # (grid,)
         predictions[:, j] = posterior[c] @ p_grid
         answered = responses[:, j:j + 1] == 1  # (n, 1)
         log_likelihood += float(np.log(np.where(answered[:, 0], predictions[:, j], 1 - predictions[:, j])).sum())
@@ -233,3 +239,31 @@ def learn_structure(responses: np.ndarray, n_concepts: int | None = None, max_co
     concept = cluster_exercises(responses, n_concepts)
     return {**fit_structure(responses, concept), "concept": concept, "n_concepts": n_concepts,
             "held_out_log_likelihood": scores}
+
+
+def log_loss_by_concept_depth(responses: np.ndarray, probabilities: np.ndarray, concept: np.ndarray) -> np.ndarray:
+    """(max depth + 1,) mean log-loss per answer at each concept depth (``concept_depth``).
+
+    Shows where a predictor's loss comes from: at depth 0 nothing about the student's ability on
+    the concept is known yet; the deeper, the more earlier answers on it the prediction can use.
+
+    Probabilities are clipped as ``kt.metrics`` clips them for its log-loss.
+
+    Raises:
+        ValueError: if the shapes differ from (n, m) answers and (m,) concepts, or a probability
+            is missing (NaN) or outside [0, 1].
+    """
+    from kt.metrics import LOG_LOSS_EPS
+
+    responses, probabilities = np.asarray(responses), np.asarray(probabilities, dtype=np.float64)
+    if responses.ndim != 2 or probabilities.shape != responses.shape or len(concept) != responses.shape[1]:
+        raise ValueError(f"log_loss_by_concept_depth: answers {responses.shape}, probabilities {probabilities.shape} and "
+                         f"{len(concept)} concepts do not match as (n, m), (n, m), (m,)")
+    if not ((probabilities >= 0) & (probabilities <= 1)).all():
+        bad = np.argwhere(~((probabilities >= 0) & (probabilities <= 1)))[0]
+        raise ValueError(f"log_loss_by_concept_depth: probability {probabilities[tuple(bad)]} of student row {bad[0]}, "
+                         f"answer {bad[1]} is not in [0, 1]")
+    probabilities = np.clip(probabilities, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
+    losses = -np.where(responses == 1, np.log(probabilities), np.log1p(-probabilities)).mean(axis=0)  # (m,)
+    depth = concept_depth(concept)
+    return np.bincount(depth, weights=losses) / np.bincount(depth)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from kt.protocol import PREDICTION_COLUMN
 
-__all__ = ["plot_calibration", "plot_knowledge_heatmap"]
+__all__ = ["plot_calibration", "plot_knowledge_heatmap", "plot_loss_gap_by_depth"]
 
 
 def _figure(width: float, height: float):
@@ -141,4 +141,39 @@ def plot_knowledge_heatmap(
         axes.set_ylabel("skill")
         axes.set_title(title)
         figure.colorbar(image, ax=axes, label="p(correct)")
+    return _save(figure, path)
+
+
+def plot_loss_gap_by_depth(gaps: dict[str, dict[str, Sequence[float]]], path: str | Path, reference: str = "reference") -> Path:
+    """Each model's log-loss minus a reference predictor's, against the concept depth of the answer.
+
+    Below 0 on the training students and above on the test students is overfitting; above on both,
+    underfitting.
+
+    Args:
+        gaps: model name -> {"train": gaps by depth, "test": gaps by depth} (nats per answer).
+        path: PNG file to write (folders are created).
+        reference: what the gaps are measured against, for the axis label.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: If ``gaps`` is empty.
+    """
+    if not gaps:
+        raise ValueError("plot_loss_gap_by_depth: gaps is empty; give name -> {'train': [...], 'test': [...]}")
+    figure = _figure(6.0, 4.0)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.axhline(0.0, color="grey", linewidth=1)
+    for number, (name, by_half) in enumerate(gaps.items()):
+        colour = f"C{number}"
+        for half, style in (("train", "--"), ("test", "-")):
+            values = np.asarray(by_half[half])
+            axes.plot(np.arange(len(values)), values, linestyle=style, marker="o", color=colour,
+                      label=f"{Path(str(name)).name} ({half})")
+    axes.set_xlabel("earlier answers on the same concept")
+    axes.set_ylabel(f"log-loss minus {reference}'s (nats per answer)")
+    axes.set_title("Log-loss against the reference by concept depth")
+    axes.legend(fontsize="small")
     return _save(figure, path)

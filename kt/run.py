@@ -290,6 +290,20 @@ def train_and_report(
     return summary
 
 
+def load_saved(run: str | os.PathLike) -> tuple[str, Any]:
+    """(model name, fitted model) of a folder ``train_and_report`` wrote for one model.
+
+    Raises:
+        ValueError: if ``run`` holds no single saved model.
+    """
+    run = Path(run)
+    summary_path = run / SUMMARY_FILE
+    if not summary_path.is_file() or not (run / "model").is_dir():
+        raise ValueError(f"{run} is not a single-model run folder of train_kt.py (needs {SUMMARY_FILE} and model/)")
+    name = json.loads(summary_path.read_text())["model"]
+    return name, MODELS[name].load(run / "model")
+
+
 def evaluate_saved(
     run: str | os.PathLike, data: str, out: str | os.PathLike, data_format: str = "auto", pykt_windows: bool = False
 ) -> dict[str, Any]:
@@ -309,12 +323,7 @@ def evaluate_saved(
     Raises:
         ValueError: if ``run`` holds no single saved model.
     """
-    run = Path(run)
-    summary_path = run / SUMMARY_FILE
-    if not summary_path.is_file() or not (run / "model").is_dir():
-        raise ValueError(f"{run} is not a single-model run folder of train_kt.py (needs {SUMMARY_FILE} and model/)")
-    name = json.loads(summary_path.read_text())["model"]
-    model = MODELS[name].load(run / "model")
+    name, model = load_saved(run)
     table, report = read_log(data, format=data_format)
     if pykt_windows:
         table = pykt_test_windows(table)

@@ -15,6 +15,12 @@ Bayes predictor of the item-response model that generated these logs (kt/irt_ora
                        well the concepts and difficulties were recovered.
 
 Every attempt is scored, as train_kt.py scores DKT. Writes DIR/summary.json.
+
+  --compare RUN...     also scores models saved by train_kt.py (their run folders) on both halves
+                       and breaks each one's log-loss minus the predictor's down by concept depth
+                       (earlier answers on the same concept): summary.json's "compare" and
+                       DIR/loss_by_depth.png. Below the predictor on the training half and above it
+                       on the test half is overfitting.
 """
 
 import argparse
@@ -25,14 +31,44 @@ from pathlib import Path
 import numpy as np
 
 from kt.data import read_matrix
-from kt.irt_oracle import fit_oracle, learn_structure, oracle_predictions, read_exercise_info
+from kt.irt_oracle import fit_oracle, learn_structure, log_loss_by_concept_depth, oracle_predictions, read_exercise_info
 from kt.metrics import binary_metrics
+from kt.plots import plot_loss_gap_by_depth
+from kt.run import load_saved
 
 
 def same_partition_fraction(a: np.ndarray, b: np.ndarray) -> float:
     """Fraction of exercise pairs that both labelings put together or both put apart (1.0: the same concepts)."""
     upper = np.triu_indices(len(a), k=1)
     return float(np.mean((a[:, None] == a[None, :])[upper] == (b[:, None] == b[None, :])[upper]))
+
+
+def compare_by_depth(models: dict, table, matrix, half: int, concept: np.ndarray, reference: dict[str, np.ndarray]) -> dict:
+    """Each model's log-loss and AUC on both halves, and its log-loss minus the reference's by concept depth.
+
+    Args:
+        models: run folder -> fitted model.
+        table: the whole log; matrix: its (students, exercises) pivot, whose first ``half`` rows trained.
+        reference: {"train": (half, m), "test": (n - half, m)} the predictor's probabilities.
+    """
+    responses = matrix.to_numpy(dtype=np.int64)
+    halves = {"train": slice(0, half), "test": slice(half, None)}
+    reference_by_depth = {h: log_loss_by_concept_depth(responses[rows], reference[h], concept) for h, rows in halves.items()}
+    report = {}
+    for run, model in models.items():
+        predicted = model.predict(table).pivot(index="user_id", columns="item_id", values="p_correct")
+        predicted = predicted.reindex(index=matrix.index, columns=matrix.columns).to_numpy(dtype=np.float64)  # (n, m)
+        if np.isnan(predicted).any():
+            raise ValueError(f"{run}: the model left {int(np.isnan(predicted).sum())} answers unpredicted")
+        entry = {}
+        for h, rows in halves.items():
+            metrics = binary_metrics(responses[rows].ravel(), predicted[rows].ravel())
+            gap = log_loss_by_concept_depth(responses[rows], predicted[rows], concept) - reference_by_depth[h]
+            entry.update({f"{h}_auc": metrics["auc"], f"{h}_log_loss": metrics["log_loss"],
+                          f"{h}_reference_log_loss": binary_metrics(responses[rows].ravel(), reference[h].ravel())["log_loss"],
+                          f"{h}_gap_by_depth": gap.round(5).tolist()})
+        report[run] = entry
+    return report
 
 
 def main() -> None:
@@ -44,6 +80,8 @@ def main() -> None:
     parser.add_argument("--concepts", type=int, default=None,
                         help="learned structure: number of concepts (default: chosen from 1..--max-concepts)")
     parser.add_argument("--max-concepts", type=int, default=10, help="learned structure: most concepts tried (default 10)")
+    parser.add_argument("--compare", nargs="+", default=[], metavar="RUN",
+                        help="run folders of train_kt.py whose models are compared with the predictor by concept depth")
     parser.add_argument("--out", default=None, help="output folder (default runs/oracle-<structure>-<data name>)")
     args = parser.parse_args()
     data = Path(args.data)
@@ -53,6 +91,12 @@ def main() -> None:
                      "(--info), or use --structure learned")
     if args.concepts is not None and args.concepts < 1:
         parser.error(f"--concepts must be >= 1, got {args.concepts}")
+    models = {}
+    for run in args.compare:
+        try:
+            models[run] = load_saved(run)[1]
+        except ValueError as error:
+            parser.error(f"--compare: {error}")
     table, _ = read_matrix(data)
     matrix = table.pivot(index="user_id", columns="item_id", values="correct")  # (students, exercises)
     if matrix.isna().any().any():
@@ -85,8 +129,19 @@ def main() -> None:
                **report, "seconds": time.perf_counter() - started}
     out = Path(args.out or f"runs/oracle-{args.structure}-{data.stem}")
     out.mkdir(parents=True, exist_ok=True)
+    if models:
+        train_predictions, _ = oracle_predictions(responses[:half], concept, difficulty, fitted["guess"], fitted["ability_sd"],
+                                                  fitted["gain"])
+        summary["compare"] = compare_by_depth(models, table, matrix, half, concept,
+                                              {"train": train_predictions, "test": predictions})
+        plot_loss_gap_by_depth({run: {h: r[f"{h}_gap_by_depth"] for h in ("train", "test")} for run, r in summary["compare"].items()},
+                               out / "loss_by_depth.png", reference=f"{args.structure}-structure predictor")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps({k: v for k, v in summary.items() if k not in ("concept", "difficulty")}, indent=1))
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("concept", "difficulty", "compare")}, indent=1))
+    for run, entry in summary.get("compare", {}).items():
+        print(f"{run}: log-loss minus the predictor's {entry['train_log_loss'] - entry['train_reference_log_loss']:+.4f} on the "
+              f"training half, {entry['test_log_loss'] - entry['test_reference_log_loss']:+.4f} on the test half "
+              f"(test AUC {entry['test_auc']:.4f}); by concept depth on the test half: {entry['test_gap_by_depth']}")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from kt.irt_oracle import (ABILITY_GRID, cluster_exercises, fit_oracle, fit_structure, learn_structure, oracle_predictions,
-                            read_exercise_info)
+from kt.irt_oracle import (ABILITY_GRID, cluster_exercises, concept_depth, fit_oracle, fit_structure, learn_structure,
+                            log_loss_by_concept_depth, oracle_predictions, read_exercise_info)
 
 CONCEPT = np.array([0, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0])
 DIFFICULTY = np.linspace(-1.5, 1.5, 12)
@@ -97,3 +97,21 @@ def test_learned_structure_chooses_the_number_of_concepts_on_held_out_students()
     assert given["n_concepts"] == 2 and given["held_out_log_likelihood"] == {}
     with pytest.raises(ValueError, match="too few"):
         learn_structure(responses[:2])
+
+
+def test_concept_depth_counts_earlier_answers_on_the_same_concept():
+    assert concept_depth(np.array([0, 1, 0, 2, 1, 0])).tolist() == [0, 0, 1, 0, 1, 2]
+
+
+def test_log_loss_by_concept_depth_averages_each_depths_positions():
+    concept = np.array([0, 1, 0, 1])  # depths 0, 0, 1, 1
+    answers = np.array([[1, 0, 1, 1], [0, 0, 1, 0]])
+    p = np.array([[0.8, 0.3, 0.6, 0.9], [0.4, 0.1, 0.5, 0.2]])
+    loss = -np.log(np.where(answers == 1, p, 1 - p))  # (2, 4)
+    expected = [loss[:, [0, 1]].mean(), loss[:, [2, 3]].mean()]
+    assert log_loss_by_concept_depth(answers, p, concept) == pytest.approx(expected)
+    with pytest.raises(ValueError, match=r"\(2, 4\), probabilities \(2, 3\) and 4 concepts"):
+        log_loss_by_concept_depth(answers, p[:, :3], concept)
+    p[1, 2] = np.nan
+    with pytest.raises(ValueError, match="student row 1, answer 2 is not in"):
+        log_loss_by_concept_depth(answers, p, concept)

@@ -16,6 +16,7 @@ from kt.metrics import (
     plot_calibration,
     plot_knowledge_heatmap,
 )
+from kt.plots import plot_loss_gap_by_depth
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -124,3 +125,7 @@ def test_plots_write_png(tmp_path):
         plot_knowledge_heatmap([0, 1], [0, 1, 1, 0], [1, 0, 1, 1], knowledge, tmp_path / "x.png")
     with pytest.raises(ValueError, match="pred_tables is empty"):
         plot_calibration({}, tmp_path / "y.png")
+    path = plot_loss_gap_by_depth({"runs/dkt": {"train": [0.0, -0.01], "test": [0.0, 0.02]}}, tmp_path / "gap.png")
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    with pytest.raises(ValueError, match="gaps is empty"):
+        plot_loss_gap_by_depth({}, tmp_path / "z.png")

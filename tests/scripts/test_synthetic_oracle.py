@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.kt.test_irt_oracle import CONCEPT, DIFFICULTY, simulate
 
@@ -45,3 +46,31 @@ def test_learned_structure_needs_no_info_file_and_reports_its_recovery(tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     recovery = json.loads((tmp_path / "with_info" / "summary.json").read_text())["recovery"]
     assert recovery["same_partition_fraction"] == 1.0 and recovery["difficulty_correlation"] > 0.95
+
+
+def test_compare_breaks_a_saved_models_loss_down_by_concept_depth(tmp_path):
+    responses = simulate(200, 0.1, 3.0, 0.1, seed=4)
+    data = tmp_path / "sim.csv"
+    np.savetxt(data, responses, fmt="%d", delimiter=",")
+    (tmp_path / "sim_info.txt").write_text("".join(f"0.5\t0.5\t{c}\t{d}\n" for c, d in zip(CONCEPT, DIFFICULTY)))
+    train = [sys.executable, str(ROOT / "scripts" / "train_kt.py"), "--data", str(data), "--model", "marginal",
+             "--protocol", "dkt-synthetic", "--no-progress", "--out", str(tmp_path / "marginal")]
+    result = subprocess.run(train, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    marginal_auc = json.loads((tmp_path / "marginal" / "summary.json").read_text())["test_auc"]
+    command = [sys.executable, str(ROOT / "scripts" / "synthetic_oracle.py"), "--data", str(data), "--compare",
+               str(tmp_path / "marginal"), "--out", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    entry = summary["compare"][str(tmp_path / "marginal")]
+    assert entry["test_auc"] == pytest.approx(marginal_auc)  # the same predictions train_kt scored
+    assert entry["test_reference_log_loss"] == pytest.approx(summary["test_log_loss"])
+    depths = 1 + max(int((CONCEPT[:j] == CONCEPT[j]).sum()) for j in range(len(CONCEPT)))
+    assert len(entry["train_gap_by_depth"]) == len(entry["test_gap_by_depth"]) == depths
+    # Knowing nothing of the student, the marginal model is as good as the predictor only before a concept's first answer.
+    assert abs(entry["test_gap_by_depth"][0]) < 0.05 and min(entry["test_gap_by_depth"][1:]) > 0.05
+    assert (tmp_path / "out" / "loss_by_depth.png").is_file()
+    result = subprocess.run(command[:-3] + [str(tmp_path), "--out", str(tmp_path / "bad")], capture_output=True, text=True,
+                            timeout=300, cwd=ROOT)
+    assert result.returncode != 0 and "is not a single-model run folder" in result.stderr
