@@ -16,8 +16,9 @@ Bayes predictor of the item-response model that generated these logs (kt/irt_ora
 
 Every attempt is scored, as train_kt.py scores DKT. Writes DIR/summary.json.
 
-  --compare RUN...     also scores models saved by train_kt.py (their run folders) on both halves
-                       and breaks each one's log-loss minus the predictor's down by concept depth
+  --compare RUN...     also scores models that train_kt.py trained on this log (their run folders)
+                       on both halves (the first half holds the students they trained on, and
+                       their validation hold-out unless they were refitted) and breaks each one's log-loss minus the predictor's down by concept depth
                        (earlier answers on the same concept): summary.json's "compare" and
                        DIR/loss_by_depth.png. Below the predictor on the training half and above it
                        on the test half is overfitting.
@@ -54,6 +55,7 @@ def compare_by_depth(models: dict, table, matrix, half: int, concept: np.ndarray
     responses = matrix.to_numpy(dtype=np.int64)
     halves = {"train": slice(0, half), "test": slice(half, None)}
     reference_by_depth = {h: log_loss_by_concept_depth(responses[rows], reference[h], concept) for h, rows in halves.items()}
+    reference_loss = {h: binary_metrics(responses[rows].ravel(), reference[h].ravel())["log_loss"] for h, rows in halves.items()}
     report = {}
     for run, model in models.items():
         predicted = model.predict(table).pivot(index="user_id", columns="item_id", values="p_correct")
@@ -65,7 +67,7 @@ def compare_by_depth(models: dict, table, matrix, half: int, concept: np.ndarray
             metrics = binary_metrics(responses[rows].ravel(), predicted[rows].ravel())
             gap = log_loss_by_concept_depth(responses[rows], predicted[rows], concept) - reference_by_depth[h]
             entry.update({f"{h}_auc": metrics["auc"], f"{h}_log_loss": metrics["log_loss"],
-                          f"{h}_reference_log_loss": binary_metrics(responses[rows].ravel(), reference[h].ravel())["log_loss"],
+                          f"{h}_reference_log_loss": reference_loss[h],
                           f"{h}_gap_by_depth": gap.round(5).tolist()})
         report[run] = entry
     return report
@@ -132,8 +134,11 @@ def main() -> None:
     if models:
         train_predictions, _ = oracle_predictions(responses[:half], concept, difficulty, fitted["guess"], fitted["ability_sd"],
                                                   fitted["gain"])
-        summary["compare"] = compare_by_depth(models, table, matrix, half, concept,
-                                              {"train": train_predictions, "test": predictions})
+        try:
+            summary["compare"] = compare_by_depth(models, table, matrix, half, concept,
+                                                  {"train": train_predictions, "test": predictions})
+        except ValueError as error:
+            parser.error(f"--compare: {error}")
         plot_loss_gap_by_depth({run: {h: r[f"{h}_gap_by_depth"] for h in ("train", "test")} for run, r in summary["compare"].items()},
                                out / "loss_by_depth.png", reference=f"{args.structure}-structure predictor")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
