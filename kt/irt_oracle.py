@@ -58,7 +58,7 @@ def read_exercise_info(path: str | Path, n_exercises: int) -> tuple[np.ndarray, 
 def concept_depth(concept: np.ndarray) -> np.ndarray:
     """(m,) for each position of the answer sequence, how many earlier positions share its concept."""
     concept = np.asarray(concept)
-    return np.array([int(np.sum(concept[:j] == concept[j])) for j in range(len(concept))], dtype=np.int64)
+    return np.tril(concept[:, None] == concept[None, :], k=-1).sum(axis=1).astype(np.int64)
 
 
 def oracle_predictions(responses: np.ndarray, concept: np.ndarray, difficulty: np.ndarray, guess: float, ability_sd: float,
@@ -122,17 +122,18 @@ def cluster_exercises(responses: np.ndarray, n_concepts: int) -> np.ndarray:
     if constant.size:
         raise ValueError(f"cluster_exercises: exercise(s) {constant.tolist()} were answered alike by every student; "
                          "their correlation with the others is undefined")
-    correlation = np.corrcoef(responses.T.astype(np.float64))  # (m, m)
+    # Sums of the correlations between each two clusters: merging b into a adds b's row and column to a's.
+    sums = np.corrcoef(responses.T.astype(np.float64))  # (clusters, clusters), at first the exercises
+    sizes = np.ones(m)
     clusters = [[j] for j in range(m)]
     while len(clusters) > n_concepts:
-        sizes = np.array([len(c) for c in clusters])
-        member = np.zeros((len(clusters), m))
-        for k, cluster in enumerate(clusters):
-            member[k, cluster] = 1.0
-        linkage = member @ correlation @ member.T / np.outer(sizes, sizes)  # mean correlation between clusters
+        linkage = sums / np.outer(sizes, sizes)  # mean correlation between clusters
         np.fill_diagonal(linkage, -np.inf)
-        a, b = np.unravel_index(np.argmax(linkage), linkage.shape)
-        a, b = min(a, b), max(a, b)
+        a, b = sorted(np.unravel_index(np.argmax(linkage), linkage.shape))
+        sums[a] += sums[b]
+        sums[:, a] += sums[:, b]
+        sizes[a] += sizes[b]
+        sums, sizes = np.delete(np.delete(sums, b, axis=0), b, axis=1), np.delete(sizes, b)
         clusters[a] += clusters.pop(b)
     labels = np.zeros(m, dtype=np.int64)
     for k, cluster in enumerate(sorted(clusters, key=min)):
@@ -259,8 +260,9 @@ def log_loss_by_concept_depth(responses: np.ndarray, probabilities: np.ndarray, 
     if responses.ndim != 2 or probabilities.shape != responses.shape or len(concept) != responses.shape[1]:
         raise ValueError(f"log_loss_by_concept_depth: answers {responses.shape}, probabilities {probabilities.shape} and "
                          f"{len(concept)} concepts do not match as (n, m), (n, m), (m,)")
-    if not ((probabilities >= 0) & (probabilities <= 1)).all():
-        bad = np.argwhere(~((probabilities >= 0) & (probabilities <= 1)))[0]
+    outside = ~((probabilities >= 0) & (probabilities <= 1))  # NaN too
+    if outside.any():
+        bad = np.argwhere(outside)[0]
         raise ValueError(f"log_loss_by_concept_depth: probability {probabilities[tuple(bad)]} of student row {bad[0]}, "
                          f"answer {bad[1]} is not in [0, 1]")
     probabilities = np.clip(probabilities, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)

@@ -18,8 +18,9 @@ Every attempt is scored, as train_kt.py scores DKT. Writes DIR/summary.json.
 
   --compare RUN...     also scores models that train_kt.py trained on this log (their run folders)
                        on both halves (the first half holds the students they trained on, and
-                       their validation hold-out unless they were refitted) and breaks each one's log-loss minus the predictor's down by concept depth
-                       (earlier answers on the same concept): summary.json's "compare" and
+                       their validation hold-out unless they were refitted) and breaks each
+                       one's log-loss minus the predictor's down by concept depth (earlier
+                       answers on the same concept): summary.json's "compare" and
                        DIR/loss_by_depth.png. Below the predictor on the training half and above it
                        on the test half is overfitting.
 """

@@ -8,13 +8,13 @@ from kt.irt_oracle import (ABILITY_GRID, cluster_exercises, concept_depth, fit_o
 
 CONCEPT = np.array([0, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0])
 DIFFICULTY = np.linspace(-1.5, 1.5, 12)
+PRACTICE = np.array([0, 0, 1, 0, 1, 2, 1, 2, 3, 2, 3, 4])  # earlier exercises on each one's concept, counted by hand
 
 
 def simulate(n_students, guess, ability_sd, gain, seed=0):
     rng = np.random.default_rng(seed)
     ability = rng.normal(0, ability_sd, size=(n_students, 3))  # (n, concepts)
-    practice = np.array([(CONCEPT[:j] == CONCEPT[j]).sum() for j in range(len(CONCEPT))])  # (m,)
-    logit = ability[:, CONCEPT] + gain * practice - DIFFICULTY  # (n, m)
+    logit = ability[:, CONCEPT] + gain * PRACTICE - DIFFICULTY  # (n, m)
     return (rng.random(logit.shape) < guess + (1 - guess) / (1 + np.exp(-logit))).astype(np.int64)
 
 
@@ -77,8 +77,7 @@ def test_clustering_errors_say_what_is_wrong():
 def test_structure_fit_recovers_effective_difficulties_and_population_parameters():
     responses = simulate(3000, 0.2, 2.0, 0.3, seed=5)
     fitted = fit_structure(responses, CONCEPT)
-    practice = np.array([(CONCEPT[:j] == CONCEPT[j]).sum() for j in range(len(CONCEPT))])
-    effective = DIFFICULTY - 0.3 * practice  # one answer order: the gain folds into the difficulties
+    effective = DIFFICULTY - 0.3 * PRACTICE  # one answer order: the gain folds into the difficulties
     assert np.abs(fitted["difficulty"] - effective).max() < 0.2 and fitted["gain"] == 0.0
     assert abs(fitted["guess"] - 0.2) < 0.05 and abs(fitted["ability_sd"] - 2.0) < 0.2
     # the maximum: at least as likely as the generating parameters (it started far from them)
@@ -101,6 +100,7 @@ def test_learned_structure_chooses_the_number_of_concepts_on_held_out_students()
 
 def test_concept_depth_counts_earlier_answers_on_the_same_concept():
     assert concept_depth(np.array([0, 1, 0, 2, 1, 0])).tolist() == [0, 0, 1, 0, 1, 2]
+    assert concept_depth(CONCEPT).tolist() == PRACTICE.tolist()
 
 
 def test_log_loss_by_concept_depth_averages_each_depths_positions():

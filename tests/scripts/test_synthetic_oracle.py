@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.kt.test_irt_oracle import CONCEPT, DIFFICULTY, simulate
+from tests.kt.test_irt_oracle import CONCEPT, DIFFICULTY, PRACTICE, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,8 +66,7 @@ def test_compare_breaks_a_saved_models_loss_down_by_concept_depth(tmp_path):
     entry = summary["compare"][str(tmp_path / "marginal")]
     assert entry["test_auc"] == pytest.approx(marginal_auc)  # the same predictions train_kt scored
     assert entry["test_reference_log_loss"] == pytest.approx(summary["test_log_loss"])
-    depths = 1 + max(int((CONCEPT[:j] == CONCEPT[j]).sum()) for j in range(len(CONCEPT)))
-    assert len(entry["train_gap_by_depth"]) == len(entry["test_gap_by_depth"]) == depths
+    assert len(entry["train_gap_by_depth"]) == len(entry["test_gap_by_depth"]) == PRACTICE.max() + 1
     # Knowing nothing of the student, the marginal model is as good as the predictor only before a concept's first answer.
     assert abs(entry["test_gap_by_depth"][0]) < 0.05 and min(entry["test_gap_by_depth"][1:]) > 0.05
     assert (tmp_path / "out" / "loss_by_depth.png").is_file()
