@@ -126,8 +126,8 @@ def test_evaluation_leaves_training_untouched_and_repeats():
 
 
 @pytest.mark.parametrize("n_envs", [1, 2])
-def test_save_load_resumes_exactly(tmp_path, n_envs):
-    config = DQNConfig(**{**TINY, "n_step": 2}, learning_rate_end=1e-4, learning_rate_decay_steps=500, seed=5)
+def test_save_load_resumes_exactly(tmp_path, n_envs, device):
+    config = DQNConfig(**{**TINY, "n_step": 2, "device": device}, learning_rate_end=1e-4, learning_rate_decay_steps=500, seed=5)
     straight = DQN(corridor_envs(n_envs), config)
     straight.learn(600)
     first = DQN(corridor_envs(n_envs), config)
@@ -140,6 +140,19 @@ def test_save_load_resumes_exactly(tmp_path, n_envs):
     for (name, a), b in zip(straight.online.state_dict().items(), resumed.online.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
     assert straight.episodes == resumed.episodes and straight.updates == resumed.updates
+
+
+def test_a_checkpoint_written_on_any_device_loads_on_the_cpu(tmp_path, device):
+    trained = DQN(corridor_envs(), DQNConfig(**{**TINY, "device": device}, seed=3))
+    trained.learn(300)
+    assert next(trained.online.parameters()).device.type == device
+    trained.save(tmp_path / "agent.pt")
+    loaded, _ = DQN.load(tmp_path / "agent.pt", corridor_envs(), DQNConfig(**TINY, seed=3))
+    assert next(loaded.online.parameters()).device.type == "cpu" and loaded.env_steps == 300
+    cells = loaded.adapter(np.arange(N_CELLS))  # (5, 5) one-hot
+    np.testing.assert_allclose(loaded.q_values(cells), trained.q_values(cells), rtol=1e-5, atol=1e-6)
+    loaded.learn(400)  # its optimizer state came along to the CPU
+    assert loaded.updates > trained.updates
 
 
 def test_phase_target_pass_matches_per_batch_targets():

@@ -149,6 +149,21 @@ def test_save_load_round_trip_gives_identical_predictions(fitted, tmp_path):
     assert loaded.history.epochs == fitted.history.epochs
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_model_trained_on_any_device_learns_and_loads_on_the_cpu_with_the_same_predictions(device, cell, tmp_path):
+    model = DKT(_tiny_config(cell=cell, device=device, training=TrainingConfig(max_epochs=15, learning_rate=0.02)))
+    model.fit(_pattern_table(150, seed=0))
+    assert next(model.network.parameters()).device.type == device
+    test = _pattern_table(40, seed=1)
+    predicted = model.predict(test)["p_correct"].to_numpy()
+    later = test["order"].to_numpy() > 0
+    assert ((predicted > 0.5) == test["correct"].to_numpy().astype(bool))[later].mean() >= 0.9
+    model.save(tmp_path / "dkt")
+    loaded = DKT.load(tmp_path / "dkt", device="cpu")
+    assert next(loaded.network.parameters()).device.type == "cpu"
+    np.testing.assert_allclose(loaded.predict(test)["p_correct"].to_numpy(), predicted, rtol=0, atol=1e-5)
+
+
 def test_one_hot_input_and_config_validation():
     network = DKTNetwork(5, DKTConfig(input_encoding="one-hot", hidden_size=8))
     logits, _ = network(torch.zeros(2, 3, dtype=torch.long), torch.ones(2, 3))

@@ -58,11 +58,11 @@ def assert_same_dkt_run(straight: Path, resumed: Path, log: Path) -> None:
     pd.testing.assert_series_equal(second.predict(table)["p_correct"], first.predict(table)["p_correct"])
 
 
-def test_killed_script_run_resumes_to_the_uninterrupted_result(log, tmp_path):
-    run(log, tmp_path / "straight")
+def test_killed_script_run_resumes_to_the_uninterrupted_result(log, tmp_path, device):
+    run(log, tmp_path / "straight", device=device)
     killed = tmp_path / "killed"
     command = [sys.executable, str(ROOT / "scripts" / "train_kt.py"), "--data", str(log), "--model", "dkt", "--seed", str(SEED),
-               "--out", str(killed), "--threads", "1", "--no-progress", *DKT_FLAGS]
+               "--out", str(killed), "--threads", "1", "--no-progress", "--device", device, *DKT_FLAGS]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (killed / "checkpoint.pt").exists() and time.time() < deadline and process.poll() is None:
@@ -72,7 +72,7 @@ def test_killed_script_run_resumes_to_the_uninterrupted_result(log, tmp_path):
     payload, _ = nets.load_checkpoint(killed / "checkpoint.pt")
     assert 1 <= payload["epochs_done"] < 8 and not (killed / "summary.json").exists()  # killed while training
 
-    summary = run(log, killed, resume=True)
+    summary = run(log, killed, resume=True, device=device)
     assert summary["resumed"] and summary["epochs_run"] == 8
     assert_same_dkt_run(tmp_path / "straight", killed, log)
     # Continued, not retrained: the epochs before the kill keep the killed process's timings.
