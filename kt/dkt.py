@@ -29,7 +29,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -241,6 +241,11 @@ class DKT:
 
     Args:
         config: model and training settings.
+        teacher: p(correct) of every row of a table, given only the student's earlier rows
+            (e.g. ``kt.run.load_teachers``: the mean of saved models' predictions). When given,
+            each training row's target is the teacher's probability instead of the 0/1 answer
+            (distillation; concept mixtures are labelled by it too). Validation and the
+            reported metrics still score the real answers.
 
     Attributes:
         network: the fitted ``DKTNetwork`` (None before ``fit``).
@@ -252,10 +257,12 @@ class DKT:
         n_unknown_skill_rows: rows of the last ``predict`` whose skill was unknown.
     """
 
-    def __init__(self, config: DKTConfig | None = None) -> None:
+    def __init__(self, config: DKTConfig | None = None, teacher: Callable[[pd.DataFrame], np.ndarray] | None = None) -> None:
         self.config = config if config is not None else DKTConfig()
         if not isinstance(self.config, DKTConfig):
             raise TypeError(f"DKT config must be a DKTConfig, got {type(self.config).__name__}")
+        self.teacher = teacher
+        self._targets: torch.Tensor | None = None  # (n_rows,) the teacher's p(correct) per encoded training row
         self.network: DKTNetwork | None = None
         self.history = TrainingHistory()
         self.mixing: dict | None = None
@@ -294,7 +301,8 @@ class DKT:
         outputs, _ = network.encode(batch.skills, batch.correct, batch.lengths if self.config.packed else None)  # (B, T, H)
         initial = network.initial_outputs(outputs.shape[0])  # (B, H)
         picked = next_attempt_logits(outputs, initial, batch.context, batch.skills, batch.mask, network.head)  # (n_real,)
-        total = F.binary_cross_entropy_with_logits(picked, batch.correct[batch.mask], reduction="sum")  # scalar
+        target = batch.correct[batch.mask] if self._targets is None else self._targets[batch.rows[batch.mask]]  # (n_real,)
+        total = F.binary_cross_entropy_with_logits(picked, target, reduction="sum")  # scalar
         return total / self._steps_per_batch
 
     def fit(self, table: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = False) -> "DKT":
@@ -326,9 +334,10 @@ class DKT:
         # With refit the final network trains on every student, so it knows every training skill.
         self._skill_ids = np.unique((whole if self.config.refit else table)["skill_id"].to_numpy())
         self.mixing = None
-        encoded = encode_table(self._with_mixtures(table), self._skill_ids, where="training table")
+        training_table = self._with_mixtures(table)
+        encoded = encode_table(training_table, self._skill_ids, where="training table")
         self.global_mean = float(encoded.correct.mean())
-        batches = self._training_batches(encoded)
+        batches = self._training_batches(encoded, training_table)
         validate = None
         if valid is not None and len(valid):
             valid_encoded, _ = drop_unknown_skills(encode_table(valid, self._skill_ids, where="validation table"))
@@ -365,12 +374,28 @@ class DKT:
         self.mixing = report
         return mixed
 
-    def _training_batches(self, encoded: EncodedSequences) -> list[SequenceBatch]:
-        """Windows of ``encoded`` batched on the device; sets the loss's mean steps per batch."""
+    def _training_batches(self, encoded: EncodedSequences, table: pd.DataFrame) -> list[SequenceBatch]:
+        """Windows of ``encoded`` (rows of ``table``) batched on the device; sets the loss's mean steps per batch and targets."""
         windows = cut_windows(encoded, self.config.max_length)
         batches = [b.to(self._device) for b in make_batches(encoded, windows, self.config.batch_size)]
         self._steps_per_batch = encoded.n_rows / max(len(batches), 1)
+        self._targets = None
+        if self.teacher is not None:
+            targets = self._teacher_probabilities(table)[encoded.positions]  # in encoded row order
+            self._targets = torch.from_numpy(targets).to(self._device, torch.float32)
         return batches
+
+    def _teacher_probabilities(self, table: pd.DataFrame) -> np.ndarray:
+        """(len(table),) the teacher's p(correct) of every row, checked."""
+        probabilities = np.asarray(self.teacher(table), dtype=np.float64)
+        if probabilities.shape != (len(table),):
+            raise ValueError(f"DKT teacher returned shape {probabilities.shape} for a training table of {len(table)} rows")
+        bad = ~((probabilities >= 0) & (probabilities <= 1))  # NaN too
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"DKT teacher gave {probabilities[row]} for training row {row} (student "
+                             f"{table['user_id'].iloc[row]!r}); a target must be a probability in [0, 1]")
+        return probabilities
 
     def _refit(self, whole: pd.DataFrame, progress: bool) -> None:
         """Train a fresh network on all of ``whole`` for ``history.best_epoch`` epochs, no validation.
@@ -380,9 +405,10 @@ class DKT:
         the selection run; ``refit_history`` is the refit's. Its loop checkpoints beside the
         selection run's (``<name>_refit.pt``) and resumes from there.
         """
-        encoded = encode_table(self._with_mixtures(whole), self._skill_ids, where="training table")  # its skills are the model's
+        training_table = self._with_mixtures(whole)
+        encoded = encode_table(training_table, self._skill_ids, where="training table")  # its skills are the model's
         self.global_mean = float(encoded.correct.mean())
-        batches = self._training_batches(encoded)
+        batches = self._training_batches(encoded, training_table)
         training = replace(self.config.training, max_epochs=max(self.history.best_epoch, 1))
         if training.checkpoint_path:
             path = Path(training.checkpoint_path)

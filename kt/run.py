@@ -36,6 +36,7 @@ from kt.evaluation import EvaluationResult, evaluate
 from kt.metrics import evaluate_predictions, per_skill_metrics
 from kt.models import MODELS
 from kt.plots import plot_calibration
+from kt.protocol import PREDICTION_COLUMN
 from kt.splits import pykt_test_windows
 from kt.training import CHECKPOINT_FIELDS, TrainingConfig, settings_differences, training_settings
 
@@ -48,6 +49,10 @@ _CHECKPOINT_NAME = re.compile(r"checkpoint(_fold\d+)?\.pt")
 
 class ResumeError(ValueError):
     """A run cannot be resumed: nothing to resume, already finished, or other settings given."""
+
+
+class TeacherError(ValueError):
+    """A run cannot teach this one: not a saved single-model run, or trained on another split."""
 
 
 def add_dkt_arguments(parser: argparse.ArgumentParser) -> None:
@@ -149,16 +154,81 @@ def _with_checkpoint(config: Any, path: Path, resume: bool) -> Any:
     return dataclasses.replace(config, training=training)
 
 
-def _model_factory(model_class: type, config: Any, folder: Path, protocol: str, resume: bool) -> Callable[[], Any]:
-    """Builds the model of each fit in turn, each checkpointing to its own file in ``folder``."""
+def _model_factory(model_class: type, config: Any, folder: Path, protocol: str, resume: bool,
+                   teacher: Callable[[pd.DataFrame], Any] | None = None) -> Callable[[], Any]:
+    """Builds the model of each fit in turn, each checkpointing to its own file in ``folder`` (and taught by ``teacher``)."""
     fits = itertools.count()  # evaluate() makes one model per fit, in fold order
 
     def make_model() -> Any:
         number = next(fits)
         path = folder / ("checkpoint.pt" if protocol != "kfold" else f"checkpoint_fold{number}.pt")
-        return model_class(_with_checkpoint(config, path, resume))
+        config_here = _with_checkpoint(config, path, resume)
+        return model_class(config_here) if teacher is None else model_class(config_here, teacher=teacher)
 
     return make_model
+
+
+def _file_identity(path: str | None, size: int | None = None) -> tuple[str, int | None] | None:
+    """(file name, size in bytes) of a log, to recognise the same file under another folder (``size``: as recorded)."""
+    if not path:
+        return None
+    if size is None and os.path.isfile(path):
+        size = os.path.getsize(path)
+    return Path(path).name, size
+
+
+def load_teachers(runs: list[str | os.PathLike], data: str, test: str | None, protocol: str,
+                  valid_fold: int = 0) -> tuple[Callable[[pd.DataFrame], Any], list[dict[str, Any]]]:
+    """The mean prediction of the models saved in ``runs``, to train a DKT on (``DKT(teacher=...)``).
+
+    A teacher must have seen none of this run's test students, so each run must be a
+    single-model run of ``train_and_report`` on the same split: the same protocol, data and
+    test file (recognised by name and size, so a copy elsewhere is accepted) and, for
+    ``pykt``, the same validation fold. Splits that depend on the seed (``kfold``,
+    ``holdout`` without a test file) are refused: teachers trained with other seeds held
+    out other students.
+
+    Returns:
+        (teacher: table -> (len(table),) mean p(correct), one record per run: its folder,
+        model and test AUC).
+
+    Raises:
+        TeacherError: naming the run and what differs.
+    """
+    if not runs:
+        raise TeacherError("no teacher runs given")
+    if protocol == "kfold" or (protocol == "holdout" and not test):
+        raise TeacherError(f"teachers need a split that does not depend on the seed (dkt-synthetic, pykt, or holdout "
+                           f"with --test); protocol {protocol!r}{'' if test else ' without a test file'} holds out other "
+                           "students for each seed, so a teacher may have trained on this run's test students")
+    expected = {"protocol": protocol, "data": _file_identity(data), "test": _file_identity(test)}
+    if protocol == "pykt":
+        expected["validation fold"] = valid_fold
+    models, records = [], []
+    for run in runs:
+        try:
+            name, model = load_saved(run)
+        except (ValueError, OSError) as error:
+            raise TeacherError(f"teacher {run}: {error}") from error
+        summary = json.loads((Path(run) / SUMMARY_FILE).read_text())
+        run_file = Path(run) / RUN_FILE  # the settings as the teacher started, with its files' sizes then
+        recorded = json.loads(run_file.read_text())["settings"] if run_file.is_file() else {}
+        found = {"protocol": summary.get("protocol"), "data": _file_identity(summary.get("data"), recorded.get("data_bytes")),
+                 "test": _file_identity(summary.get("test"), recorded.get("test_bytes")),
+                 "validation fold": recorded.get("valid_fold", 0)}
+        differing = [f"{key} {found[key]} (this run: {expected[key]})" for key in expected if found[key] != expected[key]]
+        if differing:
+            raise TeacherError(f"teacher {run} was trained on another split, so it may have seen this run's test "
+                               f"students: " + "; ".join(differing))
+        models.append(model)
+        records.append({"run": str(run), "model": name, "test_auc": summary.get("test_auc")})
+
+    def mean_prediction(table: pd.DataFrame) -> Any:
+        with warnings.catch_warnings():  # a teacher's unknown-skill fallback is its documented behaviour
+            warnings.simplefilter("ignore", UserWarning)
+            return sum(model.predict(table)[PREDICTION_COLUMN].to_numpy() for model in models) / len(models)
+
+    return mean_prediction, records
 
 
 def _start_run(out: Path, folders: list[Path], settings: dict[str, Any]) -> None:
@@ -203,6 +273,7 @@ def train_and_report(
     progress: bool = False,
     extra: dict[str, Any] | None = None,
     resume: bool = False,
+    teachers: list[str] | None = None,
 ) -> dict[str, Any]:
     """Fit and score each named model under a protocol and write its files.
 
@@ -226,6 +297,9 @@ def train_and_report(
         extra: more plain values to record in ``summary.json``.
         resume: continue the unfinished run in ``out`` (same arguments as when it started):
             neural models from their last finished epoch, baselines refit.
+        teachers: run folders of saved models whose mean prediction is DKT's training target
+            (``load_teachers``; DKT alone). The summary adds ``teachers`` and ``teachers_test_auc``
+            (their mean prediction scored on this run's test students).
 
     Returns:
         The summary written to ``out/summary.json``.
@@ -233,10 +307,13 @@ def train_and_report(
     Raises:
         ResumeError: with ``resume``, if ``out`` holds no run, a finished one, or one started
             with other settings (each differing setting is named).
+        TeacherError: if a teacher run cannot teach this one (see ``load_teachers``).
     """
     unknown = [name for name in models if name not in MODELS]
     if unknown or not models:
         raise ValueError(f"models must be names from {list(MODELS)}, got {models}")
+    if teachers and models != ["dkt"]:
+        raise TeacherError(f"teachers train DKT alone; the models asked for are {models}")
     configs = {name: _config_or_default(name, (configs or {}).get(name)) for name in models}
     out = Path(out)
     folders = {name: out if len(models) == 1 else out / name for name in models}
@@ -245,7 +322,9 @@ def train_and_report(
         "test": str(test) if test else None, "test_bytes": os.path.getsize(test) if test and os.path.isfile(test) else None,
         "format": data_format, "protocol": protocol, "seed": seed, "k": k, "test_fraction": test_fraction,
         "valid_fold": valid_fold, "configs": {name: _config_dict(config) for name, config in configs.items()},
+        "teachers": [str(run) for run in teachers or []],
     }))  # as read back from run.json (tuples become lists)
+    teacher, teacher_records = load_teachers(teachers, data, test, protocol, valid_fold) if teachers else (None, None)
     out.mkdir(parents=True, exist_ok=True)
     if resume:
         _check_resumable(out, settings)
@@ -257,11 +336,14 @@ def train_and_report(
     started = time.perf_counter()
     for name in models:
         folders[name].mkdir(parents=True, exist_ok=True)
-        make_model = _model_factory(MODELS[name], configs[name], folders[name], protocol, resume)
+        make_model = _model_factory(MODELS[name], configs[name], folders[name], protocol, resume, teacher)
         result = evaluate(make_model, table, protocol, test_table, k=k, test_fraction=test_fraction,
                           valid_fold=valid_fold, seed=seed, progress=progress)
         _write_model_files(folders[name], result)
         summaries[name] = _model_summary(name, result)
+        if teacher is not None:
+            taught = result.predictions.assign(**{PREDICTION_COLUMN: teacher(result.predictions)})
+            summaries[name].update(teachers=teacher_records, teachers_test_auc=evaluate_predictions(taught)["auc"])
         predictions[name] = result.predictions
     plot_calibration(predictions, out / "calibration.png")
     common = {

@@ -18,7 +18,7 @@ import torch
 import nets
 from kt.evaluation import PROTOCOLS
 from kt.models import MODELS
-from kt.run import ResumeError, add_dkt_arguments, dkt_config_from_arguments, train_and_report
+from kt.run import ResumeError, TeacherError, add_dkt_arguments, dkt_config_from_arguments, train_and_report
 
 
 def main() -> None:
@@ -39,6 +39,9 @@ def main() -> None:
                         help="continue the killed run in --out from its last finished epoch (give the run's flags again; "
                              "baselines are refit; same --threads for a bit-identical result)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--teachers", nargs="+", default=None, metavar="RUN",
+                        help="DKT only: train on the mean p(correct) of the models saved in these train_kt.py run folders "
+                             "instead of the 0/1 answers (distillation; they must share this run's split)")
     add_dkt_arguments(parser)
     args = parser.parse_args()
     threads = args.threads or nets.free_cores()
@@ -50,9 +53,9 @@ def main() -> None:
             models, args.data, out, args.protocol, test=args.test, data_format=args.format,
             configs={"dkt": dkt_config_from_arguments(args, args.seed)}, seed=args.seed, k=args.k,
             test_fraction=args.test_fraction, valid_fold=args.valid_fold, progress=not args.no_progress,
-            extra={"threads": threads, "command": vars(args)}, resume=args.resume,
+            extra={"threads": threads, "command": vars(args)}, resume=args.resume, teachers=args.teachers,
         )
-    except ResumeError as error:
+    except (ResumeError, TeacherError) as error:
         parser.error(str(error))
     rows = summary["models"].values() if "models" in summary else [summary]
     for row in rows:
