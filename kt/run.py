@@ -177,8 +177,8 @@ def _file_identity(path: str | None, size: int | None = None) -> tuple[str, int 
     return Path(path).name, size
 
 
-def load_teachers(runs: list[str | os.PathLike], data: str, test: str | None, protocol: str,
-                  valid_fold: int = 0) -> tuple[Callable[[pd.DataFrame], Any], list[dict[str, Any]]]:
+def load_teachers(runs: list[str | os.PathLike], data: str, test: str | None, protocol: str, valid_fold: int = 0,
+                  device: str | None = None) -> tuple[Callable[[pd.DataFrame], Any], list[dict[str, Any]]]:
     """The mean prediction of the models saved in ``runs``, to train a DKT on (``DKT(teacher=...)``).
 
     A teacher must have seen none of this run's test students, so each run must be a
@@ -186,7 +186,7 @@ def load_teachers(runs: list[str | os.PathLike], data: str, test: str | None, pr
     test file (recognised by name and size, so a copy elsewhere is accepted) and, for
     ``pykt``, the same validation fold. Splits that depend on the seed (``kfold``,
     ``holdout`` without a test file) are refused: teachers trained with other seeds held
-    out other students.
+    out other students. DKT teachers predict on ``device`` (the student's; None: as saved).
 
     Returns:
         (teacher: table -> (len(table),) mean p(correct), one record per run: its folder,
@@ -207,7 +207,7 @@ def load_teachers(runs: list[str | os.PathLike], data: str, test: str | None, pr
     models, records = [], []
     for run in runs:
         try:
-            name, model = load_saved(run)
+            name, model = load_saved(run, device)
         except (ValueError, OSError) as error:
             raise TeacherError(f"teacher {run}: {error}") from error
         summary = json.loads((Path(run) / SUMMARY_FILE).read_text())
@@ -324,7 +324,8 @@ def train_and_report(
         "valid_fold": valid_fold, "configs": {name: _config_dict(config) for name, config in configs.items()},
         "teachers": [str(run) for run in teachers or []],
     }))  # as read back from run.json (tuples become lists)
-    teacher, teacher_records = load_teachers(teachers, data, test, protocol, valid_fold) if teachers else (None, None)
+    teacher, teacher_records = (load_teachers(teachers, data, test, protocol, valid_fold, configs["dkt"].device)
+                                if teachers else (None, None))
     out.mkdir(parents=True, exist_ok=True)
     if resume:
         _check_resumable(out, settings)
@@ -372,8 +373,8 @@ def train_and_report(
     return summary
 
 
-def load_saved(run: str | os.PathLike) -> tuple[str, Any]:
-    """(model name, fitted model) of a folder ``train_and_report`` wrote for one model.
+def load_saved(run: str | os.PathLike, device: str | None = None) -> tuple[str, Any]:
+    """(model name, fitted model) of a folder ``train_and_report`` wrote for one model (a DKT on ``device`` if given).
 
     Raises:
         ValueError: if ``run`` holds no single saved model.
@@ -383,7 +384,8 @@ def load_saved(run: str | os.PathLike) -> tuple[str, Any]:
     if not summary_path.is_file() or not (run / "model").is_dir():
         raise ValueError(f"{run} is not a single-model run folder of train_kt.py (needs {SUMMARY_FILE} and model/)")
     name = json.loads(summary_path.read_text())["model"]
-    return name, MODELS[name].load(run / "model")
+    on_device = {"device": device} if device is not None and name == "dkt" else {}  # the baselines live on the CPU
+    return name, MODELS[name].load(run / "model", **on_device)
 
 
 def evaluate_saved(
