@@ -356,6 +356,7 @@ class DKT:
             self.history = train(self, batches, self.config.training, validate, progress=progress)
         if self.config.refit:
             self._refit(whole, progress)
+        self._targets = None  # they belong to the training rows only
         return self
 
     def _with_mixtures(self, table: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,8 @@ and the settings), metrics.csv, per_skill.csv, history.csv (DKT), calibration.pn
 saved model. --model all compares every model on the same split (comparison.csv, .png).
 DKT checkpoints after every epoch; --resume continues a killed run in --out from its last
 finished epoch (given the same flags; the baselines, which fit in seconds, are refit).
+--teachers RUN... trains DKT on the mean prediction of models saved by earlier runs on the
+same split instead of the 0/1 answers (distillation).
 """
 
 import argparse
