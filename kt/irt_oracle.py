@@ -248,13 +248,13 @@ def log_loss_by_concept_depth(responses: np.ndarray, probabilities: np.ndarray, 
     Shows where a predictor's loss comes from: at depth 0 nothing about the student's ability on
     the concept is known yet; the deeper, the more earlier answers on it the prediction can use.
 
-    Probabilities are clipped as ``kt.metrics`` clips them for its log-loss.
+    Each answer's loss is ``kt.metrics.answer_log_losses`` (clipped as every log-loss here).
 
     Raises:
         ValueError: if the shapes differ from (n, m) answers and (m,) concepts, or a probability
             is missing (NaN) or outside [0, 1].
     """
-    from kt.metrics import LOG_LOSS_EPS
+    from kt.metrics import answer_log_losses
 
     responses, probabilities = np.asarray(responses), np.asarray(probabilities, dtype=np.float64)
     if responses.ndim != 2 or probabilities.shape != responses.shape or len(concept) != responses.shape[1]:
@@ -265,7 +265,6 @@ def log_loss_by_concept_depth(responses: np.ndarray, probabilities: np.ndarray, 
         bad = np.argwhere(outside)[0]
         raise ValueError(f"log_loss_by_concept_depth: probability {probabilities[tuple(bad)]} of student row {bad[0]}, "
                          f"answer {bad[1]} is not in [0, 1]")
-    probabilities = np.clip(probabilities, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
-    losses = -np.where(responses == 1, np.log(probabilities), np.log1p(-probabilities)).mean(axis=0)  # (m,)
+    losses = answer_log_losses(responses, probabilities).mean(axis=0)  # (m,)
     depth = concept_depth(concept)
     return np.bincount(depth, weights=losses) / np.bincount(depth)

@@ -26,6 +26,7 @@ from kt.plots import plot_calibration, plot_knowledge_heatmap
 from kt.protocol import PREDICTION_COLUMN
 
 __all__ = [
+    "answer_log_losses",
     "binary_metrics",
     "auc_score",
     "evaluate_predictions",
@@ -101,6 +102,12 @@ def auc_score(correct: Sequence, p: Sequence) -> float:
     return float(u_statistic / (n_positive * n_negative))
 
 
+def answer_log_losses(correct: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Log-loss of each answer (any shape), p clipped to [LOG_LOSS_EPS, 1 - LOG_LOSS_EPS]; inputs already checked."""
+    clipped = np.clip(np.asarray(p, dtype=np.float64), LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
+    return -np.where(np.asarray(correct) == 1, np.log(clipped), np.log1p(-clipped))
+
+
 def binary_metrics(correct: Sequence, p: Sequence) -> dict[str, float]:
     """AUC, accuracy, RMSE and log-loss of predictions against 0/1 answers.
 
@@ -116,8 +123,7 @@ def binary_metrics(correct: Sequence, p: Sequence) -> dict[str, float]:
             answers other than 0/1, or only one class present (AUC undefined).
     """
     correct, p = _check(correct, p, "binary_metrics")
-    clipped = np.clip(p, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
-    log_loss = -np.mean(correct * np.log(clipped) + (1 - correct) * np.log1p(-clipped))
+    log_loss = answer_log_losses(correct, p).mean()
     return {
         "auc": auc_score(correct, p),
         "acc": float(np.mean((p >= 0.5) == (correct == 1))),
@@ -183,7 +189,6 @@ def per_skill_metrics(pred_table: pd.DataFrame) -> pd.DataFrame:
         correct = group["correct"].to_numpy().astype(np.int64)
         p = group[PREDICTION_COLUMN].to_numpy().astype(np.float64)
         both = 0 < correct.sum() < len(correct)
-        clipped = np.clip(p, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
         rows.append({
             "skill_id": skill,
             "n": len(p),
@@ -192,8 +197,7 @@ def per_skill_metrics(pred_table: pd.DataFrame) -> pd.DataFrame:
             "auc": auc_score(correct, p) if both else float("nan"),
             "acc": float(np.mean((p >= 0.5) == (correct == 1))),
             "rmse": float(np.sqrt(np.mean((p - correct) ** 2))),
-            "log_loss": float(-np.mean(correct * np.log(clipped)
-                                       + (1 - correct) * np.log1p(-clipped))),
+            "log_loss": float(answer_log_losses(correct, p).mean()),
         })
     return pd.DataFrame(rows, columns=["skill_id", "n", "mean_correct", "mean_p", "auc",
                                        "acc", "rmse", "log_loss"])

@@ -17,28 +17,20 @@ smoke test, not a measurement).
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
 import nets
+from bench_kt import SHARED, pykt_files, run  # pyKT's settings, the pyKT files and the logged subprocess of bench_kt.py
 from kt.data import default_data_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-DKT_SETTINGS = ["--model", "dkt", "--protocol", "pykt", "--hidden-size", "200", "--embedding-size", "200", "--dropout", "0.2",
-                "--learning-rate", "0.001", "--batch-size", "256", "--max-length", "200", "--seed", "0", "--no-progress"]
+DKT_SETTINGS = ["--model", "dkt", "--protocol", "pykt", "--hidden-size", "200", *SHARED, "--seed", "0", "--no-progress"]
 DQN_SETTINGS = ["--env", "ALE/Breakout-v5", "--preset", "atari", "--seed", "0", "--no-progress", "--final-eval-episodes", "1",
                 "--buffer-size", "100000", "--no-replay-in-checkpoint"]
-
-
-def run(command: list[str], log: Path) -> None:
-    with open(log, "w") as file:
-        done = subprocess.run(command, cwd=ROOT, stdout=file, stderr=subprocess.STDOUT, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command[1:3])} failed (exit {done.returncode}); see {log}")
 
 
 def main() -> None:
@@ -61,17 +53,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     threads = args.cpu_threads or nets.free_cores()
-    train_valid, test, epochs = args.train_valid, args.test, args.dkt_epochs
-    steps, learning_starts = args.dqn_steps, args.dqn_learning_starts
-    for path in (train_valid, test):
-        if not Path(path).is_file():
-            raise SystemExit(f"no pyKT file at {path}; set RILEY_DATA_DIR or pass --train-valid/--test")
-    if args.quick:  # every 25th student of each fold, kept outside the repo
-        sliced = out / "quick_data"
-        sliced.mkdir(exist_ok=True)
-        pd.read_csv(train_valid).iloc[::25].to_csv(sliced / "train_valid.csv", index=False)
-        pd.read_csv(test).iloc[::25].to_csv(sliced / "test.csv", index=False)
-        train_valid, test, epochs, steps, learning_starts = str(sliced / "train_valid.csv"), str(sliced / "test.csv"), 1, 600, 200
+    train_valid, test = pykt_files(args.train_valid, args.test, out, args.quick)
+    epochs, steps, learning_starts = (1, 600, 200) if args.quick else (args.dkt_epochs, args.dqn_steps, args.dqn_learning_starts)
     sides = {"gpu": ["--device", args.device, "--threads", str(threads)], "cpu": ["--device", "cpu", "--threads", str(threads)]}
     jobs = {}
     for side, device in sides.items():
@@ -91,8 +74,6 @@ def main() -> None:
     table.to_csv(out / "bench.csv", index=False)
     ratios = {"dkt_speedup_per_epoch": results["dkt-cpu"]["seconds_per_epoch"] / results["dkt-gpu"]["seconds_per_epoch"],
               "dqn_speedup_steps_per_second": results["dqn-gpu"]["steps_per_second"] / results["dqn-cpu"]["steps_per_second"]}
-    import torch  # after the subprocesses: only to name the card
-
     card = torch.cuda.get_device_name(nets.select_device(args.device)) if args.device.startswith("cuda") else "cpu"
     summary = {"device": args.device, "card": card, "cpu_threads": threads, "quick": args.quick, "dkt_epochs": epochs,
                "dqn_steps": steps, "dqn_learning_starts": learning_starts, "runs": results, "ratios": ratios}

@@ -42,6 +42,20 @@ def run(command: list[str], log: Path) -> subprocess.CompletedProcess:
     return done
 
 
+def pykt_files(train_valid: str, test: str, out: Path, quick: bool) -> tuple[str, str]:
+    """The two pyKT files to run on: checked to exist; with ``quick``, every 25th student of each, written into ``out``."""
+    for path in (train_valid, test):
+        if not Path(path).is_file():
+            raise SystemExit(f"no pyKT file at {path}; set RILEY_DATA_DIR or pass --train-valid/--test")
+    if not quick:
+        return train_valid, test
+    sliced = out / "quick_data"  # kept outside the repo; pyKT's files hold one student per row, sorted by fold
+    sliced.mkdir(parents=True, exist_ok=True)
+    pd.read_csv(train_valid).iloc[::25].to_csv(sliced / "train_valid.csv", index=False)
+    pd.read_csv(test).iloc[::25].to_csv(sliced / "test.csv", index=False)
+    return str(sliced / "train_valid.csv"), str(sliced / "test.csv")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = default_data_dir() / "assist2015_pykt"
@@ -61,16 +75,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     threads = args.threads or nets.free_cores()
-    train_valid, test, epochs = args.train_valid, args.test, args.max_epochs
-    for path in (train_valid, test):
-        if not Path(path).is_file():
-            raise SystemExit(f"no pyKT file at {path}; set RILEY_DATA_DIR or pass --train-valid/--test")
-    if args.quick:  # every 25th student of each fold (pyKT's file is sorted by fold), kept outside the repo
-        sliced = out / "quick_data"
-        sliced.mkdir(exist_ok=True)
-        pd.read_csv(train_valid).iloc[::25].to_csv(sliced / "train_valid.csv", index=False)
-        pd.read_csv(test).iloc[::25].to_csv(sliced / "test.csv", index=False)
-        train_valid, test, epochs = str(sliced / "train_valid.csv"), str(sliced / "test.csv"), 1
+    train_valid, test = pykt_files(args.train_valid, args.test, out, args.quick)
+    epochs = 1 if args.quick else args.max_epochs
     reference_epochs = 1 if args.quick else (args.reference_max_epochs or epochs)
     common = [*SHARED, "--patience", str(args.patience), "--threads", str(threads), "--seed", str(args.seed)]
     sides = {

@@ -9,14 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
-from test_bench_kt import _write_pykt
+from test_bench_kt import tiny_split
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_gpu_runs_dkt_and_dqn_on_both_sides_and_prints_the_ratios(tmp_path):
-    train_valid = _write_pykt(tmp_path / "train_valid.csv", [fold for fold in range(5) for _ in range(6)], seed=1)
-    test = _write_pykt(tmp_path / "test.csv", [-1] * 8, seed=2)
+    train_valid, test = tiny_split(tmp_path)
     out = tmp_path / "bench"
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench_gpu.py"), "--train-valid", str(train_valid), "--test", str(test),

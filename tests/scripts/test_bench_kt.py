@@ -24,9 +24,14 @@ def _write_pykt(path: Path, folds: list[int], seed: int) -> Path:
     return path
 
 
+def tiny_split(folder: Path) -> tuple[Path, Path]:
+    """A pyKT train_valid.csv (6 students in each of 5 folds) and test.csv (8 students) in ``folder``."""
+    return (_write_pykt(folder / "train_valid.csv", [fold for fold in range(5) for _ in range(6)], seed=1),
+            _write_pykt(folder / "test.csv", [-1] * 8, seed=2))
+
+
 def test_bench_kt_runs_our_side_and_names_why_the_reference_is_skipped(tmp_path):
-    train_valid = _write_pykt(tmp_path / "train_valid.csv", [fold for fold in range(5) for _ in range(6)], seed=1)
-    test = _write_pykt(tmp_path / "test.csv", [-1] * 8, seed=2)
+    train_valid, test = tiny_split(tmp_path)
     out = tmp_path / "bench"
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench_kt.py"), "--train-valid", str(train_valid), "--test", str(test),
