@@ -4,12 +4,12 @@
 vector envs DQN collects from. Uses ``nets`` for its networks; knows nothing of students.
 """
 
-from agents.dqn import DQN, DQNConfig, td_target
-from agents.evaluate import evaluate_agent, paired_difference, record_episode
-from agents.networks import ObservationAdapter, QNetwork
-from agents.replay import Batch, FrameReplayBuffer, ReplayBuffer, n_step_window
-from agents.schedules import LinearSchedule
-from agents.vector import SeededEpisodes, make_eval_env, make_vector_env
+from riley_gym.agents.dqn import DQN, DQNConfig, td_target
+from riley_gym.agents.evaluate import evaluate_agent, paired_difference, record_episode
+from riley_gym.agents.networks import ObservationAdapter, QNetwork
+from riley_gym.agents.replay import Batch, FrameReplayBuffer, ReplayBuffer, n_step_window
+from riley_gym.agents.schedules import LinearSchedule
+from riley_gym.agents.vector import SeededEpisodes, make_eval_env, make_vector_env
 
 __all__ = [
     "DQN", "DQNConfig", "td_target", "evaluate_agent", "paired_difference", "record_episode", "ObservationAdapter", "QNetwork",

@@ -44,13 +44,13 @@ import torch
 from gymnasium.vector import AutoresetMode
 from torch import nn
 
-import nets
-from agents.mlp_update import MLPUpdate, ReluMLP, clip_global_norm_, relu_mlp_linears
-from agents.networks import ObservationAdapter, QNetwork, batch_of_one
-from agents.replay import Batch, FrameReplayBuffer, ReplayBuffer
-from agents.schedules import LinearSchedule
-from agents.targets import td_target
-from agents.vector import SeededEpisodes, episode_seed
+from riley_gym import nets
+from riley_gym.agents.mlp_update import MLPUpdate, ReluMLP, clip_global_norm_, relu_mlp_linears
+from riley_gym.agents.networks import ObservationAdapter, QNetwork, batch_of_one
+from riley_gym.agents.replay import Batch, FrameReplayBuffer, ReplayBuffer
+from riley_gym.agents.schedules import LinearSchedule
+from riley_gym.agents.targets import td_target
+from riley_gym.agents.vector import SeededEpisodes, episode_seed
 
 
 def _help(text: str) -> dict:

@@ -7,7 +7,7 @@ import math
 import gymnasium as gym
 import numpy as np
 
-from agents.networks import batch_of_one
+from riley_gym.agents.networks import batch_of_one
 
 
 def _act_once(agent, env: gym.Env, obs, epsilon: float, rng: np.random.Generator) -> int:

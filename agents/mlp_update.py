@@ -29,7 +29,7 @@ import math
 import torch
 from torch import nn
 
-from agents.targets import td_target
+from riley_gym.agents.targets import td_target
 
 __all__ = ["MLPUpdate", "ReluMLP", "clip_global_norm_", "relu_mlp_linears"]
 

@@ -15,7 +15,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-import nets
+from riley_gym import nets
 
 
 class ObservationAdapter:

@@ -42,7 +42,7 @@ def sb3_paired_agent(env_id: str, config, sb3_model):
         ValueError: for Double DQN, several envs, or once the replay buffer wraps (SB3 then
             samples differently; not reproduced here).
     """
-    from agents.dqn import DQN
+    from riley_gym.agents.dqn import DQN
 
     if config.double_dqn or config.num_envs != 1:
         raise ValueError("SB3's DQN is vanilla DQN on one env: pair with double_dqn=False and num_envs=1")

@@ -89,11 +89,11 @@ def make_vector_env(env_id: str, num_envs: int = 1, env_kwargs: dict | None = No
     """
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-    import envs  # noqa: F401  (registers the riley/ ids)
+    from riley_gym import envs  # noqa: F401  (registers the riley/ ids)
 
     kwargs = dict(env_kwargs or {})
     if is_atari(env_id):
-        from envs.atari import make_atari_vector
+        from riley_gym.envs.atari import make_atari_vector
 
         return make_atari_vector(atari_game(env_id), num_envs, **kwargs)
     return SyncVectorEnv(
@@ -104,13 +104,13 @@ def make_vector_env(env_id: str, num_envs: int = 1, env_kwargs: dict | None = No
 
 def make_eval_env(env_id: str, render_mode: str | None = None, env_kwargs: dict | None = None) -> gym.Env:
     """One environment for evaluation: Atari without episodic life or reward clipping (true game scores)."""
-    import envs  # noqa: F401
+    from riley_gym import envs  # noqa: F401
 
     kwargs = dict(env_kwargs or {})
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     if is_atari(env_id):
-        from envs.atari import make_atari
+        from riley_gym.envs.atari import make_atari
 
         return make_atari(atari_game(env_id), training=False, **kwargs)
     return gym.make(env_id, **kwargs)

@@ -6,8 +6,8 @@ themselves are loaded only when an environment is made.
 
 from gymnasium.envs.registration import register, registry
 
-from envs.atari import AtariConfig, make_atari, make_atari_vector
-from envs.gridworld import GridWorldEnv, greedy_policy_is_optimal, q_star, v_star
+from riley_gym.envs.atari import AtariConfig, make_atari, make_atari_vector
+from riley_gym.envs.gridworld import GridWorldEnv, greedy_policy_is_optimal, q_star, v_star
 
 
 def _register(env_id: str, entry_point: str, **kwargs) -> None:
@@ -16,22 +16,22 @@ def _register(env_id: str, entry_point: str, **kwargs) -> None:
 
 
 # GridWorld maps (envs/gridworld.py).
-_register("riley/GridWorld-v0", "envs.gridworld:GridWorldEnv", max_episode_steps=100, kwargs={"map_name": "4x4"})
-_register("riley/GridWorld4x4-v0", "envs.gridworld:GridWorldEnv", max_episode_steps=100, kwargs={"map_name": "4x4"})
-_register("riley/GridWorld8x8-v0", "envs.gridworld:GridWorldEnv", max_episode_steps=200, kwargs={"map_name": "8x8"})
-_register("riley/CliffWalk-v0", "envs.gridworld:GridWorldEnv", max_episode_steps=200, kwargs={"map_name": "cliff"})
+_register("riley/GridWorld-v0", "riley_gym.envs.gridworld:GridWorldEnv", max_episode_steps=100, kwargs={"map_name": "4x4"})
+_register("riley/GridWorld4x4-v0", "riley_gym.envs.gridworld:GridWorldEnv", max_episode_steps=100, kwargs={"map_name": "4x4"})
+_register("riley/GridWorld8x8-v0", "riley_gym.envs.gridworld:GridWorldEnv", max_episode_steps=200, kwargs={"map_name": "8x8"})
+_register("riley/CliffWalk-v0", "riley_gym.envs.gridworld:GridWorldEnv", max_episode_steps=200, kwargs={"map_name": "cliff"})
 
 # The simulated student Riley (envs/student.py; native vector env in envs/student_vector.py).
 _register(
     "riley/Student-v0",
-    "envs.student:StudentEnv",
-    vector_entry_point="envs.student_vector:StudentVectorEnv",
+    "riley_gym.envs.student:StudentEnv",
+    vector_entry_point="riley_gym.envs.student_vector:StudentVectorEnv",
     kwargs={"curriculum": "riley", "dynamics": "bkt"},
 )
 _register(
     "riley/StudentIRT-v0",
-    "envs.student:StudentEnv",
-    vector_entry_point="envs.student_vector:StudentVectorEnv",
+    "riley_gym.envs.student:StudentEnv",
+    vector_entry_point="riley_gym.envs.student_vector:StudentVectorEnv",
     kwargs={"curriculum": "riley", "dynamics": "irt"},
 )
 
@@ -39,11 +39,11 @@ _register(
 def __getattr__(name: str):
     # Lazy exports of the student simulator, so importing envs stays cheap (PEP 562).
     lazy = {
-        "Curriculum": "envs.curriculum",
-        "load_curriculum": "envs.curriculum",
-        "StudentEnv": "envs.student",
-        "StudentVectorEnv": "envs.student_vector",
-        "simulate_logs": "envs.simulate",
+        "Curriculum": "riley_gym.envs.curriculum",
+        "load_curriculum": "riley_gym.envs.curriculum",
+        "StudentEnv": "riley_gym.envs.student",
+        "StudentVectorEnv": "riley_gym.envs.student_vector",
+        "simulate_logs": "riley_gym.envs.simulate",
     }
     if name in lazy:
         import importlib

@@ -11,7 +11,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from envs.atari import make_atari, make_atari_vector
+from riley_gym.envs.atari import make_atari, make_atari_vector
 
 
 def atari_throughput(

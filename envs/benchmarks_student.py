@@ -7,8 +7,8 @@ from typing import Callable
 
 import numpy as np
 
-from envs.student import StudentEnv
-from envs.student_vector import StudentVectorEnv
+from riley_gym.envs.student import StudentEnv
+from riley_gym.envs.student_vector import StudentVectorEnv
 
 
 def _best_rate(run_block: Callable[[], int], min_seconds: float, repeats: int) -> tuple[float, list[float]]:

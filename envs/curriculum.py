@@ -367,7 +367,7 @@ def load_curriculum(curriculum: str | Path | Curriculum | Mapping[str, Any] = "r
     if isinstance(curriculum, Mapping):
         return Curriculum.from_dict(curriculum)
     if isinstance(curriculum, str) and curriculum in BUNDLED_CURRICULA:
-        resource = resources.files("envs").joinpath("curricula", f"{curriculum}.json")
+        resource = resources.files("riley_gym.envs").joinpath("curricula", f"{curriculum}.json")
         with resources.as_file(resource) as path:
             return Curriculum.from_file(path)
     if isinstance(curriculum, (str, Path)):

@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.maps import MAP_PRESETS, MAPS
+from riley_gym.envs.maps import MAP_PRESETS, MAPS
 
 # Transition table: P[state][action] -> [(prob, next_state, reward, terminated), ...].
 TransitionTable = Mapping[int, Mapping[int, Sequence[tuple[float, int, float, bool]]]]

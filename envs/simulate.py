@@ -7,9 +7,9 @@ from typing import Callable, Union
 import numpy as np
 import pandas as pd
 
-from envs.curriculum import Curriculum
-from envs.student import StudentBatch
-from envs.student_dynamics import BKTParams, IRTParams, StudentDynamics
+from riley_gym.envs.curriculum import Curriculum
+from riley_gym.envs.student import StudentBatch
+from riley_gym.envs.student_dynamics import BKTParams, IRTParams, StudentDynamics
 
 # policy(observation, rng) -> (n_students,) exercise ids; observation as StudentVectorEnv's dict.
 Policy = Callable[[dict, np.random.Generator], np.ndarray]

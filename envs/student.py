@@ -14,8 +14,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.curriculum import Curriculum, load_curriculum
-from envs.student_dynamics import BKTParams, IRTParams, StudentDynamics, make_dynamics
+from riley_gym.envs.curriculum import Curriculum, load_curriculum
+from riley_gym.envs.student_dynamics import BKTParams, IRTParams, StudentDynamics, make_dynamics
 
 NO_EXERCISE_LABEL = "none yet"
 

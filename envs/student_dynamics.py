@@ -32,8 +32,8 @@ curriculum. A calibrated simulator from per-skill BKT fits (EM per skill gives p
 forget, guess, slip; the skill's guess/slip go to each of its exercises):
 
     >>> import numpy as np
-    >>> from envs.curriculum import load_curriculum
-    >>> from envs.student_dynamics import BKTDynamics, BKTParams
+    >>> from riley_gym.envs.curriculum import load_curriculum
+    >>> from riley_gym.envs.student_dynamics import BKTDynamics, BKTParams
     >>> fitted_guess = np.array([0.2, 0.15, 0.1, 0.1, 0.25])  # per skill, curriculum order
     >>> fitted_slip = np.array([0.1, 0.1, 0.05, 0.1, 0.08])
     >>> riley = load_curriculum("riley")
@@ -66,7 +66,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from envs.curriculum import Curriculum, load_curriculum
+from riley_gym.envs.curriculum import Curriculum, load_curriculum
 
 PerSkill = Union[float, Sequence[float]]
 DYNAMICS = ("bkt", "irt")

@@ -10,9 +10,9 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.curriculum import Curriculum
-from envs.student import StudentBatch, student_observation_space
-from envs.student_dynamics import BKTParams, IRTParams, StudentDynamics
+from riley_gym.envs.curriculum import Curriculum
+from riley_gym.envs.student import StudentBatch, student_observation_space
+from riley_gym.envs.student_dynamics import BKTParams, IRTParams, StudentDynamics
 
 
 class StudentVectorEnv(VectorEnv):

@@ -1,71 +1,11 @@
-"""Knowledge tracing on logged student data: readers, splits, metrics, models.
+"""Knowledge tracing and tutoring: the student domain of riley-gym, in four rooms.
 
-Data layer: the canonical interaction table and its readers (``kt.data``), leak-free
-attempt grouping (``kt.attempts``), student-level splits (``kt.splits``), metrics and
-plots (``kt.metrics``), and the ``KnowledgeTracer`` protocol every model implements
-(``kt.protocol``).
+- ``riley_gym.kt.data``: the canonical interaction table, readers, attempts, sequences,
+  splits and protocols, metrics.
+- ``riley_gym.kt.models``: the knowledge tracers (DKT, BKT, PFA, IRT, marginal) behind one
+  protocol, their registry, training loop and model files.
+- ``riley_gym.kt.tutoring``: recommenders, the tutoring simulation, the DQN tutor.
+- ``riley_gym.kt.experiments``: runs that tie the rooms together for the scripts.
+
+Each room may import only the rooms listed before it (``DESIGN.md``).
 """
-
-from kt.attempts import (
-    attempt_codes,
-    attempt_index,
-    canonical_order,
-    history_length,
-    prior_counts,
-    sort_canonical,
-    student_codes,
-)
-from kt.data import (
-    REQUIRED_COLUMNS,
-    ReadReport,
-    make_table,
-    read_interactions,
-    read_log,
-    read_matrix,
-    read_pykt,
-    read_three_line,
-    validate_table,
-)
-from kt.metrics import (
-    auc_score,
-    binary_metrics,
-    calibration_curve,
-    evaluate_predictions,
-    per_skill_metrics,
-    plot_calibration,
-    plot_knowledge_heatmap,
-)
-from kt.protocol import PREDICTION_COLUMN, KnowledgeTracer
-from kt.splits import dkt_synthetic_split, holdout_split, kfold_splits, pykt_split
-
-__all__ = [
-    "REQUIRED_COLUMNS",
-    "ReadReport",
-    "make_table",
-    "validate_table",
-    "read_log",
-    "read_interactions",
-    "read_three_line",
-    "read_pykt",
-    "read_matrix",
-    "KnowledgeTracer",
-    "PREDICTION_COLUMN",
-    "student_codes",
-    "canonical_order",
-    "sort_canonical",
-    "attempt_index",
-    "attempt_codes",
-    "history_length",
-    "prior_counts",
-    "holdout_split",
-    "kfold_splits",
-    "dkt_synthetic_split",
-    "pykt_split",
-    "auc_score",
-    "binary_metrics",
-    "evaluate_predictions",
-    "per_skill_metrics",
-    "calibration_curve",
-    "plot_calibration",
-    "plot_knowledge_heatmap",
-]

@@ -9,13 +9,13 @@ command-line boolean.
 Every module is built from plain numbers, never from a Gymnasium space or a DataFrame.
 """
 
-from nets.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from nets.cli import parse_bool
-from nets.conv import NatureCNN
-from nets.device import count_parameters, free_cores, select_device
-from nets.heads import QHead, SigmoidHead, SoftmaxHead
-from nets.mlp import MLP
-from nets.recurrent import SequenceEncoder
+from riley_gym.nets.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from riley_gym.nets.cli import parse_bool
+from riley_gym.nets.conv import NatureCNN
+from riley_gym.nets.device import count_parameters, free_cores, select_device
+from riley_gym.nets.heads import QHead, SigmoidHead, SoftmaxHead
+from riley_gym.nets.mlp import MLP
+from riley_gym.nets.recurrent import SequenceEncoder
 
 __all__ = [
     "MLP",

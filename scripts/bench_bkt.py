@@ -5,7 +5,7 @@ the same test log (builder_test.csv): fit seconds, predict seconds and test AUC 
 printed side by side with ratios and written to DIR/summary.json. pyBKT runs in its own
 virtual environment (--pybkt-python, default .bench/pybkt-venv/bin/python, built from the
 pyBKT 1.4.3 source distribution so that its C++ core is used) as a subprocess of this very
-file in worker mode; its predictions come back and are scored here by the same kt.metrics.
+file in worker mode; its predictions come back and are scored here by the same kt.data.metrics.
 If that interpreter or pyBKT is missing, the pyBKT side is skipped with the reason recorded.
 --quick uses the first 40 students of each file (a smoke test, not a measurement).
 """
@@ -56,9 +56,9 @@ def main() -> None:
     import numpy as np
     from tqdm import tqdm
 
-    from kt.bkt import BKT, BKTConfig
-    from kt.data import default_data_dir, read_log
-    from kt.metrics import binary_metrics
+    from riley_gym.kt.models.bkt import BKT, BKTConfig
+    from riley_gym.kt.data import default_data_dir, read_log
+    from riley_gym.kt.data.metrics import binary_metrics
 
     data = default_data_dir() / "assist2009_builder"
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

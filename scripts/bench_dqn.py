@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from riley_gym import nets
+
 ZOO_CARTPOLE = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99, target_update_interval=10,
                     train_freq=256, gradient_steps=128, exploration_fraction=0.16, exploration_final_eps=0.04, hidden=[256, 256])
 NATURE_BREAKOUT = dict(learning_rate=1e-4, batch_size=32, buffer_size=10_000, learning_starts=1000, gamma=0.99, target_update_interval=1000,
@@ -53,8 +55,8 @@ def sb3_kwargs(s):
 def run_ours_paired(config, s, seed):
     """CartPole on SB3's random numbers for ``seed``: the run SB3 makes, timed as ours (evaluations excluded)."""
     from stable_baselines3 import DQN as SB3DQN
-    from agents import evaluate_agent, make_eval_env
-    from agents.sb3_pairing import sb3_paired_agent
+    from riley_gym.agents import evaluate_agent, make_eval_env
+    from riley_gym.agents.sb3_pairing import sb3_paired_agent
     sb3_model = SB3DQN("MlpPolicy", "CartPole-v1", policy_kwargs=sb3_policy_kwargs(s, True), seed=seed, device="cpu", **sb3_kwargs(s))
     agent = sb3_paired_agent("CartPole-v1", config, sb3_model)
     eval_env, train_seconds, reached, digests = make_eval_env("CartPole-v1"), 0.0, None, []
@@ -72,8 +74,8 @@ def run_ours_paired(config, s, seed):
 
 
 def run_ours(task, s, seed, out, paired=False):
-    from agents import DQN, DQNConfig, make_vector_env
-    from agents.run import train_run
+    from riley_gym.agents import DQN, DQNConfig, make_vector_env
+    from riley_gym.agents.training_run import train_run
     common = dict(seed=seed, learning_rate=s["learning_rate"], batch_size=s["batch_size"], buffer_size=s["buffer_size"], learning_starts=s["learning_starts"],
                   gamma=s["gamma"], target_update_interval=s["target_update_interval"], train_freq=s["train_freq"], gradient_steps=s["gradient_steps"],
                   epsilon_end=s["exploration_final_eps"], epsilon_decay_steps=int(s["exploration_fraction"] * s["total"]), device="cpu",
@@ -144,7 +146,7 @@ def run_sb3(task, s, seed, out, paired=False):
                   "evaluated_weights_sha256": clock["digests"]}
     else:
         from stable_baselines3.common.vec_env import DummyVecEnv
-        from envs.atari import make_atari
+        from riley_gym.envs.atari import make_atari
         # The same preprocessing as ours (SB3's own Atari wrappers need OpenCV), stepped in SB3's DummyVecEnv.
         env = DummyVecEnv([lambda: make_atari("Breakout", training=True) for _ in range(s["num_envs"])])
         env.seed(seed)
@@ -177,7 +179,7 @@ def main():
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    threads = args.threads or __import__("nets").free_cores()
+    threads = args.threads or nets.free_cores()
     if args.side:  # one side of one task, in its own process
         torch.set_num_threads(threads)
         s = settings(args.task, args.quick)

@@ -23,7 +23,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from envs.benchmarks_student import single_throughput, vector_throughput  # noqa: E402
+from riley_gym.envs.benchmarks_student import single_throughput, vector_throughput  # noqa: E402
 
 TARGET_4096 = 1_000_000  # issue 2: student-steps/s at 4096 students on one core
 
@@ -69,7 +69,7 @@ def run_student(args) -> dict:
 
 
 def run_atari(args) -> dict:
-    from envs.benchmarks_atari import atari_throughput  # imported here: student-only runs skip ale-py
+    from riley_gym.envs.benchmarks_atari import atari_throughput  # imported here: student-only runs skip ale-py
 
     result = atari_throughput(
         game=args.atari_game,

@@ -24,9 +24,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-import nets
+from riley_gym import nets
 from bench_kt import SHARED, pykt_files, run  # pyKT's settings, the pyKT files and the logged subprocess of bench_kt.py
-from kt.data import default_data_dir
+from riley_gym.kt.data import default_data_dir
 
 DKT_SETTINGS = ["--model", "dkt", "--protocol", "pykt", "--hidden-size", "200", *SHARED, "--seed", "0", "--no-progress"]
 DQN_SETTINGS = ["--env", "ALE/Breakout-v5", "--preset", "atari", "--seed", "0", "--no-progress", "--final-eval-episodes", "1",

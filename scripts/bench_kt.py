@@ -26,8 +26,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-import nets
-from kt.data import default_data_dir
+from riley_gym import nets
+from riley_gym.kt.data import default_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_PYTHON = ROOT / ".bench" / "pykt-venv" / "bin" / "python"

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import nets
-from agents import DQN, DQNConfig, evaluate_agent, make_eval_env, make_vector_env, paired_difference, record_episode
+from riley_gym import nets
+from riley_gym.agents import DQN, DQNConfig, evaluate_agent, make_eval_env, make_vector_env, paired_difference, record_episode
 
 
 def write_video(frames: list, path: Path, fps: int) -> Path:

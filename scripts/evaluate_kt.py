@@ -12,8 +12,8 @@ import os
 
 import torch
 
-import nets
-from kt.run import evaluate_saved
+from riley_gym import nets
+from riley_gym.kt.experiments.runs import evaluate_saved
 
 
 def main() -> None:

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-import nets
-from kt.attempts import sort_canonical
-from kt.data import read_log
-from kt.models import MODELS
-from kt.plots import plot_knowledge_heatmap
+from riley_gym import nets
+from riley_gym.kt.data.attempts import sort_canonical
+from riley_gym.kt.data import read_log
+from riley_gym.kt.models.registry import MODELS
+from riley_gym.kt.experiments.plots import plot_knowledge_heatmap
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The yardsticks for DKT on the synthetic logs: python scripts/synthetic_oracle.py --data naive_c5_q50_s4000_v0.csv.
 
 Scores, under the DKT paper's split (first half of the students to fit, second half to test), the
-Bayes predictor of the item-response model that generated these logs (kt/irt_oracle.py):
+Bayes predictor of the item-response model that generated these logs (kt/experiments/irt_oracle.py):
 
   --structure given    knows every exercise's hidden concept and difficulty from the matching
                        ``_info.txt``; its three population parameters (guess rate, ability spread,
@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kt.data import read_matrix
-from kt.irt_oracle import fit_oracle, learn_structure, log_loss_by_concept_depth, oracle_predictions, read_exercise_info
-from kt.metrics import binary_metrics
-from kt.plots import plot_loss_gap_by_depth
-from kt.run import load_saved
+from riley_gym.kt.data import read_matrix
+from riley_gym.kt.experiments.irt_oracle import fit_oracle, learn_structure, log_loss_by_concept_depth, oracle_predictions, read_exercise_info
+from riley_gym.kt.data.metrics import binary_metrics
+from riley_gym.kt.experiments.plots import plot_loss_gap_by_depth
+from riley_gym.kt.experiments.runs import load_saved
 
 
 def same_partition_fraction(a: np.ndarray, b: np.ndarray) -> float:

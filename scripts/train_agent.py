@@ -10,9 +10,9 @@ import os
 
 import torch
 
-import nets
-from agents.dqn import DQNConfig
-from agents.run import add_config_arguments, config_from_arguments, train_run
+from riley_gym import nets
+from riley_gym.agents.dqn import DQNConfig
+from riley_gym.agents.training_run import add_config_arguments, config_from_arguments, default_preset, train_run
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
     add_config_arguments(parser)
     args = parser.parse_args()
     if args.num_envs is None:
-        args.num_envs = DQNConfig.preset(args.preset or __import__("agents.run").run.default_preset(args.env)).num_envs
+        args.num_envs = DQNConfig.preset(args.preset or default_preset(args.env)).num_envs
     torch.set_num_threads(args.threads or nets.free_cores())
     config = config_from_arguments(args)
     out = args.out or os.path.join("runs", "dqn", f"{args.env.replace('/', '_')}-seed{args.seed}")

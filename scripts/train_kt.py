@@ -17,10 +17,10 @@ import os
 
 import torch
 
-import nets
-from kt.evaluation import PROTOCOLS
-from kt.models import MODELS
-from kt.run import ResumeError, TeacherError, add_dkt_arguments, dkt_config_from_arguments, train_and_report
+from riley_gym import nets
+from riley_gym.kt.experiments.evaluation import PROTOCOLS
+from riley_gym.kt.models.registry import MODELS
+from riley_gym.kt.experiments.runs import ResumeError, TeacherError, add_dkt_arguments, dkt_config_from_arguments, train_and_report
 
 
 def main() -> None:

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-import nets
-from kt.tutor_pipeline import POLICIES, TutorConfig
-from kt.tutoring import format_paired, format_table
+from riley_gym import nets
+from riley_gym.kt.experiments.tutor_pipeline import POLICIES, TutorConfig
+from riley_gym.kt.tutoring.simulation import format_paired, format_table
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -64,15 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or f"runs/tutor/{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     if args.interactive:
-        from kt.tutor_pipeline import interactive_recommender
-        from kt.tutoring import interactive_session
+        from riley_gym.kt.experiments.tutor_pipeline import interactive_recommender
+        from riley_gym.kt.tutoring.simulation import interactive_session
 
         recommender = interactive_recommender(config, args.interactive_policy)
         answers = interactive_session(recommender, sys.stdin, sys.stdout, max_steps=config.session_length, seed=args.seed)
         (out / "summary.json").write_text(json.dumps({"mode": "interactive", "answers": answers, "policy": args.interactive_policy, "settings": config.to_dict()}, indent=2))
         return 0
     if args.logs:
-        from kt.calibrate import run_on_logs
+        from riley_gym.kt.experiments.calibrate import run_on_logs
 
         with tqdm(total=len(config.policies) + 3, desc="logs") as bar:
             result = run_on_logs(args.logs, args.format, args.top_skills, config, out, progress=bar)
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print("CAVEAT: this judge is a model (the DKT trained on the log), not a student; it favours sequences it predicts well.")
     else:
         with tqdm(total=len(config.policies) + 2, desc="tutor") as bar:
-            from kt.tutor_pipeline import run_tutor
+            from riley_gym.kt.experiments.tutor_pipeline import run_tutor
 
             result = run_tutor(config, out, progress=bar)
     print(f"\nPolicies on {config.students} simulated students ({result['settings']['dynamics']} dynamics, {config.session_length} exercises):")

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from agents import DQN, DQNConfig, FrameReplayBuffer, ReplayBuffer, make_eval_env, make_vector_env
+from riley_gym.agents import DQN, DQNConfig, FrameReplayBuffer, ReplayBuffer, evaluate_agent, make_eval_env, make_vector_env
 
-pytest.importorskip("envs.atari", reason="envs.atari (the Atari factories) is not in this checkout")
+pytest.importorskip("riley_gym.envs.atari", reason="envs.atari (the Atari factories) is not in this checkout")
 
 
 class TeeBuffer:
@@ -56,5 +56,5 @@ def test_breakout_trains_checkpoints_and_resumes(tmp_path):
     assert not resumed.exact_resume  # the C++ vector env cannot be replayed: episodes restart
     metrics = resumed.learn(1000)
     assert metrics["env_steps"] == 1000 and metrics["updates"] == expected_updates(1000) and np.isfinite(metrics["loss"])
-    returns = __import__("agents").evaluate_agent(resumed, make_eval_env("ALE/Breakout-v5"), episodes=1)
+    returns = evaluate_agent(resumed, make_eval_env("ALE/Breakout-v5"), episodes=1)
     assert returns.shape == (1,) and returns[0] >= 0

@@ -6,7 +6,7 @@ import pytest
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from agents import DQN, DQNConfig, SeededEpisodes, evaluate_agent, paired_difference, td_target
+from riley_gym.agents import DQN, DQNConfig, SeededEpisodes, evaluate_agent, paired_difference, td_target
 from agent_test_envs import GOAL, N_CELLS, Corridor, corridor_q_star
 
 TINY = dict(hidden_sizes=(32,), batch_size=16, buffer_size=2000, learning_starts=50, train_freq=1, gradient_steps=1,

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents import DQN, DQNConfig, evaluate_agent, make_vector_env
-from agents.replay import Batch
-from agents.sb3_pairing import sb3_paired_agent
+from riley_gym.agents import DQN, DQNConfig, evaluate_agent, make_vector_env
+from riley_gym.agents.replay import Batch
+from riley_gym.agents.sb3_pairing import sb3_paired_agent
 
 sb3 = pytest.importorskip("stable_baselines3")
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from agents import DQN, DQNConfig, make_vector_env
+from riley_gym.agents import DQN, DQNConfig, make_vector_env
 
-gridworld = pytest.importorskip("envs.gridworld", reason="envs.gridworld is not in this checkout")
+gridworld = pytest.importorskip("riley_gym.envs.gridworld", reason="envs.gridworld is not in this checkout")
 
 # 30,000 steps with the learning rate decaying linearly to 0 (step sizes that shrink let Q settle on Q*
 # instead of hovering around it) and epsilon held at 0.2 after 20k steps (every action keeps being tried).

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-import nets
-from agents import DQN, DQNConfig, td_target
-from agents.mlp_update import MLPUpdate, relu_mlp_linears
-from agents.networks import QNetwork
+from riley_gym import nets
+from riley_gym.agents import DQN, DQNConfig, td_target
+from riley_gym.agents.mlp_update import MLPUpdate, relu_mlp_linears
+from riley_gym.agents.networks import QNetwork
 from test_dqn import TINY, corridor_envs
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-import nets
-from agents.networks import ObservationAdapter, QNetwork
+from riley_gym import nets
+from riley_gym.agents.networks import ObservationAdapter, QNetwork
 
 
 def test_discrete_becomes_one_hot():

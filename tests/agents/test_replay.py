@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from agents.replay import FrameReplayBuffer, ReplayBuffer, n_step_window
+from riley_gym.agents.replay import FrameReplayBuffer, ReplayBuffer, n_step_window
 
 GAMMA = 0.5
 

@@ -4,12 +4,12 @@ import doctest
 
 import pytest
 
-import agents.schedules
-from agents.schedules import LinearSchedule
+import riley_gym.agents.schedules
+from riley_gym.agents.schedules import LinearSchedule
 
 
 def test_docstring_examples():
-    assert doctest.testmod(agents.schedules).failed == 0
+    assert doctest.testmod(riley_gym.agents.schedules).failed == 0
 
 
 def test_linear_schedule_values():

@@ -8,7 +8,7 @@ from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from envs.atari import AreaResize, AtariConfig, area_resize_matrix, make_atari, make_atari_vector, rom_id
+from riley_gym.envs.atari import AreaResize, AtariConfig, area_resize_matrix, make_atari, make_atari_vector, rom_id
 
 
 @pytest.mark.parametrize(
@@ -241,7 +241,7 @@ def test_rgb_array_render_is_the_colour_screen():
 def test_docstring_examples():
     import doctest
 
-    import envs.atari
+    import riley_gym.envs.atari
 
-    results = doctest.testmod(envs.atari)
+    results = doctest.testmod(riley_gym.envs.atari)
     assert results.attempted > 0 and results.failed == 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from envs.benchmarks_atari import atari_throughput
+from riley_gym.envs.benchmarks_atari import atari_throughput
 
 
 def test_atari_throughput_reports_both_rates():

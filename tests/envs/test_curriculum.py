@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from envs.curriculum import Curriculum, Exercise, Skill, load_curriculum
+from riley_gym.envs.curriculum import Curriculum, Exercise, Skill, load_curriculum
 
 
 def _small(**overrides):

@@ -13,7 +13,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import envs  # noqa: F401  (registers the riley/ envs)
+from riley_gym import envs  # noqa: F401  (registers the riley/ envs)
 
 RILEY_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("riley/"))
 # Every registered env, plus the GridWorld observation types and render modes the registrations leave at their defaults.

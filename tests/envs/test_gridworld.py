@@ -6,8 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401  (registers riley/ envs)
-from envs.gridworld import DOWN, LEFT, RIGHT, UP, GridWorldEnv, greedy_policy_is_optimal, parse_map, q_star, v_star
+from riley_gym import envs  # noqa: F401  (registers riley/ envs)
+from riley_gym.envs.gridworld import DOWN, LEFT, RIGHT, UP, GridWorldEnv, greedy_policy_is_optimal, parse_map, q_star, v_star
 
 
 def test_corridor_q_star_by_hand():
@@ -281,7 +281,7 @@ def test_registered_cliff_uses_the_book_rewards():
 def test_docstring_examples():
     import doctest
 
-    import envs.gridworld
+    import riley_gym.envs.gridworld
 
-    results = doctest.testmod(envs.gridworld)
+    results = doctest.testmod(riley_gym.envs.gridworld)
     assert results.attempted > 0 and results.failed == 0

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.curriculum import load_curriculum
-from envs.simulate import simulate_logs
-from envs.student_dynamics import BKTParams
+from riley_gym.envs.curriculum import load_curriculum
+from riley_gym.envs.simulate import simulate_logs
+from riley_gym.envs.student_dynamics import BKTParams
 
 RILEY = load_curriculum("riley")
 INT_COLUMNS = ["user_id", "item_id", "skill_id", "correct", "order"]

@@ -6,10 +6,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import envs  # noqa: F401  (registers riley/)
-from envs.curriculum import load_curriculum
-from envs.student import StudentEnv
-from envs.student_dynamics import BKTParams
+from riley_gym import envs  # noqa: F401  (registers riley/)
+from riley_gym.envs.curriculum import load_curriculum
+from riley_gym.envs.student import StudentEnv
+from riley_gym.envs.student_dynamics import BKTParams
 
 RILEY = load_curriculum("riley")
 E = RILEY.n_exercises
@@ -133,8 +133,8 @@ def test_params_reach_the_dynamics_and_render_shows_skills():
 
 
 def test_a_ready_dynamics_object_drives_the_envs():
-    from envs.student_dynamics import BKTDynamics
-    from envs.student_vector import StudentVectorEnv
+    from riley_gym.envs.student_dynamics import BKTDynamics
+    from riley_gym.envs.student_vector import StudentVectorEnv
 
     calibrated = RILEY.replace_exercise_parameters(slip=np.full(E, 0.3))
     dynamics = BKTDynamics(calibrated, BKTParams(prior=1.0, learn=0.0, prior_sd=0.0))

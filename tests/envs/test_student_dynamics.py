@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from envs.curriculum import Curriculum, Exercise, Skill, load_curriculum
-from envs.student_dynamics import BKTDynamics, BKTParams, IRTDynamics, IRTParams, make_dynamics
+from riley_gym.envs.curriculum import Curriculum, Exercise, Skill, load_curriculum
+from riley_gym.envs.student_dynamics import BKTDynamics, BKTParams, IRTDynamics, IRTParams, make_dynamics
 
 N = 20_000
 TOL = 0.015
@@ -255,7 +255,7 @@ def test_params_must_match_the_dynamics():
 def test_module_docstring_example_runs():
     import doctest
 
-    import envs.student_dynamics
+    import riley_gym.envs.student_dynamics
 
-    result = doctest.testmod(envs.student_dynamics)
+    result = doctest.testmod(riley_gym.envs.student_dynamics)
     assert result.attempted > 0 and result.failed == 0

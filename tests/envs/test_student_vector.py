@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 
-import envs  # noqa: F401  (registers riley/)
-import envs.student
-import envs.student_vector
-from envs.student import StudentEnv
-from envs.student_vector import StudentVectorEnv
+from riley_gym import envs  # noqa: F401  (registers riley/)
+import riley_gym.envs.student
+import riley_gym.envs.student_vector
+from riley_gym.envs.student import StudentEnv
+from riley_gym.envs.student_vector import StudentVectorEnv
 
 E = 16
 
 
-@pytest.mark.parametrize("module", [envs.student, envs.student_vector], ids=["student", "student_vector"])
+@pytest.mark.parametrize("module", [riley_gym.envs.student, riley_gym.envs.student_vector], ids=["student", "student_vector"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

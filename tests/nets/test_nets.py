@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-import nets
+from riley_gym import nets
 
 
 def test_mlp_shapes_and_validation():

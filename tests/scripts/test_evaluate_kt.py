@@ -5,13 +5,13 @@ import json
 import pandas as pd
 import pytest
 
-from kt.dkt import DKT
-from kt.data import read_log
-from kt.metrics import evaluate_predictions
-from kt.dkt import DKTConfig
-from kt.splits import pykt_test_windows
-from kt.training import TrainingConfig
-from tests.scripts.test_train_kt import run_script, write_tiny_log
+from riley_gym.kt.models.dkt import DKT
+from riley_gym.kt.data import read_log
+from riley_gym.kt.data.metrics import evaluate_predictions
+from riley_gym.kt.models.dkt import DKTConfig
+from riley_gym.kt.data.splits import pykt_test_windows
+from riley_gym.kt.models.training import TrainingConfig
+from tests.helpers.scripts import TINY_DKT, run_script, write_tiny_log
 
 
 @pytest.fixture(scope="module")

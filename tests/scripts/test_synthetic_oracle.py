@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.kt.test_irt_oracle import CONCEPT, DIFFICULTY, PRACTICE, simulate
+from tests.helpers.synthetic import CONCEPT, DIFFICULTY, PRACTICE, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 

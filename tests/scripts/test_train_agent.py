@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import nets
+from riley_gym import nets
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--env", "CartPole-v1", "--learning-starts", "200", "--train-freq", "4", "--gradient-steps", "1", "--hidden-sizes", "32",

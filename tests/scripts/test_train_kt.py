@@ -9,29 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kt.dkt import DKT
+from riley_gym.kt.models.dkt import DKT
+from tests.helpers.scripts import TINY_DKT, run_script, write_tiny_log
+from tests.helpers.synthetic import CONCEPT, simulate
 
-ROOT = Path(__file__).resolve().parents[2]
-TINY_DKT = ["--hidden-size", "8", "--embedding-size", "8", "--batch-size", "8", "--max-epochs", "2", "--threads", "1", "--no-progress"]
-
-
-def write_tiny_log(path: Path, n_students: int = 30, seed: int = 0) -> Path:
-    """An interactions CSV: correct when the attempt repeats the previous attempt's skill."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for user in range(n_students):
-        previous = -1
-        for order in range(int(rng.integers(5, 25))):
-            skill = int(rng.integers(0, 3))
-            rows.append({"user_id": 100 + user, "item_id": skill, "skill_id": skill, "correct": int(skill == previous), "order": order})
-            previous = skill
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
-
-
-def run_script(name: str, *arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *arguments], cwd=ROOT, capture_output=True,
-                          text=True, timeout=240)
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +53,6 @@ def test_train_kt_rejects_a_pykt_run_without_test_log(tmp_path):
 
 
 def test_train_kt_concept_mixing_reports_the_concepts_and_refuses_ragged_logs(tmp_path):
-    from tests.kt.test_irt_oracle import CONCEPT, simulate
 
     matrix = tmp_path / "matrix.csv"
     np.savetxt(matrix, simulate(60, 0.1, 3.0, 0.1, seed=7), fmt="%d", delimiter=",")

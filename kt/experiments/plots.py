@@ -1,0 +1,179 @@
+"""Plots for knowledge tracing: calibration and the DKT paper's knowledge heatmap.
+
+Figures are drawn on a ``matplotlib.figure.Figure`` with the Agg canvas, so nothing
+touches pyplot's global state or the backend, and matplotlib is imported only when a
+plot is made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from riley_gym.kt.data.table import PREDICTION_COLUMN
+
+__all__ = ["plot_calibration", "plot_knowledge_heatmap", "plot_loss_gap_by_depth"]
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
+
+def plot_calibration(pred_tables: dict[str, pd.DataFrame], path: str | Path,
+                     n_bins: int = 10) -> Path:
+    """Reliability diagram: fraction correct against mean predicted p, one line per model.
+
+    Args:
+        pred_tables: Model name -> prediction table (``correct`` and ``p_correct``).
+        path: PNG file to write (folders are created).
+        n_bins: Number of equal-width bins.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: If ``pred_tables`` is empty or a table lacks the columns.
+    """
+    from riley_gym.kt.data.metrics import calibration_curve
+
+    if not pred_tables:
+        raise ValueError("plot_calibration: pred_tables is empty; give name -> prediction table")
+    figure = _figure(5.0, 5.0)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
+    for name, table in pred_tables.items():
+        missing = [c for c in ("correct", PREDICTION_COLUMN) if c not in table.columns]
+        if missing:
+            raise ValueError(f"plot_calibration: table {name!r} lacks column(s) {missing}")
+        curve = calibration_curve(table["correct"].to_numpy(),
+                                  table[PREDICTION_COLUMN].to_numpy(), n_bins=n_bins)
+        curve = curve[curve["n"] > 0]
+        axes.plot(curve["mean_p"], curve["frac_correct"], marker="o", label=str(name))
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("mean predicted p(correct)")
+    axes.set_ylabel("fraction correct")
+    axes.set_title("Calibration")
+    axes.legend(loc="upper left")
+    return _save(figure, path)
+
+
+def plot_knowledge_heatmap(
+    skills: Sequence,
+    exercise_sequence: Sequence,
+    correct_sequence: Sequence[int],
+    knowledge: np.ndarray,
+    path: str | Path,
+    truth: np.ndarray | None = None,
+) -> Path:
+    """The DKT paper's figure: predicted p(correct) per skill along one student's attempts.
+
+    Rows are skills, columns the student's attempts labelled "(skill, correct)";
+    colour is the predicted p(correct) on a next attempt at that row's skill after
+    the column's attempt (Piech et al. 2015, figure 1).
+
+    Args:
+        skills: Skill names or ids labelling the rows, length ``n_skills``.
+        exercise_sequence: Skill (or exercise) of each attempt, length ``T``.
+        correct_sequence: 0/1 answer of each attempt, length ``T``.
+        knowledge: Predicted p(correct), shape ``(T, n_skills)``; row ``t`` is after
+            attempt ``t``.
+        path: PNG file to write (folders are created).
+        truth: Optional true p(correct) of the same shape (a simulated student),
+            drawn as a second panel.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: If the shapes disagree or values are outside [0, 1].
+    """
+    knowledge = np.asarray(knowledge, dtype=np.float64)
+    n_steps = len(exercise_sequence)
+    if knowledge.ndim != 2 or knowledge.shape != (n_steps, len(skills)):
+        raise ValueError(
+            f"plot_knowledge_heatmap: knowledge must have shape (T, n_skills) = "
+            f"({n_steps}, {len(skills)}), got {knowledge.shape}"
+        )
+    if len(correct_sequence) != n_steps:
+        raise ValueError(
+            f"plot_knowledge_heatmap: {len(correct_sequence)} answers for {n_steps} attempts"
+        )
+    panels = [("predicted p(correct)", knowledge)]
+    if truth is not None:
+        truth = np.asarray(truth, dtype=np.float64)
+        if truth.shape != knowledge.shape:
+            raise ValueError(
+                f"plot_knowledge_heatmap: truth has shape {truth.shape}, knowledge {knowledge.shape}"
+            )
+        panels.append(("true p(correct)", truth))
+    for title, values in panels:
+        if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
+            raise ValueError(f"plot_knowledge_heatmap: {title} values must be in [0, 1]")
+    width = min(4.0 + 0.3 * n_steps, 40.0)
+    height = (1.5 + 0.3 * len(skills)) * len(panels)
+    figure = _figure(width, height)
+    labels = [f"({s}, {int(c)})" for s, c in zip(exercise_sequence, correct_sequence)]
+    for index, (title, values) in enumerate(panels):
+        axes = figure.add_subplot(len(panels), 1, index + 1)
+        image = axes.imshow(values.T, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0,
+                            interpolation="nearest")  # (n_skills, T)
+        axes.set_yticks(range(len(skills)))
+        axes.set_yticklabels([str(s) for s in skills])
+        axes.set_xticks(range(n_steps))
+        axes.set_xticklabels(labels, rotation=90, fontsize=7)
+        axes.set_xlabel("attempt (skill, correct)")
+        axes.set_ylabel("skill")
+        axes.set_title(title)
+        figure.colorbar(image, ax=axes, label="p(correct)")
+    return _save(figure, path)
+
+
+def plot_loss_gap_by_depth(gaps: dict[str, dict[str, Sequence[float]]], path: str | Path, reference: str = "reference") -> Path:
+    """Each model's log-loss minus a reference predictor's, against the concept depth of the answer.
+
+    Below 0 on the training students and above on the test students is overfitting; above on both,
+    underfitting.
+
+    Args:
+        gaps: model name -> {"train": gaps by depth, "test": gaps by depth} (nats per answer).
+        path: PNG file to write (folders are created).
+        reference: what the gaps are measured against, for the axis label.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: If ``gaps`` is empty.
+    """
+    if not gaps:
+        raise ValueError("plot_loss_gap_by_depth: gaps is empty; give name -> {'train': [...], 'test': [...]}")
+    figure = _figure(6.0, 4.0)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.axhline(0.0, color="grey", linewidth=1)
+    for number, (name, by_half) in enumerate(gaps.items()):
+        colour = f"C{number}"
+        for half, style in (("train", "--"), ("test", "-")):
+            values = np.asarray(by_half[half])
+            axes.plot(np.arange(len(values)), values, linestyle=style, marker="o", color=colour,
+                      label=f"{Path(str(name)).name} ({half})")
+    axes.set_xlabel("earlier answers on the same concept")
+    axes.set_ylabel(f"log-loss minus {reference}'s (nats per answer)")
+    axes.set_title("Log-loss against the reference by concept depth")
+    axes.legend(fontsize="small")
+    return _save(figure, path)

@@ -1,0 +1,559 @@
+"""Deep Knowledge Tracing (Piech et al., 2015, "Deep Knowledge Tracing", NeurIPS).
+
+A recurrent network reads a student's history of (skill, correct) pairs, one step per row,
+and after each step outputs one logit per skill: the log-odds that the student answers an
+exercise of that skill correctly next. The input of a step is the pair index
+``skill + n_skills * correct``, one-hot (the paper's ``2 * n_skills`` vector) or embedded
+(pyKT's DKT uses a 200-wide embedding). The encoder is ``nets.SequenceEncoder`` (LSTM by
+default, GRU or plain RNN selectable) and the head ``nets.SigmoidHead``; the loss is
+BCE-with-logits and the sigmoid is applied only at prediction.
+
+Scoring protocol (leak-free by construction): row ``r`` is predicted from the output after
+the *last row of the student's previous attempt* (its context, see ``kt.data.sequences``), or
+from the initial output (zeros through the head, i.e. the head's bias) on the student's
+first attempt. All rows of a multi-skill attempt share that context, so none of them sees
+its own answer or another skill's answer of the same attempt. Every row is scored exactly
+once, the first attempt included (pyKT scores from the second step on). Long sequences are
+cut into windows of ``max_length`` rows for training (each window starts from a zero state,
+as in pyKT); prediction carries the state across windows, so it equals scoring the uncut
+sequence.
+
+Skills are mapped to indices ``0..n_skills-1`` at ``fit`` (``skill_ids``). A row whose
+skill was not seen in training is neither fed to the network nor scored by it: it gets the
+training mean correctness, and ``n_unknown_skill_rows`` counts such rows of the last
+``predict`` (with a warning).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from riley_gym import nets
+from riley_gym.kt.models.files import read_model, write_model
+from riley_gym.kt.data.sequences import (
+    EncodedSequences,
+    SequenceBatch,
+    cut_windows,
+    drop_unknown_skills,
+    encode_table,
+    evaluation_rounds,
+    make_batches,
+)
+from riley_gym.kt.models.training import TrainingConfig, TrainingHistory, train
+
+INPUT_ENCODINGS = ("embedding", "one-hot")
+
+
+@dataclass(frozen=True)
+class DKTConfig:
+    """Settings of a DKT model and its training."""
+
+    input_encoding: str = field(default="embedding", metadata={"help": "step input: 'embedding' of the (skill, correct) pair or 'one-hot' (2 * n_skills)"})
+    embedding_size: int = field(default=200, metadata={"help": "width of the (skill, correct) embedding (input_encoding='embedding')"})
+    hidden_size: int = field(default=200, metadata={"help": "recurrent state width"})
+    cell: str = field(default="lstm", metadata={"help": "recurrent cell: lstm, gru or rnn"})
+    num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
+    dropout: float = field(default=0.2, metadata={"help": "dropout on the recurrent outputs"})
+    input_dropout: float = field(default=0.0, metadata={"help": "dropout on the step inputs while training (one-hot: hides whole (skill, correct) steps)"})
+    max_length: int = field(default=200, metadata={"help": "rows per training window (prediction carries the state across windows)"})
+    batch_size: int = field(default=256, metadata={"help": "windows per training batch"})
+    eval_batch_size: int = field(default=512, metadata={"help": "windows per batch when predicting"})
+    packed: bool = field(default=False, metadata={"help": "pack training batches (off: length-sorted padded batches took 10 s per ASSISTments 2015 epoch on CPU, packed 53 s)"})
+    valid_fraction: float = field(default=0.1, metadata={"help": "students held out for early stopping when fit() gets no valid table (0: none)"})
+    refit: bool = field(default=False, metadata={"help": "after early stopping on the valid_fraction students, train a fresh network on all training students for the best epoch count (only when fit() holds out its own validation students)"})
+    concept_mixing: float = field(default=0.0, metadata={"help": "train also on this many virtual students per real one, each taking every concept's answers from a random real student (kt/experiments/concept_mixing.py; only for logs where all students answer the same exercises in one order and concepts are independent; 0: off)"})
+    mixing_concepts: int = field(default=0, metadata={"help": "concepts the exercises are clustered into for concept_mixing (0: chosen by held-out likelihood)"})
+    device: str = field(default="cpu", metadata={"help": "torch device: cpu, cuda or auto"})
+    seed: int = field(default=0, metadata={"help": "seed of initial weights, dropout and validation hold-out"})
+    training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "optimiser and early-stopping settings"})
+
+    def __post_init__(self) -> None:
+        if self.input_encoding not in INPUT_ENCODINGS:
+            raise ValueError(f"DKTConfig.input_encoding must be one of {INPUT_ENCODINGS}, got {self.input_encoding!r}")
+        if self.cell not in nets.recurrent.CELLS:
+            raise ValueError(f"DKTConfig.cell must be one of {sorted(nets.recurrent.CELLS)}, got {self.cell!r}")
+        for name in ("embedding_size", "hidden_size", "num_layers", "max_length", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"DKTConfig.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("dropout", "input_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"DKTConfig.{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.concept_mixing < 0 or self.mixing_concepts < 0:
+            raise ValueError(f"DKTConfig.concept_mixing and mixing_concepts must be >= 0 (0: off / chosen), got "
+                             f"{self.concept_mixing} and {self.mixing_concepts}")
+        if not 0.0 <= self.valid_fraction < 1.0:
+            raise ValueError(f"DKTConfig.valid_fraction must be in [0, 1), got {self.valid_fraction}")
+        if not isinstance(self.training, TrainingConfig):
+            raise TypeError(f"DKTConfig.training must be a TrainingConfig, got {type(self.training).__name__}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (the training settings nested under ``training``)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "DKTConfig":
+        """Inverse of ``to_dict``; rejects unknown keys."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"DKTConfig got unknown field(s) {unknown}; allowed: {sorted(known)}")
+        values = dict(values)
+        if "training" in values and isinstance(values["training"], dict):
+            values["training"] = TrainingConfig.from_dict(values["training"])
+        return cls(**values)
+
+    @classmethod
+    def pykt(cls) -> "DKTConfig":
+        """pyKT's DKT settings for ASSISTments 2015: embedding 200, hidden 200, dropout 0.2, lr 1e-3, batch 256, windows of 200."""
+        return cls(embedding_size=200, hidden_size=200, dropout=0.2, batch_size=256, max_length=200,
+                   training=replace(TrainingConfig(), learning_rate=1e-3))
+
+
+def next_attempt_logits(
+    outputs: torch.Tensor,
+    initial_outputs: torch.Tensor,
+    context: torch.Tensor,
+    skills: torch.Tensor,
+    mask: torch.Tensor,
+    head: nets.SigmoidHead,
+) -> torch.Tensor:
+    """Pick, for every real step, the logit of its own skill from the output of its context step.
+
+    This is the only place the DKT shift happens: step ``t`` is predicted by the output at
+    step ``context[b, t]`` (the last row of the previous attempt; ``t - 1`` for one row per
+    attempt), or by the window's initial output when ``context`` is -1. It equals
+    ``head(outputs)`` gathered at (context, skill), but applies the head only to the picked
+    outputs and only for the one skill needed, not the full ``(batch, time, n_skills)``.
+
+    Args:
+        outputs: (batch, time, hidden) encoder output after reading each step.
+        initial_outputs: (batch, hidden) output before the window's first step.
+        context: (batch, time) long in [-1, time - 1]; -1 selects ``initial_outputs``.
+        skills: (batch, time) long skill index of each step.
+        mask: (batch, time) bool, True at real steps.
+        head: the per-skill logit layer.
+
+    Returns:
+        (n_real,) the picked logits of the real steps, in row-major (batch, time) order.
+    """
+    batch, time, hidden = outputs.shape
+    with_initial = torch.cat([initial_outputs.unsqueeze(1), outputs], dim=1)  # (batch, time + 1, hidden)
+    base = torch.arange(batch, device=outputs.device).unsqueeze(1) * (time + 1)  # (batch, 1)
+    index = (base + context + 1)[mask]  # (n_real,)
+    picked = with_initial.reshape(-1, hidden)[index]  # (n_real, hidden)
+    skill = skills[mask]  # (n_real,)
+    weight, bias = head.linear.weight, head.linear.bias  # (n_skills, hidden), (n_skills,)
+    return (picked * weight[skill]).sum(dim=-1) + bias[skill]  # (n_real,)
+
+
+class DKTNetwork(nn.Module):
+    """(skill, correct) steps -> embedding or one-hot -> recurrent encoder -> per-skill logits."""
+
+    def __init__(self, n_skills: int, config: DKTConfig) -> None:
+        super().__init__()
+        if n_skills < 1:
+            raise ValueError(f"n_skills must be >= 1, got {n_skills}")
+        self.n_skills = n_skills
+        self.one_hot = config.input_encoding == "one-hot"
+        input_size = 2 * n_skills if self.one_hot else config.embedding_size
+        self.embedding = None if self.one_hot else nn.Embedding(2 * n_skills, config.embedding_size)
+        self.input_dropout = nn.Dropout(config.input_dropout) if config.input_dropout > 0 else nn.Identity()
+        self.encoder = nets.SequenceEncoder(input_size, config.hidden_size, config.cell, config.num_layers, config.dropout)
+        self.head = nets.SigmoidHead(config.hidden_size, n_skills)
+
+    def step_inputs(self, skills: torch.Tensor, correct: torch.Tensor) -> torch.Tensor:
+        """(batch, time) skills and 0/1 answers -> (batch, time, input_size) step features."""
+        pairs = skills + self.n_skills * correct.long()  # (batch, time)
+        if self.one_hot:
+            return F.one_hot(pairs, 2 * self.n_skills).float()  # (batch, time, 2 * n_skills)
+        return self.embedding(pairs)  # (batch, time, embedding_size)
+
+    def encode(
+        self,
+        skills: torch.Tensor,
+        correct: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        state: Any = None,
+    ) -> tuple[torch.Tensor, Any]:
+        """Encoder output after reading each step.
+
+        Args:
+            skills: (batch, time) long skill indices.
+            correct: (batch, time) 0/1 answers.
+            lengths: (batch,) real steps per sequence (packs the batch); None runs every
+                step, so outputs past a sequence's end and the returned state are then
+                meaningless unless all sequences are full length.
+            state: recurrent state to start from, or None for zeros.
+
+        Returns:
+            outputs (batch, time, hidden) and the recurrent state after the last step run.
+        """
+        features = self.input_dropout(self.step_inputs(skills, correct))  # (batch, time, input_size)
+        return self.encoder(features, lengths, state)  # (batch, time, hidden)
+
+    def forward(
+        self,
+        skills: torch.Tensor,
+        correct: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        state: Any = None,
+    ) -> tuple[torch.Tensor, Any]:
+        """Per-skill logits (batch, time, n_skills) after reading each step, and the state (see ``encode``)."""
+        outputs, state = self.encode(skills, correct, lengths, state)  # (batch, time, hidden)
+        return self.head(outputs), state  # (batch, time, n_skills)
+
+    def initial_outputs(self, batch: int) -> torch.Tensor:
+        """(batch, hidden) output before any step: zeros, so the first prediction is the head's bias."""
+        return self.head.linear.bias.new_zeros(batch, self.head.linear.in_features)  # (batch, hidden)
+
+
+def _last_layer_output(state: Any) -> torch.Tensor:
+    """(batch, hidden) output of the last layer at the state's step (LSTM state is (h, c))."""
+    hidden = state[0] if isinstance(state, tuple) else state  # (layers, batch, hidden)
+    return hidden[-1]
+
+
+def _select_state(state: Any, index: torch.Tensor) -> Any:
+    if isinstance(state, tuple):
+        return tuple(part[:, index].contiguous() for part in state)
+    return state[:, index].contiguous()
+
+
+def _store_state(store: Any, index: torch.Tensor, state: Any) -> None:
+    if isinstance(store, tuple):
+        for part, new in zip(store, state):
+            part[:, index] = new
+    else:
+        store[:, index] = state
+
+
+class DKT:
+    """Deep Knowledge Tracing behind the ``KnowledgeTracer`` protocol.
+
+    Args:
+        config: model and training settings.
+        teacher: p(correct) of every row of a table, given only the student's earlier rows
+            (e.g. ``kt.experiments.runs.load_teachers``: the mean of saved models' predictions). When given,
+            each training row's target is the teacher's probability instead of the 0/1 answer
+            (distillation; concept mixtures are labelled by it too). Validation and the
+            reported metrics still score the real answers.
+
+    Attributes:
+        network: the fitted ``DKTNetwork`` (None before ``fit``).
+        history: the ``TrainingHistory`` of the last ``fit`` (with ``refit``: of the selection run).
+        refit_history: the ``TrainingHistory`` of the refit on all training students (None without ``refit``).
+        mixing: the ``concept_mixtures`` report of the last ``fit`` (the concepts found, the virtual
+            students added, how independent the concepts look; None without ``concept_mixing``).
+        global_mean: training mean correctness, the prediction for unknown skills.
+        n_unknown_skill_rows: rows of the last ``predict`` whose skill was unknown.
+    """
+
+    def __init__(self, config: DKTConfig | None = None, teacher: Callable[[pd.DataFrame], np.ndarray] | None = None) -> None:
+        self.config = config if config is not None else DKTConfig()
+        if not isinstance(self.config, DKTConfig):
+            raise TypeError(f"DKT config must be a DKTConfig, got {type(self.config).__name__}")
+        self.teacher = teacher
+        self._targets: torch.Tensor | None = None  # (n_rows,) the teacher's p(correct) per encoded training row
+        self.network: DKTNetwork | None = None
+        self.history = TrainingHistory()
+        self.mixing: dict | None = None
+        self.global_mean = float("nan")
+        self.n_unknown_skill_rows = 0
+        self._skill_ids = np.zeros(0, dtype=np.int64)
+        self._device = nets.select_device(self.config.device)
+        self._steps_per_batch = 1.0
+        self.refit_history: TrainingHistory | None = None
+
+    @property
+    def skill_ids(self) -> np.ndarray:
+        """(n_skills,) skill ids in the model's index order."""
+        return self._skill_ids.copy()
+
+    @property
+    def n_skills(self) -> int:
+        return int(self._skill_ids.size)
+
+    def _require_fitted(self, what: str) -> DKTNetwork:
+        if self.network is None:
+            raise ValueError(f"DKT.{what} needs a fitted model; call fit(table) or DKT.load(directory) first")
+        return self.network
+
+    def loss(self, batch: SequenceBatch) -> torch.Tensor:
+        """BCE-with-logits summed over a training batch's real steps, over the mean steps per batch.
+
+        Batches are sorted by length, so their step counts differ a lot (256 windows of 3
+        steps or of 200). Dividing by the epoch's mean steps per batch, not by the batch's
+        own count, weighs every step alike, as pyKT's unsorted batches do; with the
+        per-batch mean, short-window batches were over-weighted and the ASSISTments 2015
+        validation AUC rose more slowly per epoch (0.697 vs pyKT's 0.712 after one epoch).
+        Over an epoch the mean of these losses is the mean BCE per step.
+        """
+        network = self._require_fitted("loss")
+        outputs, _ = network.encode(batch.skills, batch.correct, batch.lengths if self.config.packed else None)  # (B, T, H)
+        initial = network.initial_outputs(outputs.shape[0])  # (B, H)
+        picked = next_attempt_logits(outputs, initial, batch.context, batch.skills, batch.mask, network.head)  # (n_real,)
+        target = batch.correct[batch.mask] if self._targets is None else self._targets[batch.rows[batch.mask]]  # (n_real,)
+        total = F.binary_cross_entropy_with_logits(picked, target, reduction="sum")  # scalar
+        return total / self._steps_per_batch
+
+    def fit(self, table: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = False) -> "DKT":
+        """Train on ``table``, early-stopping on ``valid`` by AUC.
+
+        Args:
+            table: canonical training interactions.
+            valid: canonical validation interactions; None holds out ``valid_fraction`` of
+                the training students (or trains ``max_epochs`` when it is 0).
+            progress: show a progress bar.
+
+        Returns:
+            self.
+
+        Raises:
+            ValueError: if the table is empty or malformed, or ``refit`` is asked for with a
+                given ``valid`` table or without a hold-out.
+        """
+        if len(table) == 0:
+            raise ValueError("DKT.fit got an empty table")
+        if self.config.refit and (valid is not None or self.config.valid_fraction == 0):
+            raise ValueError("DKTConfig.refit needs fit() to hold out its own validation students (valid=None and "
+                             "valid_fraction > 0); here the validation table is given or there is none")
+        whole = table
+        if valid is None and self.config.valid_fraction > 0:
+            from riley_gym.kt.data.splits import holdout_split
+
+            table, valid = holdout_split(table, test_fraction=self.config.valid_fraction, seed=self.config.seed)
+        # With refit the final network trains on every student, so it knows every training skill.
+        self._skill_ids = np.unique((whole if self.config.refit else table)["skill_id"].to_numpy())
+        self.mixing = None
+        training_table = self._with_mixtures(table)
+        encoded = encode_table(training_table, self._skill_ids, where="training table")
+        self.global_mean = float(encoded.correct.mean())
+        batches = self._training_batches(encoded, training_table)
+        validate = None
+        if valid is not None and len(valid):
+            valid_encoded, _ = drop_unknown_skills(encode_table(valid, self._skill_ids, where="validation table"))
+            valid_rounds = evaluation_rounds(valid_encoded, self.config.max_length, self.config.eval_batch_size)
+            valid_correct = valid_encoded.correct
+
+            def validate() -> dict[str, float]:
+                from riley_gym.kt.data.metrics import binary_metrics
+
+                metrics = binary_metrics(valid_correct, self._score(valid_rounds, valid_encoded))
+                return {name: metrics[name] for name in ("auc", "log_loss")}
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            self.network = DKTNetwork(self.n_skills, self.config).to(self._device)
+            self.history = train(self, batches, self.config.training, validate, progress=progress)
+        if self.config.refit:
+            self._refit(whole, progress)
+        self._targets = None  # they belong to the training rows only
+        return self
+
+    def _with_mixtures(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` plus its concept mixtures when ``concept_mixing`` is on (else itself).
+
+        The concepts are clustered once, from the first table (the students left after the
+        validation hold-out), and reused for the refit's; ``mixing`` keeps the report.
+        """
+        if not self.config.concept_mixing:
+            return table
+        from riley_gym.kt.experiments.concept_mixing import concept_mixtures
+
+        concept = None if self.mixing is None else np.asarray(self.mixing["concept"])
+        mixed, report = concept_mixtures(table, self.config.concept_mixing, self.config.mixing_concepts,
+                                         seed=self.config.seed, concept=concept)
+        self.mixing = report
+        return mixed
+
+    def _training_batches(self, encoded: EncodedSequences, table: pd.DataFrame) -> list[SequenceBatch]:
+        """Windows of ``encoded`` (rows of ``table``) batched on the device; sets the loss's mean steps per batch and targets."""
+        windows = cut_windows(encoded, self.config.max_length)
+        batches = [b.to(self._device) for b in make_batches(encoded, windows, self.config.batch_size)]
+        self._steps_per_batch = encoded.n_rows / max(len(batches), 1)
+        self._targets = None
+        if self.teacher is not None:
+            targets = self._teacher_probabilities(table)[encoded.positions]  # in encoded row order
+            self._targets = torch.from_numpy(targets).to(self._device, torch.float32)
+        return batches
+
+    def _teacher_probabilities(self, table: pd.DataFrame) -> np.ndarray:
+        """(len(table),) the teacher's p(correct) of every row, checked."""
+        probabilities = np.asarray(self.teacher(table), dtype=np.float64)
+        if probabilities.shape != (len(table),):
+            raise ValueError(f"DKT teacher returned shape {probabilities.shape} for a training table of {len(table)} rows")
+        bad = ~((probabilities >= 0) & (probabilities <= 1))  # NaN too
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"DKT teacher gave {probabilities[row]} for training row {row} (student "
+                             f"{table['user_id'].iloc[row]!r}); a target must be a probability in [0, 1]")
+        return probabilities
+
+    def _refit(self, whole: pd.DataFrame, progress: bool) -> None:
+        """Train a fresh network on all of ``whole`` for ``history.best_epoch`` epochs, no validation.
+
+        The hold-out served only to choose the epoch count; the refit network sees its
+        students too (about 11% more data at valid_fraction 0.1). ``history`` stays that of
+        the selection run; ``refit_history`` is the refit's. Its loop checkpoints beside the
+        selection run's (``<name>_refit.pt``) and resumes from there.
+        """
+        training_table = self._with_mixtures(whole)
+        encoded = encode_table(training_table, self._skill_ids, where="training table")  # its skills are the model's
+        self.global_mean = float(encoded.correct.mean())
+        batches = self._training_batches(encoded, training_table)
+        training = replace(self.config.training, max_epochs=max(self.history.best_epoch, 1))
+        if training.checkpoint_path:
+            path = Path(training.checkpoint_path)
+            path = path.with_name(f"{path.stem}_refit{path.suffix}")
+            training = replace(training, checkpoint_path=str(path), resume=training.resume and path.is_file())
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            self.network = DKTNetwork(self.n_skills, self.config).to(self._device)
+            self.refit_history = train(self, batches, training, None, progress=progress)
+
+    @torch.no_grad()
+    def _score(self, rounds: list[list[SequenceBatch]], encoded: EncodedSequences) -> np.ndarray:
+        """(n_rows,) p(correct) of every row of ``encoded`` (known skills only), state carried across windows.
+
+        Batches run unpacked (packing measured about 5x slower on CPU). The state after a
+        batch is exact only when all its windows have the same length, and
+        ``evaluation_rounds`` batches every window that a later window continues that way.
+        """
+        network = self._require_fitted("predict")
+        network.eval()
+        probabilities = np.full(encoded.n_rows, np.nan)
+        store, stored = None, np.zeros(encoded.n_students, dtype=bool)
+        for number, batches in enumerate(rounds):
+            for batch in batches:
+                batch = batch.to(self._device)
+                students = batch.students.cpu().numpy()
+                if number == 0:
+                    state, initial = None, network.initial_outputs(students.size)  # (B, H)
+                else:
+                    assert stored[students].all(), "a continued window's state was not kept"
+                    state = _select_state(store, batch.students)
+                    initial = _last_layer_output(state)  # (B, H)
+                outputs, new_state = network.encode(batch.skills, batch.correct, None, state)  # (B, T, H)
+                picked = next_attempt_logits(outputs, initial, batch.context, batch.skills, batch.mask, network.head)
+                probabilities[batch.rows[batch.mask].cpu().numpy()] = torch.sigmoid(picked).double().cpu().numpy()
+                if number + 1 < len(rounds) and bool((batch.lengths == batch.lengths[0]).all()):
+                    if store is None:
+                        shape = lambda part: (part.shape[0], encoded.n_students, part.shape[2])  # noqa: E731
+                        store = (
+                            tuple(part.new_zeros(shape(part)) for part in new_state)
+                            if isinstance(new_state, tuple)
+                            else new_state.new_zeros(shape(new_state))
+                        )
+                    _store_state(store, batch.students, new_state)
+                    stored[students] = True
+        return probabilities
+
+    def predict(self, table: pd.DataFrame) -> pd.DataFrame:
+        """p(correct) of every row given only the student's earlier attempts.
+
+        Args:
+            table: canonical interactions (any students).
+
+        Returns:
+            A copy of ``table`` in the same row order with a float column ``p_correct``.
+            Rows with skills unseen in training get ``global_mean`` (counted in
+            ``n_unknown_skill_rows``, with a warning).
+        """
+        self._require_fitted("predict")
+        encoded = encode_table(table, self._skill_ids)
+        known, kept = drop_unknown_skills(encoded)
+        probabilities = np.full(len(table), self.global_mean)
+        if known.n_rows:
+            rounds = evaluation_rounds(known, self.config.max_length, self.config.eval_batch_size)
+            probabilities[known.positions] = self._score(rounds, known)
+        self.n_unknown_skill_rows = encoded.n_rows - kept.size
+        if self.n_unknown_skill_rows:
+            warnings.warn(
+                f"DKT.predict: {self.n_unknown_skill_rows} row(s) have skills unseen in training; "
+                f"they get the training mean {self.global_mean:.4f}",
+                stacklevel=2,
+            )
+        result = table.copy()
+        result["p_correct"] = probabilities
+        return result
+
+    @torch.no_grad()
+    def knowledge_trajectory(self, history: pd.DataFrame) -> np.ndarray:
+        """p(correct) on a next attempt at each skill, before and after each row of one student.
+
+        Args:
+            history: canonical rows of one student (any order; sorted by ``order``).
+
+        Returns:
+            (n_rows + 1, n_skills): row 0 before any attempt, row ``i + 1`` after the
+            history's ``i``-th row in ``order``. Rows with unknown skills leave it unchanged.
+
+        Raises:
+            ValueError: if the history holds more than one student.
+        """
+        network = self._require_fitted("knowledge_state")
+        if len(history) and history["user_id"].nunique() > 1:
+            raise ValueError(f"knowledge_state needs one student's history, got {history['user_id'].nunique()} students")
+        encoded = encode_table(history, self._skill_ids, where="history")
+        network.eval()
+        initial = network.head.probabilities(network.initial_outputs(1))[0]  # (S,)
+        trajectory = initial.expand(encoded.n_rows + 1, -1).clone()  # (n_rows + 1, S)
+        known = np.flatnonzero(encoded.skill >= 0)
+        if known.size:
+            skills = torch.from_numpy(encoded.skill[known]).to(self._device).unsqueeze(0)  # (1, n_known)
+            correct = torch.from_numpy(encoded.correct[known]).to(self._device).unsqueeze(0)  # (1, n_known)
+            logits, _ = network(skills, correct)  # (1, n_known, S)
+            after = torch.sigmoid(logits[0])  # (n_known, S)
+            # Each row takes the output of the last known row at or before it.
+            last_known = np.searchsorted(known, np.arange(encoded.n_rows), side="right") - 1  # (n_rows,)
+            has = last_known >= 0
+            trajectory[1:][torch.from_numpy(has)] = after[torch.from_numpy(last_known[has])]
+        return trajectory.double().cpu().numpy()
+
+    def knowledge_state(self, history: pd.DataFrame) -> np.ndarray:
+        """(n_skills,) p(correct) on a next attempt at each skill after one student's history (may be empty)."""
+        return self.knowledge_trajectory(history)[-1]
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the weights, skill map and settings to ``directory`` (``model.pt`` and ``config.json``)."""
+        network = self._require_fitted("save")
+        payload = {
+            "network": network.state_dict(),
+            "skill_ids": self._skill_ids,
+            "global_mean": self.global_mean,
+            "history": self.history.epochs,
+            "best_epoch": self.history.best_epoch,
+            "best_valid_auc": self.history.best_valid_auc,
+            "stopped_early": self.history.stopped_early,
+        }
+        return write_model(directory, "dkt", payload, self.config.to_dict())
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | None = None) -> "DKT":
+        """Read a model written by ``save`` (weights-only loading: no pickled objects)."""
+        payload, config = read_model(directory, "dkt")
+        settings = DKTConfig.from_dict(config)
+        if device is not None:
+            settings = replace(settings, device=device)
+        model = cls(settings)
+        model._skill_ids = payload["skill_ids"].numpy()
+        model.global_mean = float(payload["global_mean"])
+        model.network = DKTNetwork(model.n_skills, settings).to(model._device)
+        model.network.load_state_dict(payload["network"])
+        model.network.eval()
+        model.history = TrainingHistory(
+            epochs=list(payload["history"]),
+            best_epoch=int(payload["best_epoch"]),
+            best_valid_auc=float(payload["best_valid_auc"]),
+            stopped_early=bool(payload["stopped_early"]),
+        )
+        return model

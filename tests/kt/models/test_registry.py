@@ -1,0 +1,13 @@
+"""kt.models.registry: the registry names every knowledge tracer and imports lazily."""
+
+import pytest
+
+from riley_gym.kt.models.dkt import DKT
+from riley_gym.kt.models.registry import MODEL_NAMES, MODELS
+
+
+def test_registry_names_and_lookup():
+    assert list(MODELS) == ["dkt", "bkt", "pfa", "irt", "marginal"] == list(MODEL_NAMES)
+    assert MODELS["dkt"] is DKT and len(MODELS) == 5
+    with pytest.raises(KeyError, match="known models"):
+        MODELS["lstm"]
