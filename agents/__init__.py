@@ -12,7 +12,20 @@ from riley_gym.agents.schedules import LinearSchedule
 from riley_gym.agents.vector import SeededEpisodes, make_eval_env, make_vector_env
 
 __all__ = [
-    "DQN", "DQNConfig", "td_target", "evaluate_agent", "paired_difference", "record_episode", "ObservationAdapter", "QNetwork",
-    "Batch", "FrameReplayBuffer", "ReplayBuffer", "n_step_window", "LinearSchedule", "SeededEpisodes",
-    "make_eval_env", "make_vector_env",
+    "DQN",
+    "DQNConfig",
+    "td_target",
+    "evaluate_agent",
+    "paired_difference",
+    "record_episode",
+    "ObservationAdapter",
+    "QNetwork",
+    "Batch",
+    "FrameReplayBuffer",
+    "ReplayBuffer",
+    "n_step_window",
+    "LinearSchedule",
+    "SeededEpisodes",
+    "make_eval_env",
+    "make_vector_env",
 ]

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import collections
 import itertools
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import gymnasium as gym
@@ -61,51 +61,102 @@ def _help(text: str) -> dict:
 class DQNConfig:
     """Every setting of a DQN run; the defaults are Nature DQN's, scaled where noted."""
 
-    seed: int = field(default=0, metadata=_help("seed of the agent's numpy and torch generators and of the envs"))
+    seed: int = field(
+        default=0, metadata=_help("seed of the agent's numpy and torch generators and of the envs")
+    )
     num_envs: int = field(default=1, metadata=_help("parallel environments of the vector env"))
-    learning_rate: float = field(default=1e-4, metadata=_help("Adam learning rate (at step 0, with a decay)"))
-    learning_rate_end: float = field(default=0.0, metadata=_help("learning rate at the end of its linear decay"))
-    learning_rate_decay_steps: int = field(default=0, metadata=_help(
-        "env steps of a linear learning-rate decay to learning_rate_end (0: constant learning_rate); decaying step "
-        "sizes let Q settle on Q* instead of hovering around it (8x8 GridWorld, 30k steps, seeds 0-5: max |Q - Q*| at most "
-        "0.001 instead of 0.008-0.047 with a constant rate)"))
-    adam_eps: float = field(default=1e-8, metadata=_help("Adam epsilon (1.5e-4 in Rainbow/Dopamine for Atari)"))
+    learning_rate: float = field(
+        default=1e-4, metadata=_help("Adam learning rate (at step 0, with a decay)")
+    )
+    learning_rate_end: float = field(
+        default=0.0, metadata=_help("learning rate at the end of its linear decay")
+    )
+    learning_rate_decay_steps: int = field(
+        default=0,
+        metadata=_help(
+            "env steps of a linear learning-rate decay to learning_rate_end (0: constant learning_rate); decaying step "
+            "sizes let Q settle on Q* instead of hovering around it (8x8 GridWorld, 30k steps, seeds 0-5: max |Q - Q*| at most "
+            "0.001 instead of 0.008-0.047 with a constant rate)"
+        ),
+    )
+    adam_eps: float = field(
+        default=1e-8, metadata=_help("Adam epsilon (1.5e-4 in Rainbow/Dopamine for Atari)")
+    )
     gamma: float = field(default=0.99, metadata=_help("discount factor"))
     batch_size: int = field(default=32, metadata=_help("transitions per gradient step"))
     buffer_size: int = field(default=1_000_000, metadata=_help("replay capacity in transitions"))
-    learning_starts: int = field(default=50_000, metadata=_help("env steps of uniform random actions before learning"))
+    learning_starts: int = field(
+        default=50_000, metadata=_help("env steps of uniform random actions before learning")
+    )
     train_freq: int = field(default=4, metadata=_help("vector-env steps between training phases"))
     gradient_steps: int = field(default=1, metadata=_help("gradient steps per training phase"))
-    target_update_interval: int = field(default=10_000, metadata=_help("env steps between target-network updates"))
-    tau: float = field(default=1.0, metadata=_help("target update weight: 1 copies, < 1 is Polyak averaging"))
+    target_update_interval: int = field(
+        default=10_000, metadata=_help("env steps between target-network updates")
+    )
+    tau: float = field(
+        default=1.0, metadata=_help("target update weight: 1 copies, < 1 is Polyak averaging")
+    )
     epsilon_start: float = field(default=1.0, metadata=_help("exploration rate at step 0"))
     epsilon_end: float = field(default=0.1, metadata=_help("exploration rate after the decay"))
-    epsilon_decay_steps: int = field(default=1_000_000, metadata=_help("env steps of the linear epsilon decay"))
+    epsilon_decay_steps: int = field(
+        default=1_000_000, metadata=_help("env steps of the linear epsilon decay")
+    )
     eval_epsilon: float = field(default=0.05, metadata=_help("exploration rate during evaluation"))
     max_grad_norm: float = field(default=10.0, metadata=_help("gradient-norm clip (inf: none)"))
-    huber_delta: float = field(default=1.0, metadata=_help("Huber loss threshold (inf: squared error)"))
-    double_dqn: bool = field(default=True, metadata=_help("Double DQN targets (False: max over the target net)"))
+    huber_delta: float = field(
+        default=1.0, metadata=_help("Huber loss threshold (inf: squared error)")
+    )
+    double_dqn: bool = field(
+        default=True, metadata=_help("Double DQN targets (False: max over the target net)")
+    )
     dueling: bool = field(default=False, metadata=_help("dueling value/advantage head"))
-    head_hidden_size: int = field(default=0, metadata=_help("hidden units per head stream (0: linear head)"))
-    hidden_sizes: tuple[int, ...] = field(default=(256, 256), metadata=_help("MLP torso widths (vector observations)"))
+    head_hidden_size: int = field(
+        default=0, metadata=_help("hidden units per head stream (0: linear head)")
+    )
+    hidden_sizes: tuple[int, ...] = field(
+        default=(256, 256), metadata=_help("MLP torso widths (vector observations)")
+    )
     n_step: int = field(default=1, metadata=_help("rewards summed per target (1: one-step)"))
-    frame_replay: bool = field(default=True, metadata=_help("store stacked image frames once (FrameReplayBuffer)"))
+    frame_replay: bool = field(
+        default=True, metadata=_help("store stacked image frames once (FrameReplayBuffer)")
+    )
     device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
-    flush_denormal: bool = field(default=True, metadata=_help(
-        "flush subnormal floats to zero during training phases (CPU; see DQN.train_phase): Adam's first moment decays "
-        "into subnormals on dead units, which made fused Adam ~10x slower"))
-    hand_backward: bool = field(default=True, metadata=_help(
-        "MLP Q-networks: gradient steps with the backward written out (agents/mlp_update.py): a CartPole "
-        "training phase 0.75 instead of 1.27 ms per update with Double DQN, 0.61 instead of 1.14 without (1 thread); "
-        "same arithmetic (False: autograd)"))
+    flush_denormal: bool = field(
+        default=True,
+        metadata=_help(
+            "flush subnormal floats to zero during training phases (CPU; see DQN.train_phase): Adam's first moment decays "
+            "into subnormals on dead units, which made fused Adam ~10x slower"
+        ),
+    )
+    hand_backward: bool = field(
+        default=True,
+        metadata=_help(
+            "MLP Q-networks: gradient steps with the backward written out (agents/mlp_update.py): a CartPole "
+            "training phase 0.75 instead of 1.27 ms per update with Double DQN, 0.61 instead of 1.14 without (1 thread); "
+            "same arithmetic (False: autograd)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
-        positive = ["num_envs", "batch_size", "buffer_size", "train_freq", "gradient_steps", "target_update_interval", "n_step"]
+        positive = [
+            "num_envs",
+            "batch_size",
+            "buffer_size",
+            "train_freq",
+            "gradient_steps",
+            "target_update_interval",
+            "n_step",
+        ]
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"DQNConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ["learning_starts", "epsilon_decay_steps", "head_hidden_size", "learning_rate_decay_steps"]:
+        for name in [
+            "learning_starts",
+            "epsilon_decay_steps",
+            "head_hidden_size",
+            "learning_rate_decay_steps",
+        ]:
             if getattr(self, name) < 0:
                 raise ValueError(f"DQNConfig.{name} must be >= 0, got {getattr(self, name)}")
         for name in ["gamma", "epsilon_start", "epsilon_end", "eval_epsilon"]:
@@ -117,18 +168,35 @@ class DQNConfig:
             if not getattr(self, name) > 0:
                 raise ValueError(f"DQNConfig.{name} must be > 0, got {getattr(self, name)}")
         if not self.learning_rate_end >= 0:
-            raise ValueError(f"DQNConfig.learning_rate_end must be >= 0, got {self.learning_rate_end}")
+            raise ValueError(
+                f"DQNConfig.learning_rate_end must be >= 0, got {self.learning_rate_end}"
+            )
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
-            raise ValueError(f"DQNConfig.hidden_sizes must be a non-empty list of widths >= 1, got {self.hidden_sizes}")
+            raise ValueError(
+                f"DQNConfig.hidden_sizes must be a non-empty list of widths >= 1, got {self.hidden_sizes}"
+            )
         if self.batch_size > self.buffer_size:
-            raise ValueError(f"DQNConfig.batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})")
+            raise ValueError(
+                f"DQNConfig.batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})"
+            )
 
     @classmethod
     def cartpole(cls, **overrides) -> DQNConfig:
         """rl-baselines3-zoo's tuned CartPole-v1 settings (hyperparams/dqn.yml), 50k steps."""
-        settings = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
-                        target_update_interval=10, train_freq=256, gradient_steps=128, epsilon_end=0.04,
-                        epsilon_decay_steps=8000, hidden_sizes=(256, 256), eval_epsilon=0.0)
+        settings = dict(
+            learning_rate=2.3e-3,
+            batch_size=64,
+            buffer_size=100_000,
+            learning_starts=1000,
+            gamma=0.99,
+            target_update_interval=10,
+            train_freq=256,
+            gradient_steps=128,
+            epsilon_end=0.04,
+            epsilon_decay_steps=8000,
+            hidden_sizes=(256, 256),
+            eval_epsilon=0.0,
+        )
         return cls(**{**settings, **overrides})
 
     @classmethod
@@ -137,26 +205,62 @@ class DQNConfig:
         rate decaying to 0 over 50k steps (train_agent.py's default length; give a longer run a longer
         ``learning_rate_decay_steps``): Q settles on Q* (8x8 map, 50k steps, seeds 0-5: max |Q - Q*|
         under 0.0005 and the greedy policy optimal on all six; with a constant rate 0.005-0.08 and three)."""
-        settings = dict(learning_rate=1e-3, batch_size=64, buffer_size=50_000, learning_starts=500, gamma=0.99,
-                        target_update_interval=250, train_freq=1, gradient_steps=1, epsilon_end=0.05,
-                        epsilon_decay_steps=10_000, hidden_sizes=(64,), eval_epsilon=0.0, learning_rate_end=0.0,
-                        learning_rate_decay_steps=50_000)
+        settings = dict(
+            learning_rate=1e-3,
+            batch_size=64,
+            buffer_size=50_000,
+            learning_starts=500,
+            gamma=0.99,
+            target_update_interval=250,
+            train_freq=1,
+            gradient_steps=1,
+            epsilon_end=0.05,
+            epsilon_decay_steps=10_000,
+            hidden_sizes=(64,),
+            eval_epsilon=0.0,
+            learning_rate_end=0.0,
+            learning_rate_decay_steps=50_000,
+        )
         return cls(**{**settings, **overrides})
 
     @classmethod
     def student(cls, **overrides) -> DQNConfig:
         """The simulated student (flattened Dict observation): episodes of tens of steps, n-step 3."""
-        settings = dict(learning_rate=5e-4, batch_size=128, buffer_size=100_000, learning_starts=1000, gamma=0.99,
-                        target_update_interval=1000, train_freq=1, gradient_steps=1, epsilon_end=0.05,
-                        epsilon_decay_steps=20_000, hidden_sizes=(128, 128), n_step=3, num_envs=4, eval_epsilon=0.0)
+        settings = dict(
+            learning_rate=5e-4,
+            batch_size=128,
+            buffer_size=100_000,
+            learning_starts=1000,
+            gamma=0.99,
+            target_update_interval=1000,
+            train_freq=1,
+            gradient_steps=1,
+            epsilon_end=0.05,
+            epsilon_decay_steps=20_000,
+            hidden_sizes=(128, 128),
+            n_step=3,
+            num_envs=4,
+            eval_epsilon=0.0,
+        )
         return cls(**{**settings, **overrides})
 
     @classmethod
     def atari(cls, **overrides) -> DQNConfig:
         """Nature DQN (Mnih et al., 2015) with Adam, as in SB3's and CleanRL's Atari settings."""
-        settings = dict(learning_rate=1e-4, batch_size=32, buffer_size=1_000_000, learning_starts=50_000, gamma=0.99,
-                        target_update_interval=10_000, train_freq=4, gradient_steps=1, epsilon_end=0.01,
-                        epsilon_decay_steps=1_000_000, eval_epsilon=0.05, max_grad_norm=10.0)
+        settings = dict(
+            learning_rate=1e-4,
+            batch_size=32,
+            buffer_size=1_000_000,
+            learning_starts=50_000,
+            gamma=0.99,
+            target_update_interval=10_000,
+            train_freq=4,
+            gradient_steps=1,
+            epsilon_end=0.01,
+            epsilon_decay_steps=1_000_000,
+            eval_epsilon=0.05,
+            max_grad_norm=10.0,
+        )
         return cls(**{**settings, **overrides})
 
     PRESETS = ("cartpole", "gridworld", "student", "atari")
@@ -170,7 +274,10 @@ class DQNConfig:
 
     def to_dict(self) -> dict:
         """JSON-able settings (tuples as lists)."""
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, settings: dict) -> DQNConfig:
@@ -178,7 +285,9 @@ class DQNConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(settings) - known)
         if unknown:
-            raise ValueError(f"unknown DQNConfig fields {unknown}; known fields are {sorted(known)}")
+            raise ValueError(
+                f"unknown DQNConfig fields {unknown}; known fields are {sorted(known)}"
+            )
         return cls(**settings)
 
 
@@ -196,51 +305,111 @@ class DQN:
         TypeError: for a non-discrete action space or an unsupported observation space.
     """
 
-    def __init__(self, env: gym.Env | gym.vector.VectorEnv, config: DQNConfig, buffer: ReplayBuffer | FrameReplayBuffer | None = None) -> None:
+    def __init__(
+        self,
+        env: gym.Env | gym.vector.VectorEnv,
+        config: DQNConfig,
+        buffer: ReplayBuffer | FrameReplayBuffer | None = None,
+    ) -> None:
         if not isinstance(env, gym.vector.VectorEnv):
-            env = gym.vector.SyncVectorEnv([lambda: SeededEpisodes(env)], autoreset_mode=AutoresetMode.SAME_STEP)
+            env = gym.vector.SyncVectorEnv(
+                [lambda: SeededEpisodes(env)], autoreset_mode=AutoresetMode.SAME_STEP
+            )
         if not isinstance(env.single_action_space, gym.spaces.Discrete):
             raise TypeError(f"DQN needs a Discrete action space, got {env.single_action_space}")
         self.envs, self.config = env, config
         self.n_envs = env.num_envs
         self.n_actions = int(env.single_action_space.n)
         self.adapter = ObservationAdapter(env.single_observation_space)
-        self.autoreset_mode = AutoresetMode(env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
+        self.autoreset_mode = AutoresetMode(
+            env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        )
         self.device = nets.select_device(config.device)
         self.rng = np.random.default_rng(config.seed)
         self.torch_rng = torch.Generator().manual_seed(config.seed)
-        with torch.random.fork_rng(devices=[]):  # initialise weights from the agent's generator, not the global one
+        with torch.random.fork_rng(
+            devices=[]
+        ):  # initialise weights from the agent's generator, not the global one
             torch.manual_seed(int(torch.randint(2**62, (1,), generator=self.torch_rng)))
-            self.online = QNetwork(self.adapter.shape, self.n_actions, self.adapter.is_image, config.hidden_sizes, config.dueling, config.head_hidden_size).to(self.device)
-        self.target = QNetwork(self.adapter.shape, self.n_actions, self.adapter.is_image, config.hidden_sizes, config.dueling, config.head_hidden_size).to(self.device)
+            self.online = QNetwork(
+                self.adapter.shape,
+                self.n_actions,
+                self.adapter.is_image,
+                config.hidden_sizes,
+                config.dueling,
+                config.head_hidden_size,
+            ).to(self.device)
+        self.target = QNetwork(
+            self.adapter.shape,
+            self.n_actions,
+            self.adapter.is_image,
+            config.hidden_sizes,
+            config.dueling,
+            config.head_hidden_size,
+        ).to(self.device)
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
-        if self.adapter.is_image:  # channels-last convolutions: 8-10% faster Breakout updates on CPU (A/B, 1 thread)
+        if (
+            self.adapter.is_image
+        ):  # channels-last convolutions: 8-10% faster Breakout updates on CPU (A/B, 1 thread)
             self.online.to(memory_format=torch.channels_last)
             self.target.to(memory_format=torch.channels_last)
         # The target sync copies these tensors in place (built once: state_dict() per copy cost 40 of its 50 us on CartPole).
-        self._sync_pairs = ([*self.target.parameters(), *self.target.buffers()], [*self.online.parameters(), *self.online.buffers()])
+        self._sync_pairs = (
+            [*self.target.parameters(), *self.target.buffers()],
+            [*self.online.parameters(), *self.online.buffers()],
+        )
         # Fused Adam: one kernel for all parameters (CPU support since torch 2.4).
         self._parameters = list(self.online.parameters())
-        self.optimizer = torch.optim.Adam(self._parameters, lr=config.learning_rate, eps=config.adam_eps, fused=True)
+        self.optimizer = torch.optim.Adam(
+            self._parameters, lr=config.learning_rate, eps=config.adam_eps, fused=True
+        )
         # ReLU MLPs act and value targets through ReluMLP (the module's kernels, no module dispatch), and train
         # through MLPUpdate's hand-written backward unless hand_backward is off; other networks through modules and autograd.
         plain_mlp = relu_mlp_linears(self.online) is not None
         self.online_forward = ReluMLP(self.online) if plain_mlp else self.online
         self.target_forward = ReluMLP(self.target) if plain_mlp else self.target
-        self.mlp_update = MLPUpdate(self.online, self.optimizer, config.huber_delta, config.max_grad_norm) if plain_mlp and config.hand_backward else None
-        self.epsilon = LinearSchedule(config.epsilon_start, config.epsilon_end, config.epsilon_decay_steps)
-        self.learning_rate = (LinearSchedule(config.learning_rate, config.learning_rate_end, config.learning_rate_decay_steps)
-                              if config.learning_rate_decay_steps > 0 else None)
+        self.mlp_update = (
+            MLPUpdate(self.online, self.optimizer, config.huber_delta, config.max_grad_norm)
+            if plain_mlp and config.hand_backward
+            else None
+        )
+        self.epsilon = LinearSchedule(
+            config.epsilon_start, config.epsilon_end, config.epsilon_decay_steps
+        )
+        self.learning_rate = (
+            LinearSchedule(
+                config.learning_rate, config.learning_rate_end, config.learning_rate_decay_steps
+            )
+            if config.learning_rate_decay_steps > 0
+            else None
+        )
         if buffer is not None:
             self.buffer = buffer
         elif self.adapter.is_image and config.frame_replay:
-            self.buffer: ReplayBuffer | FrameReplayBuffer = FrameReplayBuffer(config.buffer_size, self.adapter.shape, self.n_envs, self.rng, config.n_step, config.gamma)
+            self.buffer: ReplayBuffer | FrameReplayBuffer = FrameReplayBuffer(
+                config.buffer_size,
+                self.adapter.shape,
+                self.n_envs,
+                self.rng,
+                config.n_step,
+                config.gamma,
+            )
         else:
-            self.buffer = ReplayBuffer(config.buffer_size, self.adapter.shape, self.adapter.dtype, self.n_envs, self.rng, config.n_step, config.gamma)
+            self.buffer = ReplayBuffer(
+                config.buffer_size,
+                self.adapter.shape,
+                self.adapter.dtype,
+                self.n_envs,
+                self.rng,
+                config.n_step,
+                config.gamma,
+            )
         self.env_steps = self.vector_steps = self.updates = 0
         self.obs: np.ndarray | None = None  # (n_envs, *obs_shape) current observations
-        self.after_end = np.zeros(self.n_envs, dtype=bool)  # NEXT_STEP: this row's next step is a reset step
+        self.after_end = np.zeros(
+            self.n_envs, dtype=bool
+        )  # NEXT_STEP: this row's next step is a reset step
         self.episode_return = np.zeros(self.n_envs)
         self.episode_length = np.zeros(self.n_envs, dtype=np.int64)
         self.recent_returns: collections.deque = collections.deque(maxlen=100)
@@ -251,12 +420,16 @@ class DQN:
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         """(batch, *obs_shape) adapted observations -> (batch, n_actions) E[R | A, S] estimates."""
         inputs = torch.from_numpy(np.asarray(obs)).to(self.device)
-        if self.online_forward is not self.online:  # ReluMLP computes from detached views: no autograd to switch off
+        if (
+            self.online_forward is not self.online
+        ):  # ReluMLP computes from detached views: no autograd to switch off
             return self.online_forward(inputs).cpu().numpy()  # (batch, n_actions)
         with torch.inference_mode():
             return self.online(inputs).cpu().numpy()
 
-    def act(self, obs: np.ndarray, epsilon: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
+    def act(
+        self, obs: np.ndarray, epsilon: float = 0.0, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
         """Epsilon-greedy actions (batch,) for adapted observations (batch, *obs_shape).
 
         ``rng`` draws the exploration (default: the agent's generator, which training uses;
@@ -264,7 +437,9 @@ class DQN:
         """
         rng = self.rng if rng is None else rng
         explore = rng.random(len(obs)) < epsilon  # (batch,)
-        random_actions = rng.integers(self.n_actions, size=len(obs))  # (batch,) drawn always: same RNG stream either way
+        random_actions = rng.integers(
+            self.n_actions, size=len(obs)
+        )  # (batch,) drawn always: same RNG stream either way
         if explore.all():
             return random_actions
         return np.where(explore, random_actions, self.q_values(obs).argmax(axis=1))
@@ -272,7 +447,12 @@ class DQN:
     # Learning.
     def to_tensors(self, batch: Batch) -> Batch:
         """A numpy batch as tensors on the agent's device (one ``from_numpy`` per array)."""
-        return Batch(*(torch.from_numpy(np.ascontiguousarray(x)).to(self.device, non_blocking=True) for x in batch))
+        return Batch(
+            *(
+                torch.from_numpy(np.ascontiguousarray(x)).to(self.device, non_blocking=True)
+                for x in batch
+            )
+        )
 
     def update(self, batch: Batch, next_q_target: torch.Tensor | None = None) -> dict:
         """One gradient step on a replay batch; returns {"loss", "q_mean"} as 0-d tensors (no sync).
@@ -291,9 +471,13 @@ class DQN:
             # A separate no-grad online pass over next_obs keeps it out of the backward: 49% of a
             # Breakout update was convolution backward; for the CartPole MLP it beat one grad pass
             # over cat([obs, next_obs]) by ~10% end to end (the backward then covers B rows, not 2B).
-            next_q_online = self.online(batch.next_obs) if self.config.double_dqn else None  # (B, A)
+            next_q_online = (
+                self.online(batch.next_obs) if self.config.double_dqn else None
+            )  # (B, A)
         q_all = self.online(batch.obs)  # (B, A)
-        targets = td_target(batch.returns, batch.terminated, batch.discounts, next_q_target, next_q_online)  # (B,)
+        targets = td_target(
+            batch.returns, batch.terminated, batch.discounts, next_q_target, next_q_online
+        )  # (B,)
         q_taken = q_all.gather(1, batch.actions[:, None]).squeeze(1)  # (B,)
         loss = nn.functional.huber_loss(q_taken, targets, delta=self.config.huber_delta)
         self.optimizer.zero_grad(set_to_none=True)
@@ -332,7 +516,10 @@ class DQN:
             last = {}
             for step in range(config.gradient_steps):
                 rows = slice(step * config.batch_size, (step + 1) * config.batch_size)
-                last = self.update(Batch(*(x[rows] for x in phase)), None if next_q_target is None else next_q_target[rows])
+                last = self.update(
+                    Batch(*(x[rows] for x in phase)),
+                    None if next_q_target is None else next_q_target[rows],
+                )
         finally:
             if config.flush_denormal:
                 torch.set_flush_denormal(False)
@@ -350,22 +537,42 @@ class DQN:
         with torch.no_grad():
             if config.double_dqn:
                 features = phase.obs.shape[1]
-                inputs = torch.cat([phase.obs.view(steps, batch, features), phase.next_obs.view(steps, batch, features)], dim=1)  # (steps, 2B, F)
+                inputs = torch.cat(
+                    [
+                        phase.obs.view(steps, batch, features),
+                        phase.next_obs.view(steps, batch, features),
+                    ],
+                    dim=1,
+                )  # (steps, 2B, F)
                 targets = None
             else:
                 inputs = phase.obs.view(steps, batch, -1)  # (steps, B, F)
-                targets = td_target(phase.returns, phase.terminated, phase.discounts, next_q_target)  # (steps * B,)
-        def per_step(x: torch.Tensor) -> tuple[torch.Tensor, ...]:  # (steps * B, ...) -> steps views (B, ...), made at once
+                targets = td_target(
+                    phase.returns, phase.terminated, phase.discounts, next_q_target
+                )  # (steps * B,)
+
+        def per_step(
+            x: torch.Tensor,
+        ) -> tuple[torch.Tensor, ...]:  # (steps * B, ...) -> steps views (B, ...), made at once
             return x.view(steps, batch, *x.shape[1:]).unbind()
 
         if targets is None:
-            arguments = zip(inputs.unbind(), per_step(phase.actions), itertools.repeat(None), per_step(phase.returns),
-                            per_step(phase.terminated), per_step(phase.discounts), per_step(next_q_target))
+            arguments = zip(
+                inputs.unbind(),
+                per_step(phase.actions),
+                itertools.repeat(None),
+                per_step(phase.returns),
+                per_step(phase.terminated),
+                per_step(phase.discounts),
+                per_step(next_q_target),
+            )
         else:
             arguments = zip(inputs.unbind(), per_step(phase.actions), per_step(targets))
         last = {}
         for step, step_arguments in enumerate(arguments):
-            last = self.mlp_update.step(*step_arguments, metrics=step == steps - 1)  # the phase reports its last step
+            last = self.mlp_update.step(
+                *step_arguments, metrics=step == steps - 1
+            )  # the phase reports its last step
             self.updates += 1
         return last
 
@@ -373,7 +580,9 @@ class DQN:
         """Copy (tau = 1) or Polyak-average (tau < 1) the online weights into the target network."""
         with torch.no_grad():
             targets, onlines = self._sync_pairs
-            if self.config.tau >= 1.0:  # one foreach copy: 11 us on CartPole, load_state_dict 100 us (every 10 steps there)
+            if (
+                self.config.tau >= 1.0
+            ):  # one foreach copy: 11 us on CartPole, load_state_dict 100 us (every 10 steps there)
                 torch._foreach_copy_(targets, onlines)
             else:
                 torch._foreach_lerp_(targets, onlines, self.config.tau)
@@ -390,13 +599,17 @@ class DQN:
         if self.autoreset_mode == AutoresetMode.SAME_STEP and ended.any():
             real = next_obs.copy()
             for row in np.flatnonzero(ended):
-                real[row] = self.adapter(batch_of_one(self.envs.single_observation_space, info["final_obs"][row]))[0]
+                real[row] = self.adapter(
+                    batch_of_one(self.envs.single_observation_space, info["final_obs"][row])
+                )[0]
             return real
         return next_obs
 
     def collect_step(self) -> None:
         """Act in every env once, store the transitions, and count finished episodes."""
-        epsilon = 1.0 if self.env_steps < self.config.learning_starts else self.epsilon(self.env_steps)
+        epsilon = (
+            1.0 if self.env_steps < self.config.learning_starts else self.epsilon(self.env_steps)
+        )
         actions = self.act(self.obs, epsilon)  # (n_envs,)
         raw_next, rewards, terminated, truncated, info = self.envs.step(actions)
         ended = np.logical_or(terminated, truncated)  # (n_envs,)
@@ -410,7 +623,9 @@ class DQN:
                 self.recent_returns.append(float(self.episode_return[row]))
                 self.episodes += 1
             self.episode_return[ended], self.episode_length[ended] = 0.0, 0
-        if self.autoreset_mode == AutoresetMode.NEXT_STEP:  # SAME_STEP has no reset steps: after_end stays all False
+        if (
+            self.autoreset_mode == AutoresetMode.NEXT_STEP
+        ):  # SAME_STEP has no reset steps: after_end stays all False
             self.after_end = ended & stored
         self.obs = self.adapter(raw_next)
         self.env_steps += self.n_envs
@@ -430,17 +645,28 @@ class DQN:
         target_period = max(config.target_update_interval // self.n_envs, 1)
         while self.env_steps < total_steps:
             self.collect_step()
-            if self.env_steps > config.learning_starts and self.vector_steps % config.train_freq == 0:
-                if self.learning_rate is not None:  # set from the step count: a resumed run gets the same rates
+            if (
+                self.env_steps > config.learning_starts
+                and self.vector_steps % config.train_freq == 0
+            ):
+                if (
+                    self.learning_rate is not None
+                ):  # set from the step count: a resumed run gets the same rates
                     self.optimizer.param_groups[0]["lr"] = self.learning_rate(self.env_steps)
                 last = self.train_phase()
             if self.vector_steps % target_period == 0:
                 self.sync_target()
         return {
-            "env_steps": self.env_steps, "updates": self.updates, "episodes": self.episodes,
-            "epsilon": self.epsilon(self.env_steps), "learning_rate": float(self.optimizer.param_groups[0]["lr"]),
-            "recent_return": float(np.mean(self.recent_returns)) if self.recent_returns else float("nan"),
-            "loss": float(last["loss"]) if last else float("nan"), "q_mean": float(last["q_mean"]) if last else float("nan"),
+            "env_steps": self.env_steps,
+            "updates": self.updates,
+            "episodes": self.episodes,
+            "epsilon": self.epsilon(self.env_steps),
+            "learning_rate": float(self.optimizer.param_groups[0]["lr"]),
+            "recent_return": float(np.mean(self.recent_returns))
+            if self.recent_returns
+            else float("nan"),
+            "loss": float(last["loss"]) if last else float("nan"),
+            "q_mean": float(last["q_mean"]) if last else float("nan"),
         }
 
     # Checkpoints.
@@ -448,9 +674,14 @@ class DQN:
         subs = getattr(self.envs, "envs", None)
         if subs is None or not all(isinstance(sub, SeededEpisodes) for sub in subs):
             return None
-        return [{**sub.episode_state(), "actions": np.asarray(sub.actions, dtype=np.int64)} for sub in subs]
+        return [
+            {**sub.episode_state(), "actions": np.asarray(sub.actions, dtype=np.int64)}
+            for sub in subs
+        ]
 
-    def save(self, path: str | Path, include_replay: bool = True, extra: dict | None = None) -> Path:
+    def save(
+        self, path: str | Path, include_replay: bool = True, extra: dict | None = None
+    ) -> Path:
         """Write a checkpoint (weights, optimizer, counters, RNG states, collector state, replay).
 
         Args:
@@ -459,20 +690,42 @@ class DQN:
             extra: more plain values to store (e.g. a script's metric history), returned by ``load``.
         """
         payload = {
-            "online": self.online.state_dict(), "target": self.target.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "counters": {"env_steps": self.env_steps, "vector_steps": self.vector_steps, "updates": self.updates, "episodes": self.episodes},
-            "numpy_rng": self.rng.bit_generator.state, "torch_rng": self.torch_rng.get_state(),
+            "online": self.online.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "counters": {
+                "env_steps": self.env_steps,
+                "vector_steps": self.vector_steps,
+                "updates": self.updates,
+                "episodes": self.episodes,
+            },
+            "numpy_rng": self.rng.bit_generator.state,
+            "torch_rng": self.torch_rng.get_state(),
             "collector": {
-                "obs": self.obs, "after_end": self.after_end, "episode_return": self.episode_return,
-                "episode_length": self.episode_length, "recent_returns": list(self.recent_returns), "env_states": self._env_states(),
+                "obs": self.obs,
+                "after_end": self.after_end,
+                "episode_return": self.episode_return,
+                "episode_length": self.episode_length,
+                "recent_returns": list(self.recent_returns),
+                "env_states": self._env_states(),
             },
             "replay": self.buffer.state_dict() if include_replay else None,
             "extra": extra or {},
         }
-        return nets.save_checkpoint(path, payload, {"dqn": self.config.to_dict(), "observation_shape": list(self.adapter.shape), "n_actions": self.n_actions})
+        return nets.save_checkpoint(
+            path,
+            payload,
+            {
+                "dqn": self.config.to_dict(),
+                "observation_shape": list(self.adapter.shape),
+                "n_actions": self.n_actions,
+            },
+        )
 
     @classmethod
-    def load(cls, path: str | Path, env: gym.Env | gym.vector.VectorEnv, config: DQNConfig | None = None) -> tuple[DQN, dict]:
+    def load(
+        cls, path: str | Path, env: gym.Env | gym.vector.VectorEnv, config: DQNConfig | None = None
+    ) -> tuple[DQN, dict]:
         """Rebuild an agent from a checkpoint and put its environments back where they were.
 
         Environments made by ``make_vector_env`` are restored exactly (reset with the episode's
@@ -494,11 +747,15 @@ class DQN:
         agent.target.load_state_dict(payload["target"])
         agent.optimizer.load_state_dict(payload["optimizer"])
         counters = payload["counters"]
-        agent.env_steps, agent.vector_steps, agent.updates, agent.episodes = (int(counters[k]) for k in ("env_steps", "vector_steps", "updates", "episodes"))
+        agent.env_steps, agent.vector_steps, agent.updates, agent.episodes = (
+            int(counters[k]) for k in ("env_steps", "vector_steps", "updates", "episodes")
+        )
         agent.rng.bit_generator.state = payload["numpy_rng"]
         agent.torch_rng.set_state(payload["torch_rng"])
         if payload["replay"] is not None:
-            agent.buffer.load_state_dict({key: np.asarray(value) for key, value in payload["replay"].items()})
+            agent.buffer.load_state_dict(
+                {key: np.asarray(value) for key, value in payload["replay"].items()}
+            )
         collector = payload["collector"]
         agent.recent_returns.extend(collector["recent_returns"])
         if collector["obs"] is not None:
@@ -511,11 +768,18 @@ class DQN:
         subs = getattr(self.envs, "envs", None)
         if env_states is not None and subs is not None and len(subs) == len(env_states):
             self.envs.reset(seed=self.config.seed)  # order the sub-envs' wrappers, then replay each
-            raw = [sub.restore({**state, "actions": np.asarray(state["actions"]).tolist()}) for sub, state in zip(subs, env_states)]
-            self.obs = np.concatenate([self.adapter(batch_of_one(self.envs.single_observation_space, obs)) for obs in raw])
+            raw = [
+                sub.restore({**state, "actions": np.asarray(state["actions"]).tolist()})
+                for sub, state in zip(subs, env_states)
+            ]
+            self.obs = np.concatenate(
+                [self.adapter(batch_of_one(self.envs.single_observation_space, obs)) for obs in raw]
+            )
             if not np.array_equal(self.obs, saved_obs):
-                raise ValueError("replaying the saved episodes did not reproduce the saved observations: the env is not "
-                                 "deterministic given its seed and actions, so an exact resume is impossible")
+                raise ValueError(
+                    "replaying the saved episodes did not reproduce the saved observations: the env is not "
+                    "deterministic given its seed and actions, so an exact resume is impossible"
+                )
             self.after_end = np.asarray(collector["after_end"], dtype=bool)
             self.episode_return = np.asarray(collector["episode_return"], dtype=np.float64).copy()
             self.episode_length = np.asarray(collector["episode_length"], dtype=np.int64).copy()

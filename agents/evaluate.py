@@ -15,7 +15,9 @@ def _act_once(agent, env: gym.Env, obs, epsilon: float, rng: np.random.Generator
     return int(agent.act(agent.adapter(batch_of_one(env.observation_space, obs)), epsilon, rng)[0])
 
 
-def evaluate_agent(agent, env: gym.Env, episodes: int = 10, seed: int = 0, epsilon: float | None = None) -> np.ndarray:
+def evaluate_agent(
+    agent, env: gym.Env, episodes: int = 10, seed: int = 0, epsilon: float | None = None
+) -> np.ndarray:
     """Run ``episodes`` episodes of the agent's epsilon-greedy policy on ``env``.
 
     Episode i is reset with seed ``seed + i``, so two agents evaluated with the same seed face
@@ -39,13 +41,17 @@ def evaluate_agent(agent, env: gym.Env, episodes: int = 10, seed: int = 0, epsil
         obs, _ = env.reset(seed=seed + episode)
         done = False
         while not done:
-            obs, reward, terminated, truncated, _ = env.step(_act_once(agent, env, obs, epsilon, rng))
+            obs, reward, terminated, truncated, _ = env.step(
+                _act_once(agent, env, obs, epsilon, rng)
+            )
             returns[episode] += float(reward)
             done = terminated or truncated
     return returns
 
 
-def record_episode(agent, env: gym.Env, seed: int = 0, epsilon: float | None = None, max_frames: int = 10_000) -> tuple[list[np.ndarray], float]:
+def record_episode(
+    agent, env: gym.Env, seed: int = 0, epsilon: float | None = None, max_frames: int = 10_000
+) -> tuple[list[np.ndarray], float]:
     """Frames of one episode (env made with ``render_mode="rgb_array"``) and its return (exploration
     drawn from a generator seeded with ``seed``, as in ``evaluate_agent``)."""
     epsilon = agent.config.eval_epsilon if epsilon is None else epsilon
@@ -58,7 +64,6 @@ def record_episode(agent, env: gym.Env, seed: int = 0, epsilon: float | None = N
         frames.append(env.render())
         done = terminated or truncated
     return frames, total
-
 
 
 def paired_difference(first: np.ndarray, second: np.ndarray, confidence: float = 0.95) -> dict:
@@ -76,7 +81,9 @@ def paired_difference(first: np.ndarray, second: np.ndarray, confidence: float =
     """
     first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
     if first.shape != second.shape or first.ndim != 1 or first.size < 30:
-        raise ValueError(f"paired_difference needs two (n,) arrays with n >= 30, got shapes {first.shape} and {second.shape}")
+        raise ValueError(
+            f"paired_difference needs two (n,) arrays with n >= 30, got shapes {first.shape} and {second.shape}"
+        )
     quantiles = {0.95: 1.959964, 0.99: 2.575829}
     if confidence not in quantiles:
         raise ValueError(f"confidence must be one of {sorted(quantiles)}, got {confidence}")
@@ -84,4 +91,10 @@ def paired_difference(first: np.ndarray, second: np.ndarray, confidence: float =
     std = float(difference.std(ddof=1))
     half = quantiles[confidence] * std / math.sqrt(difference.size)
     mean = float(difference.mean())
-    return {"mean": mean, "low": mean - half, "high": mean + half, "n": int(difference.size), "std": std}
+    return {
+        "mean": mean,
+        "low": mean - half,
+        "high": mean + half,
+        "n": int(difference.size),
+        "std": std,
+    }

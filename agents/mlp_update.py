@@ -34,7 +34,9 @@ from riley_gym.agents.targets import td_target
 __all__ = ["MLPUpdate", "ReluMLP", "clip_global_norm_", "relu_mlp_linears"]
 
 
-def clip_global_norm_(grads: list[torch.Tensor], max_norm: float, flat: torch.Tensor | None = None) -> None:
+def clip_global_norm_(
+    grads: list[torch.Tensor], max_norm: float, flat: torch.Tensor | None = None
+) -> None:
     """Scale ``grads`` in place so their global L2 norm is at most ``max_norm`` (inf: leave them).
 
     ``nn.utils.clip_grad_norm_(foreach=True)``'s arithmetic without its per-call checks
@@ -44,7 +46,9 @@ def clip_global_norm_(grads: list[torch.Tensor], max_norm: float, flat: torch.Te
     """
     if not math.isfinite(max_norm):
         return
-    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # () global L2 norm, per-tensor norms first
+    total = torch.linalg.vector_norm(
+        torch.stack(torch._foreach_norm(grads))
+    )  # () global L2 norm, per-tensor norms first
     scale = (max_norm / (total + 1e-6)).clamp_(max=1.0)
     if flat is None:
         torch._foreach_mul_(grads, scale)
@@ -88,7 +92,9 @@ class ReluMLP:
     def __init__(self, network: nn.Module) -> None:
         linears = relu_mlp_linears(network)
         if linears is None:
-            raise ValueError("ReluMLP needs a Linear/ReLU network ending in a Linear layer (see relu_mlp_linears)")
+            raise ValueError(
+                "ReluMLP needs a Linear/ReLU network ending in a Linear layer (see relu_mlp_linears)"
+            )
         self.linears = linears
         # Detached views share the parameters' storage (they see every in-place update) but carry no autograd history.
         self.weights_t = [layer.weight.detach().t() for layer in linears]  # (in, out) each
@@ -98,7 +104,9 @@ class ReluMLP:
         """(rows, features) -> (rows, n_actions)."""
         return self.forward_keeping_inputs(inputs)[1]
 
-    def forward_keeping_inputs(self, inputs: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def forward_keeping_inputs(
+        self, inputs: torch.Tensor
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """(rows, features) -> (the input of each layer, kept for a backward; (rows, n_actions) output)."""
         layer_inputs, x, last = [], inputs, len(self.linears) - 1
         for index, (weight_t, bias) in enumerate(zip(self.weights_t, self.biases)):
@@ -123,27 +131,50 @@ class MLPUpdate:
         ValueError: if the network or optimizer is not of the supported kind.
     """
 
-    def __init__(self, network: nn.Module, optimizer: torch.optim.Adam, huber_delta: float, max_grad_norm: float) -> None:
+    def __init__(
+        self,
+        network: nn.Module,
+        optimizer: torch.optim.Adam,
+        huber_delta: float,
+        max_grad_norm: float,
+    ) -> None:
         self.forward = ReluMLP(network)
         linears = self.linears = self.forward.linears
         group = optimizer.param_groups
         ordered = [p for layer in linears for p in (layer.weight, layer.bias)]
         if len(group) != 1 or {id(p) for p in group[0]["params"]} != {id(p) for p in ordered}:
-            raise ValueError("MLPUpdate needs an optimizer with one parameter group holding exactly the network's parameters")
-        if not isinstance(optimizer, torch.optim.Adam) or group[0]["amsgrad"] or group[0]["weight_decay"] != 0 or group[0]["maximize"]:
-            raise ValueError("MLPUpdate implements plain Adam only (no amsgrad, weight decay or maximize)")
+            raise ValueError(
+                "MLPUpdate needs an optimizer with one parameter group holding exactly the network's parameters"
+            )
+        if (
+            not isinstance(optimizer, torch.optim.Adam)
+            or group[0]["amsgrad"]
+            or group[0]["weight_decay"] != 0
+            or group[0]["maximize"]
+        ):
+            raise ValueError(
+                "MLPUpdate implements plain Adam only (no amsgrad, weight decay or maximize)"
+            )
         self.optimizer, self.params = optimizer, ordered
         self.huber_delta, self.max_grad_norm = huber_delta, max_grad_norm
         # Every gradient is a view of one flat buffer, so clipping scales them with one product.
-        self.flat_grad = torch.empty(sum(p.numel() for p in ordered), dtype=ordered[0].dtype, device=ordered[0].device)
+        self.flat_grad = torch.empty(
+            sum(p.numel() for p in ordered), dtype=ordered[0].dtype, device=ordered[0].device
+        )
         self.grads, offset = [], 0
         for p in ordered:
-            p.grad = self.flat_grad[offset:offset + p.numel()].view_as(p)  # code reading .grad sees the last step's gradients
+            p.grad = self.flat_grad[offset : offset + p.numel()].view_as(
+                p
+            )  # code reading .grad sees the last step's gradients
             self.grads.append(p.grad)
             offset += p.numel()
-        self._adam_lists: tuple | None = None  # (optimizer.state they belong to, exp_avgs, exp_avg_sqs, steps, step counter)
+        self._adam_lists: tuple | None = (
+            None  # (optimizer.state they belong to, exp_avgs, exp_avg_sqs, steps, step counter)
+        )
 
-    def _adam_state(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+    def _adam_state(
+        self,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """The optimizer's (exp_avg, exp_avg_sq, step) tensors, created as ``Adam`` would on its
         first step, and the (n_params,) tensor whose elements the step tensors are.
 
@@ -156,20 +187,38 @@ class MLPUpdate:
             return self._adam_lists[1:]
         for p in self.params:
             if not state[p]:
-                state[p]["step"] = torch.zeros((), dtype=torch.float32, device=p.device)  # fused Adam keeps float32 steps
+                state[p]["step"] = torch.zeros(
+                    (), dtype=torch.float32, device=p.device
+                )  # fused Adam keeps float32 steps
                 state[p]["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state[p]["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        step_counter = torch.stack([state[p]["step"].to(torch.float32) for p in self.params])  # (n_params,)
+        step_counter = torch.stack(
+            [state[p]["step"].to(torch.float32) for p in self.params]
+        )  # (n_params,)
         steps = list(step_counter.unbind())
         for p, step in zip(self.params, steps):
             state[p]["step"] = step
-        self._adam_lists = (state, [state[p]["exp_avg"] for p in self.params], [state[p]["exp_avg_sq"] for p in self.params], steps, step_counter)
+        self._adam_lists = (
+            state,
+            [state[p]["exp_avg"] for p in self.params],
+            [state[p]["exp_avg_sq"] for p in self.params],
+            steps,
+            step_counter,
+        )
         return self._adam_lists[1:]
 
     @torch.no_grad()
-    def step(self, inputs: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor | None, returns: torch.Tensor | None = None,
-             terminated: torch.Tensor | None = None, discounts: torch.Tensor | None = None, next_q_target: torch.Tensor | None = None,
-             metrics: bool = True) -> dict:
+    def step(
+        self,
+        inputs: torch.Tensor,
+        actions: torch.Tensor,
+        targets: torch.Tensor | None,
+        returns: torch.Tensor | None = None,
+        terminated: torch.Tensor | None = None,
+        discounts: torch.Tensor | None = None,
+        next_q_target: torch.Tensor | None = None,
+        metrics: bool = True,
+    ) -> dict:
         """One gradient step; returns {"loss", "q_mean"} as 0-d tensors ({} with ``metrics=False``).
 
         Args:
@@ -186,7 +235,9 @@ class MLPUpdate:
         batch = actions.shape[0]
         layer_inputs, x = self.forward.forward_keeping_inputs(inputs)
         if targets is None:
-            targets = td_target(returns, terminated, discounts, next_q_target, x[batch:])  # (B,) online argmax of next_obs
+            targets = td_target(
+                returns, terminated, discounts, next_q_target, x[batch:]
+            )  # (B,) online argmax of next_obs
             x, layer_inputs = x[:batch], [layer_input[:batch] for layer_input in layer_inputs]
         taken = actions[:, None]  # (B, 1)
         q_taken = x.gather(1, taken).squeeze(1)  # (B,)
@@ -199,14 +250,32 @@ class MLPUpdate:
             torch.mm(grad_out.t(), layer_input, out=grads[2 * index])  # (out, in)
             torch.sum(grad_out, 0, out=grads[2 * index + 1])  # (out,)
             if index > 0:
-                grad_out = torch.ops.aten.threshold_backward(torch.mm(grad_out, self.linears[index].weight), layer_input, 0.0)  # (B, in) through the ReLU
+                grad_out = torch.ops.aten.threshold_backward(
+                    torch.mm(grad_out, self.linears[index].weight), layer_input, 0.0
+                )  # (B, in) through the ReLU
         clip_global_norm_(grads, self.max_grad_norm, self.flat_grad)
         exp_avgs, exp_avg_sqs, steps, step_counter = self._adam_state()
         group = self.optimizer.param_groups[0]
         beta1, beta2 = group["betas"]
         step_counter.add_(1)
-        torch._fused_adam_(self.params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=float(group["lr"]), beta1=float(beta1),
-                           beta2=float(beta2), weight_decay=0.0, eps=float(group["eps"]), amsgrad=False, maximize=False)
+        torch._fused_adam_(
+            self.params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            [],
+            steps,
+            lr=float(group["lr"]),
+            beta1=float(beta1),
+            beta2=float(beta2),
+            weight_decay=0.0,
+            eps=float(group["eps"]),
+            amsgrad=False,
+            maximize=False,
+        )
         if not metrics:
             return {}
-        return {"loss": nn.functional.huber_loss(q_taken, targets, delta=self.huber_delta), "q_mean": q_taken.mean()}
+        return {
+            "loss": nn.functional.huber_loss(q_taken, targets, delta=self.huber_delta),
+            "q_mean": q_taken.mean(),
+        }

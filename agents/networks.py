@@ -36,7 +36,9 @@ class ObservationAdapter:
 
     def __init__(self, space: spaces.Space) -> None:
         self.space = space
-        self.is_image = isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
+        self.is_image = (
+            isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
+        )
         if self.is_image:
             self.shape: tuple[int, ...] = tuple(space.shape)
             self.dtype = np.dtype(np.uint8)
@@ -78,9 +80,13 @@ def _flatten_batch(space: spaces.Space, batch) -> np.ndarray:
         array = np.asarray(batch, dtype=np.float32)
         return array.reshape(array.shape[0], -1)  # (n_envs, flat_size)
     if isinstance(space, spaces.Dict):
-        return np.concatenate([_flatten_batch(sub, batch[key]) for key, sub in space.spaces.items()], axis=1)
+        return np.concatenate(
+            [_flatten_batch(sub, batch[key]) for key, sub in space.spaces.items()], axis=1
+        )
     if isinstance(space, spaces.Tuple):
-        return np.concatenate([_flatten_batch(sub, batch[i]) for i, sub in enumerate(space.spaces)], axis=1)
+        return np.concatenate(
+            [_flatten_batch(sub, batch[i]) for i, sub in enumerate(space.spaces)], axis=1
+        )
     raise TypeError(f"cannot flatten observations of a {type(space).__name__} space")
 
 

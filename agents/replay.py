@@ -45,7 +45,11 @@ class Batch(NamedTuple):
 
 
 def n_step_window(
-    rewards: np.ndarray, terminated: np.ndarray, ended: np.ndarray, available: np.ndarray, gamma: float
+    rewards: np.ndarray,
+    terminated: np.ndarray,
+    ended: np.ndarray,
+    available: np.ndarray,
+    gamma: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cut n-step windows at episode ends and at missing transitions, and sum their rewards.
 
@@ -94,12 +98,22 @@ class _StreamRings:
 
     stack = 1  # entries an observation reaches back (frames of a stack)
 
-    def __init__(self, capacity: int, n_envs: int, n_step: int, gamma: float, rng: np.random.Generator) -> None:
+    def __init__(
+        self, capacity: int, n_envs: int, n_step: int, gamma: float, rng: np.random.Generator
+    ) -> None:
         _check_common(capacity, n_envs, n_step, gamma)
-        self.capacity, self.n_envs, self.n_step, self.gamma, self.rng = capacity, n_envs, n_step, gamma, rng
+        self.capacity, self.n_envs, self.n_step, self.gamma, self.rng = (
+            capacity,
+            n_envs,
+            n_step,
+            gamma,
+            rng,
+        )
         self.slots = math.ceil(capacity / n_envs)
         self.written = np.zeros(n_envs, dtype=np.int64)  # entries ever written per stream
-        self.all_streams = np.arange(n_envs)  # (n_envs,) row indices of a step that stores every stream
+        self.all_streams = np.arange(
+            n_envs
+        )  # (n_envs,) row indices of a step that stores every stream
         self.actions = np.zeros((n_envs, self.slots), dtype=np.int64)
         self.rewards = np.zeros((n_envs, self.slots), dtype=np.float32)
         self.terminated = np.zeros((n_envs, self.slots), dtype=bool)
@@ -122,8 +136,14 @@ class _StreamRings:
         envs = np.empty(batch_size, dtype=np.int64)
         entries = np.empty(batch_size, dtype=np.int64)
         todo = np.arange(batch_size)
-        while todo.size:  # rejection of entries that are not transitions (pending or final-frame entries)
-            env = self.rng.choice(self.n_envs, size=todo.size, p=counts / counts.sum()) if self.n_envs > 1 else np.zeros(todo.size, dtype=np.int64)
+        while (
+            todo.size
+        ):  # rejection of entries that are not transitions (pending or final-frame entries)
+            env = (
+                self.rng.choice(self.n_envs, size=todo.size, p=counts / counts.sum())
+                if self.n_envs > 1
+                else np.zeros(todo.size, dtype=np.int64)
+            )
             entry = low[env] + (self.rng.random(todo.size) * counts[env]).astype(np.int64)
             keep = self.is_transition[env, entry % self.slots]
             envs[todo[keep]], entries[todo[keep]] = env[keep], entry[keep]
@@ -146,7 +166,13 @@ class _StreamRings:
         slots = ahead % self.slots  # (B, n)
         rows = envs[:, None]  # (B, 1)
         available = (ahead < self.written[rows]) & self.is_transition[rows, slots]  # (B, n)
-        return n_step_window(self.rewards[rows, slots], self.terminated[rows, slots], self.ended[rows, slots], available, self.gamma)
+        return n_step_window(
+            self.rewards[rows, slots],
+            self.terminated[rows, slots],
+            self.ended[rows, slots],
+            available,
+            self.gamma,
+        )
 
     def sample(self, batch_size: int) -> Batch:
         """A uniform batch of n-step transitions."""
@@ -154,8 +180,12 @@ class _StreamRings:
 
     def _ring_state(self) -> dict:
         return {
-            "written": self.written, "actions": self.actions, "rewards": self.rewards,
-            "terminated": self.terminated, "ended": self.ended, "is_transition": self.is_transition,
+            "written": self.written,
+            "actions": self.actions,
+            "rewards": self.rewards,
+            "terminated": self.terminated,
+            "ended": self.ended,
+            "is_transition": self.is_transition,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -163,7 +193,9 @@ class _StreamRings:
         for name, current in self.state_dict().items():
             value = np.asarray(state[name])
             if value.shape != np.shape(current):
-                raise ValueError(f"replay state {name!r} has shape {value.shape}, this buffer needs {np.shape(current)}")
+                raise ValueError(
+                    f"replay state {name!r} has shape {value.shape}, this buffer needs {np.shape(current)}"
+                )
             if isinstance(current, np.ndarray):
                 current[...] = value
             else:
@@ -193,7 +225,16 @@ class ReplayBuffer(_StreamRings):
         gamma: discount of the n-step sum.
     """
 
-    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype, n_envs: int, rng: np.random.Generator, n_step: int = 1, gamma: float = 0.99) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        obs_shape: tuple[int, ...],
+        obs_dtype,
+        n_envs: int,
+        rng: np.random.Generator,
+        n_step: int = 1,
+        gamma: float = 0.99,
+    ) -> None:
         super().__init__(capacity, n_envs, n_step, gamma, rng)
         self.obs = np.zeros((n_envs, self.slots, *obs_shape), dtype=obs_dtype)
         self.next_obs = np.zeros((n_envs, self.slots, *obs_shape), dtype=obs_dtype)
@@ -204,7 +245,9 @@ class ReplayBuffer(_StreamRings):
             rows = self.all_streams
         else:
             rows = np.flatnonzero(mask)
-            obs, next_obs, actions, rewards, terminated, truncated = (x[rows] for x in (obs, next_obs, actions, rewards, terminated, truncated))
+            obs, next_obs, actions, rewards, terminated, truncated = (
+                x[rows] for x in (obs, next_obs, actions, rewards, terminated, truncated)
+            )
         slots = self.written[rows] % self.slots
         self.obs[rows, slots] = obs
         self.next_obs[rows, slots] = next_obs
@@ -219,7 +262,14 @@ class ReplayBuffer(_StreamRings):
         """The n-step transitions starting at (env, absolute entry) pairs."""
         returns, terminated, discounts, last = self._window(envs, entries)
         slots = entries % self.slots
-        return Batch(self.obs[envs, slots], self.actions[envs, slots], returns, terminated, discounts, self.next_obs[envs, (entries + last) % self.slots])
+        return Batch(
+            self.obs[envs, slots],
+            self.actions[envs, slots],
+            returns,
+            terminated,
+            discounts,
+            self.next_obs[envs, (entries + last) % self.slots],
+        )
 
     def state_dict(self) -> dict:
         """The buffer's arrays (for checkpoints); restore with ``load_state_dict``."""
@@ -250,21 +300,33 @@ class FrameReplayBuffer(_StreamRings):
         ValueError: from ``add`` if an episode's first stack is neither zero- nor repeat-padded.
     """
 
-    def __init__(self, capacity: int, frame_shape: tuple[int, int, int], n_envs: int, rng: np.random.Generator, n_step: int = 1, gamma: float = 0.99) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        frame_shape: tuple[int, int, int],
+        n_envs: int,
+        rng: np.random.Generator,
+        n_step: int = 1,
+        gamma: float = 0.99,
+    ) -> None:
         if len(frame_shape) != 3:
             raise ValueError(f"frame_shape must be (stack, height, width), got {frame_shape}")
         super().__init__(capacity, n_envs, n_step, gamma, rng)
         self.stack = int(frame_shape[0])
         self.frames = np.zeros((n_envs, self.slots, *frame_shape[1:]), dtype=np.uint8)
         self.first = np.zeros((n_envs, self.slots), dtype=bool)  # entry starts an episode
-        self.zero_pad = np.zeros((n_envs, self.slots), dtype=bool)  # its episode pads stacks with zeros
+        self.zero_pad = np.zeros(
+            (n_envs, self.slots), dtype=bool
+        )  # its episode pads stacks with zeros
         self.pending = np.zeros(n_envs, dtype=bool)  # the newest entry is the current observation
 
     def _write_first(self, env: int, obs: np.ndarray) -> None:
         last = self.written[env] - 1  # the previous episode's final-frame entry, if any
         if last >= 0 and not self.is_transition[env, last % self.slots]:
             if np.array_equal(self._stacks(np.array([env]), np.array([last]))[0], obs):
-                self.pending[env] = True  # the stack goes on (an Atari life loss): the final entry starts this episode
+                self.pending[env] = (
+                    True  # the stack goes on (an Atari life loss): the final entry starts this episode
+                )
                 return
         older, newest = obs[:-1], obs[-1]
         if np.array_equal(older, np.broadcast_to(newest, older.shape)):
@@ -277,7 +339,11 @@ class FrameReplayBuffer(_StreamRings):
                 "stack for FrameReplayBuffer; use ReplayBuffer for this environment"
             )
         slot = self.written[env] % self.slots
-        self.frames[env, slot], self.first[env, slot], self.zero_pad[env, slot] = newest, True, zero_pad
+        self.frames[env, slot], self.first[env, slot], self.zero_pad[env, slot] = (
+            newest,
+            True,
+            zero_pad,
+        )
         self.is_transition[env, slot] = False
         self.written[env] += 1
         self.pending[env] = True
@@ -305,11 +371,19 @@ class FrameReplayBuffer(_StreamRings):
         """(B,) env and absolute newest entry -> (B, stack, H, W) uint8 stacks, padded at episode starts."""
         back = np.arange(self.stack - 1, -1, -1)  # (stack,) frames back from the newest
         rows = envs[:, None]  # (B, 1)
-        firsts = self.first[rows, (newest[:, None] - np.arange(self.stack - 1)) % self.slots]  # (B, stack-1) entry newest-m is first
+        firsts = self.first[
+            rows, (newest[:, None] - np.arange(self.stack - 1)) % self.slots
+        ]  # (B, stack-1) entry newest-m is first
         seen_first = np.cumsum(firsts, axis=1) > 0  # (B, stack-1) a first entry within 0..m back
-        outside = np.zeros((newest.size, self.stack), dtype=bool)  # (B, stack) frame is before the episode
-        outside[:, :-1] = seen_first[:, ::-1]  # frame k back (k >= 1) is outside iff seen_first[k - 1]
-        start = newest - np.argmax(firsts, axis=1)  # (B,) the episode's first entry when one is in reach
+        outside = np.zeros(
+            (newest.size, self.stack), dtype=bool
+        )  # (B, stack) frame is before the episode
+        outside[:, :-1] = seen_first[
+            :, ::-1
+        ]  # frame k back (k >= 1) is outside iff seen_first[k - 1]
+        start = newest - np.argmax(
+            firsts, axis=1
+        )  # (B,) the episode's first entry when one is in reach
         entries = np.where(outside, start[:, None], newest[:, None] - back)  # (B, stack)
         stacks = self.frames[rows, entries % self.slots]  # (B, stack, H, W)
         zeroed = outside & self.zero_pad[envs, start % self.slots][:, None]  # (B, stack)
@@ -320,8 +394,21 @@ class FrameReplayBuffer(_StreamRings):
         """The n-step transitions starting at (env, absolute entry) pairs, stacks rebuilt."""
         returns, terminated, discounts, last = self._window(envs, entries)
         slots = entries % self.slots
-        return Batch(self._stacks(envs, entries), self.actions[envs, slots], returns, terminated, discounts, self._stacks(envs, entries + last + 1))
+        return Batch(
+            self._stacks(envs, entries),
+            self.actions[envs, slots],
+            returns,
+            terminated,
+            discounts,
+            self._stacks(envs, entries + last + 1),
+        )
 
     def state_dict(self) -> dict:
         """The buffer's arrays (for checkpoints); restore with ``load_state_dict``."""
-        return {**self._ring_state(), "frames": self.frames, "first": self.first, "zero_pad": self.zero_pad, "pending": self.pending}
+        return {
+            **self._ring_state(),
+            "frames": self.frames,
+            "first": self.first,
+            "zero_pad": self.zero_pad,
+            "pending": self.pending,
+        }

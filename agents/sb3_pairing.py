@@ -45,18 +45,26 @@ def sb3_paired_agent(env_id: str, config, sb3_model):
     from riley_gym.agents.dqn import DQN
 
     if config.double_dqn or config.num_envs != 1:
-        raise ValueError("SB3's DQN is vanilla DQN on one env: pair with double_dqn=False and num_envs=1")
-    env = SyncVectorEnv([lambda: gym.make(env_id)], autoreset_mode=AutoresetMode.SAME_STEP)  # no per-episode seeds: SB3 autoresets unseeded
+        raise ValueError(
+            "SB3's DQN is vanilla DQN on one env: pair with double_dqn=False and num_envs=1"
+        )
+    env = SyncVectorEnv(
+        [lambda: gym.make(env_id)], autoreset_mode=AutoresetMode.SAME_STEP
+    )  # no per-episode seeds: SB3 autoresets unseeded
     agent = DQN(env, config)
     with torch.no_grad():
-        for ours, theirs in zip(agent.online.parameters(), sb3_model.q_net.parameters(), strict=True):
+        for ours, theirs in zip(
+            agent.online.parameters(), sb3_model.q_net.parameters(), strict=True
+        ):
             ours.copy_(theirs)
     agent.sync_target()
     legacy, space = np.random.RandomState(config.seed), gym.spaces.Discrete(agent.n_actions)
     space.seed(config.seed)
     own_act = agent.act
 
-    def act(obs: np.ndarray, epsilon: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
+    def act(
+        obs: np.ndarray, epsilon: float = 0.0, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
         if rng is not None:  # an evaluation with its own generator: not SB3's training draws
             return own_act(obs, epsilon, rng)
         if agent.env_steps < config.learning_starts or legacy.rand() < epsilon:
@@ -66,7 +74,9 @@ def sb3_paired_agent(env_id: str, config, sb3_model):
     def sample_indices(rows: int) -> tuple[np.ndarray, np.ndarray]:
         stored = int(agent.buffer.written[0])
         if stored > config.buffer_size:
-            raise ValueError(f"the replay buffer wrapped ({stored} > {config.buffer_size} transitions): SB3's sampling is not reproduced past that")
+            raise ValueError(
+                f"the replay buffer wrapped ({stored} > {config.buffer_size} transitions): SB3's sampling is not reproduced past that"
+            )
         entries = []
         for _ in range(rows // config.batch_size):
             entries.append(legacy.randint(0, stored, size=config.batch_size))

@@ -34,7 +34,9 @@ def atari_game(env_id: str) -> str:
 
 def episode_seed(base_seed: int, episode: int) -> int:
     """The reset seed of episode ``episode`` of a stream seeded with ``base_seed`` (independent streams)."""
-    return int(np.random.SeedSequence([int(base_seed), int(episode)]).generate_state(1)[0] % 2**31)  # ALE takes int32 seeds
+    return int(
+        np.random.SeedSequence([int(base_seed), int(episode)]).generate_state(1)[0] % 2**31
+    )  # ALE takes int32 seeds
 
 
 class SeededEpisodes(gym.Wrapper):
@@ -76,7 +78,9 @@ class SeededEpisodes(gym.Wrapper):
         return obs
 
 
-def make_vector_env(env_id: str, num_envs: int = 1, env_kwargs: dict | None = None) -> gym.vector.VectorEnv:
+def make_vector_env(
+    env_id: str, num_envs: int = 1, env_kwargs: dict | None = None
+) -> gym.vector.VectorEnv:
     """A vector env for DQN collection (not yet reset).
 
     Args:
@@ -102,7 +106,9 @@ def make_vector_env(env_id: str, num_envs: int = 1, env_kwargs: dict | None = No
     )
 
 
-def make_eval_env(env_id: str, render_mode: str | None = None, env_kwargs: dict | None = None) -> gym.Env:
+def make_eval_env(
+    env_id: str, render_mode: str | None = None, env_kwargs: dict | None = None
+) -> gym.Env:
     """One environment for evaluation: Atari without episodic life or reward clipping (true game scores)."""
     from riley_gym import envs  # noqa: F401
 

@@ -1,13 +1,32 @@
 """Gymnasium environments of riley-gym, registered under the ``riley/`` namespace.
 
-Importing this package registers the environments (Gymnasium's convention); the modules
-themselves are loaded only when an environment is made.
+Importing this package registers the environments (Gymnasium's convention). Its modules
+need only numpy and Gymnasium; the Atari factories import ale-py when an Atari game is made.
 """
 
 from gymnasium.envs.registration import register, registry
 
 from riley_gym.envs.atari import AtariConfig, make_atari, make_atari_vector
+from riley_gym.envs.curriculum import Curriculum, load_curriculum
 from riley_gym.envs.gridworld import GridWorldEnv, greedy_policy_is_optimal, q_star, v_star
+from riley_gym.envs.simulate import simulate_logs
+from riley_gym.envs.student import StudentEnv
+from riley_gym.envs.student_vector import StudentVectorEnv
+
+__all__ = [
+    "AtariConfig",
+    "make_atari",
+    "make_atari_vector",
+    "Curriculum",
+    "load_curriculum",
+    "GridWorldEnv",
+    "greedy_policy_is_optimal",
+    "q_star",
+    "v_star",
+    "simulate_logs",
+    "StudentEnv",
+    "StudentVectorEnv",
+]
 
 
 def _register(env_id: str, entry_point: str, **kwargs) -> None:
@@ -15,38 +34,17 @@ def _register(env_id: str, entry_point: str, **kwargs) -> None:
         register(id=env_id, entry_point=entry_point, **kwargs)
 
 
-# GridWorld maps (envs/gridworld.py).
-_register("riley/GridWorld-v0", "riley_gym.envs.gridworld:GridWorldEnv", max_episode_steps=100, kwargs={"map_name": "4x4"})
-_register("riley/GridWorld4x4-v0", "riley_gym.envs.gridworld:GridWorldEnv", max_episode_steps=100, kwargs={"map_name": "4x4"})
-_register("riley/GridWorld8x8-v0", "riley_gym.envs.gridworld:GridWorldEnv", max_episode_steps=200, kwargs={"map_name": "8x8"})
-_register("riley/CliffWalk-v0", "riley_gym.envs.gridworld:GridWorldEnv", max_episode_steps=200, kwargs={"map_name": "cliff"})
+GRIDWORLD = "riley_gym.envs.gridworld:GridWorldEnv"
+_register("riley/GridWorld-v0", GRIDWORLD, max_episode_steps=100, kwargs={"map_name": "4x4"})
+_register("riley/GridWorld4x4-v0", GRIDWORLD, max_episode_steps=100, kwargs={"map_name": "4x4"})
+_register("riley/GridWorld8x8-v0", GRIDWORLD, max_episode_steps=200, kwargs={"map_name": "8x8"})
+_register("riley/CliffWalk-v0", GRIDWORLD, max_episode_steps=200, kwargs={"map_name": "cliff"})
 
 # The simulated student Riley (envs/student.py; native vector env in envs/student_vector.py).
-_register(
-    "riley/Student-v0",
-    "riley_gym.envs.student:StudentEnv",
-    vector_entry_point="riley_gym.envs.student_vector:StudentVectorEnv",
-    kwargs={"curriculum": "riley", "dynamics": "bkt"},
-)
-_register(
-    "riley/StudentIRT-v0",
-    "riley_gym.envs.student:StudentEnv",
-    vector_entry_point="riley_gym.envs.student_vector:StudentVectorEnv",
-    kwargs={"curriculum": "riley", "dynamics": "irt"},
-)
-
-
-def __getattr__(name: str):
-    # Lazy exports of the student simulator, so importing envs stays cheap (PEP 562).
-    lazy = {
-        "Curriculum": "riley_gym.envs.curriculum",
-        "load_curriculum": "riley_gym.envs.curriculum",
-        "StudentEnv": "riley_gym.envs.student",
-        "StudentVectorEnv": "riley_gym.envs.student_vector",
-        "simulate_logs": "riley_gym.envs.simulate",
-    }
-    if name in lazy:
-        import importlib
-
-        return getattr(importlib.import_module(lazy[name]), name)
-    raise AttributeError(f"module 'envs' has no attribute {name!r}")
+for _env_id, _dynamics in (("riley/Student-v0", "bkt"), ("riley/StudentIRT-v0", "irt")):
+    _register(
+        _env_id,
+        "riley_gym.envs.student:StudentEnv",
+        vector_entry_point="riley_gym.envs.student_vector:StudentVectorEnv",
+        kwargs={"curriculum": "riley", "dynamics": _dynamics},
+    )

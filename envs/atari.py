@@ -63,7 +63,9 @@ def rom_id(game: str) -> str:
     name = name.lower()
     known = ale_py.roms.get_all_rom_ids()
     if name not in known:
-        raise ValueError(f"Atari: unknown game {game!r} (ROM id {name!r}); bundled ROMs include {', '.join(known[:12])}, ...")
+        raise ValueError(
+            f"Atari: unknown game {game!r} (ROM id {name!r}); bundled ROMs include {', '.join(known[:12])}, ..."
+        )
     return name
 
 
@@ -76,23 +78,50 @@ def _positive_int(value: Any, name: str, minimum: int = 1) -> None:
 class AtariConfig:
     """Settings of one Atari environment, single or vectorized; travels into summaries and checkpoints."""
 
-    game: str = field(default="Breakout", metadata={"help": "game name: 'Breakout', 'Pong', 'ALE/Breakout-v5', 'ms_pacman'"})
-    training: bool = field(default=True, metadata={"help": "training mode: episodic life and reward clipping default on"})
-    noop_max: int = field(default=30, metadata={"help": "at most this many NOOPs after a real reset (0 turns it off)"})
-    frame_skip: int = field(default=4, metadata={"help": "emulator frames per agent step, max-pooled over the last two"})
-    screen_size: int = field(default=84, metadata={"help": "height and width of the resized grayscale frame"})
-    frame_stack: int = field(default=4, metadata={"help": "frames stacked in an observation (channels first)"})
+    game: str = field(
+        default="Breakout",
+        metadata={"help": "game name: 'Breakout', 'Pong', 'ALE/Breakout-v5', 'ms_pacman'"},
+    )
+    training: bool = field(
+        default=True,
+        metadata={"help": "training mode: episodic life and reward clipping default on"},
+    )
+    noop_max: int = field(
+        default=30, metadata={"help": "at most this many NOOPs after a real reset (0 turns it off)"}
+    )
+    frame_skip: int = field(
+        default=4, metadata={"help": "emulator frames per agent step, max-pooled over the last two"}
+    )
+    screen_size: int = field(
+        default=84, metadata={"help": "height and width of the resized grayscale frame"}
+    )
+    frame_stack: int = field(
+        default=4, metadata={"help": "frames stacked in an observation (channels first)"}
+    )
     terminal_on_life_loss: bool | None = field(
-        default=None, metadata={"help": "a lost life ends the episode (game continues); None: same as training"}
+        default=None,
+        metadata={"help": "a lost life ends the episode (game continues); None: same as training"},
     )
-    clip_reward: bool | None = field(default=None, metadata={"help": "rewards clipped to their sign; None: same as training"})
+    clip_reward: bool | None = field(
+        default=None, metadata={"help": "rewards clipped to their sign; None: same as training"}
+    )
     sticky_action_prob: float = field(
-        default=0.0, metadata={"help": "probability the previous action repeats each frame (Machado et al.: 0.25)"}
+        default=0.0,
+        metadata={
+            "help": "probability the previous action repeats each frame (Machado et al.: 0.25)"
+        },
     )
-    fire_on_reset: bool = field(default=True, metadata={"help": "press FIRE after reset in games that have it"})
-    full_action_space: bool = field(default=False, metadata={"help": "all 18 actions instead of the game's minimal set"})
+    fire_on_reset: bool = field(
+        default=True, metadata={"help": "press FIRE after reset in games that have it"}
+    )
+    full_action_space: bool = field(
+        default=False, metadata={"help": "all 18 actions instead of the game's minimal set"}
+    )
     max_episode_frames: int = field(
-        default=108_000, metadata={"help": "truncate after this many emulator frames (108,000 = 30 min = 27,000 steps at skip 4)"}
+        default=108_000,
+        metadata={
+            "help": "truncate after this many emulator frames (108,000 = 30 min = 27,000 steps at skip 4)"
+        },
     )
 
     def __post_init__(self):
@@ -106,9 +135,20 @@ class AtariConfig:
         _positive_int(self.screen_size, "screen_size")
         _positive_int(self.frame_stack, "frame_stack")
         _positive_int(self.max_episode_frames, "max_episode_frames")
-        if not (isinstance(self.sticky_action_prob, (int, float)) and 0.0 <= self.sticky_action_prob <= 1.0):
-            raise ValueError(f"AtariConfig.sticky_action_prob must be a probability in [0, 1], got {self.sticky_action_prob!r}")
-        for name in ("training", "terminal_on_life_loss", "clip_reward", "fire_on_reset", "full_action_space"):
+        if not (
+            isinstance(self.sticky_action_prob, (int, float))
+            and 0.0 <= self.sticky_action_prob <= 1.0
+        ):
+            raise ValueError(
+                f"AtariConfig.sticky_action_prob must be a probability in [0, 1], got {self.sticky_action_prob!r}"
+            )
+        for name in (
+            "training",
+            "terminal_on_life_loss",
+            "clip_reward",
+            "fire_on_reset",
+            "full_action_space",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"AtariConfig.{name} must be a bool, got {getattr(self, name)!r}")
 
@@ -129,7 +169,9 @@ def area_resize_matrix(size_in: int, size_out: int) -> np.ndarray:
     scale = size_in / size_out
     lower = np.arange(size_out)[:, None] * scale  # (out, 1)
     pixel = np.arange(size_in)[None, :]  # (1, in)
-    overlap = np.clip(np.minimum(lower + scale, pixel + 1) - np.maximum(lower, pixel), 0.0, None)  # (out, in)
+    overlap = np.clip(
+        np.minimum(lower + scale, pixel + 1) - np.maximum(lower, pixel), 0.0, None
+    )  # (out, in)
     return (overlap / scale).astype(np.float32)
 
 
@@ -142,18 +184,30 @@ class AreaResize:
     """
 
     def __init__(self, height: int, width: int, size: int):
-        self.row_index, self.row_weight = self._sparse(area_resize_matrix(height, size))  # (size, k_r) each
-        self.col_index, self.col_weight = self._sparse(area_resize_matrix(width, size))  # (size, k_c) each
+        self.row_index, self.row_weight = self._sparse(
+            area_resize_matrix(height, size)
+        )  # (size, k_r) each
+        self.col_index, self.col_weight = self._sparse(
+            area_resize_matrix(width, size)
+        )  # (size, k_c) each
 
     @staticmethod
     def _sparse(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         width = int((matrix > 0).sum(axis=1).max())
-        index = np.argsort(matrix <= 0, axis=1, kind="stable")[:, :width]  # (out, k): overlapping inputs first
-        return index, np.take_along_axis(matrix, index, axis=1)  # weights 0 where a row needs fewer than k
+        index = np.argsort(matrix <= 0, axis=1, kind="stable")[
+            :, :width
+        ]  # (out, k): overlapping inputs first
+        return index, np.take_along_axis(
+            matrix, index, axis=1
+        )  # weights 0 where a row needs fewer than k
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        rows = (image[self.row_index].astype(np.float32) * self.row_weight[:, :, None]).sum(axis=1)  # (size, width)
-        resized = (rows[:, self.col_index] * self.col_weight[None, :, :]).sum(axis=2)  # (size, size)
+        rows = (image[self.row_index].astype(np.float32) * self.row_weight[:, :, None]).sum(
+            axis=1
+        )  # (size, width)
+        resized = (rows[:, self.col_index] * self.col_weight[None, :, :]).sum(
+            axis=2
+        )  # (size, size)
         return np.clip(np.rint(resized), 0, 255).astype(np.uint8)
 
 
@@ -180,13 +234,19 @@ class AtariDQNPreprocessing(gym.Wrapper):
     ):
         super().__init__(env)
         if getattr(env.unwrapped, "_frameskip", None) != 1:
-            raise ValueError("AtariDQNPreprocessing: make the base env with frameskip=1 (this wrapper skips frames)")
+            raise ValueError(
+                "AtariDQNPreprocessing: make the base env with frameskip=1 (this wrapper skips frames)"
+            )
         meanings = env.unwrapped.get_action_meanings()
         if noop_max > 0 and meanings[0] != "NOOP":
-            raise ValueError(f"AtariDQNPreprocessing: noop_max > 0 needs action 0 to be NOOP, got {meanings[0]!r}")
+            raise ValueError(
+                f"AtariDQNPreprocessing: noop_max > 0 needs action 0 to be NOOP, got {meanings[0]!r}"
+            )
         self.noop_max, self.frame_skip = noop_max, frame_skip
         self.terminal_on_life_loss, self.screen_size = terminal_on_life_loss, screen_size
-        self.fire_action = 1 if fire_on_reset and len(meanings) >= 3 and meanings[1] == "FIRE" else None
+        self.fire_action = (
+            1 if fire_on_reset and len(meanings) >= 3 and meanings[1] == "FIRE" else None
+        )
         height, width = env.unwrapped.ale.getScreenDims()
         self._resize = AreaResize(height, width, screen_size)
         self._frames = np.zeros((2, height, width), dtype=np.uint8)  # last two raw frames
@@ -235,7 +295,11 @@ class AtariDQNPreprocessing(gym.Wrapper):
         continued = not (self.game_over or not self.terminal_on_life_loss or seed is not None)
         if not continued:
             _, info = self.env.reset(seed=seed, options=options)
-            noops = int(self.env.unwrapped.np_random.integers(1, self.noop_max + 1)) if self.noop_max > 0 else 0
+            noops = (
+                int(self.env.unwrapped.np_random.integers(1, self.noop_max + 1))
+                if self.noop_max > 0
+                else 0
+            )
             for _ in range(noops):
                 _, _, terminated, truncated, info = self.env.step(0)
                 if terminated or truncated:
@@ -253,7 +317,12 @@ class AtariDQNPreprocessing(gym.Wrapper):
             info = self._last_info
         self.lives = self.env.unwrapped.ale.lives()
         self.game_over = False
-        return self._observation(), {**info, "lives": self.lives, "game_over": False, "continued": continued}
+        return self._observation(), {
+            **info,
+            "lives": self.lives,
+            "game_over": False,
+            "continued": continued,
+        }
 
 
 class ClipRewardSign(gym.RewardWrapper):
@@ -358,7 +427,9 @@ def make_atari_from_config(config: AtariConfig, render_mode: str | None = None) 
     from ale_py.env import AtariEnv
 
     if render_mode not in (None, "rgb_array"):
-        raise ValueError(f"make_atari: render_mode must be None or 'rgb_array', got {render_mode!r}")
+        raise ValueError(
+            f"make_atari: render_mode must be None or 'rgb_array', got {render_mode!r}"
+        )
     env: gym.Env = AtariEnv(
         game=config.game,
         obs_type="ram",  # the cheapest per-frame copy; the wrapper reads the screen itself
@@ -435,8 +506,12 @@ class AtariVector(VectorWrapper):
             )
         if actions.min() < 0 or actions.max() >= n:
             bad = actions[(actions < 0) | (actions >= n)]
-            raise ValueError(f"AtariVector.step: invalid actions {bad.tolist()}; allowed: integers in [0, {n - 1}]")
-        obs, rewards, game_over, truncated, info = self.env.step(actions.astype(np.int64, copy=False))
+            raise ValueError(
+                f"AtariVector.step: invalid actions {bad.tolist()}; allowed: integers in [0, {n - 1}]"
+            )
+        obs, rewards, game_over, truncated, info = self.env.step(
+            actions.astype(np.int64, copy=False)
+        )
         lives = np.asarray(info["lives"], dtype=np.int64)  # (num_envs,)
         life_lost = lives < self._lives
         terminated = game_over | (life_lost if self.terminal_on_life_loss else False)  # (num_envs,)

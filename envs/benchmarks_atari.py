@@ -64,10 +64,14 @@ def atari_throughput(
     single_seconds = time.perf_counter() - start
     env.close()
 
-    vector = make_atari_vector(game, num_envs, training=training, seed=seed, num_threads=num_threads)
+    vector = make_atari_vector(
+        game, num_envs, training=training, seed=seed, num_threads=num_threads
+    )
     vector.reset()
     n_batches = -(-steps // num_envs)
-    batch_actions = rng.integers(0, vector.single_action_space.n, size=(n_batches, num_envs))  # (batches, num_envs)
+    batch_actions = rng.integers(
+        0, vector.single_action_space.n, size=(n_batches, num_envs)
+    )  # (batches, num_envs)
     start = time.perf_counter()
     for batch in tqdm(batch_actions, desc=f"{game} vector x{num_envs}", disable=not progress):
         vector.step(batch)

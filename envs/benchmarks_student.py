@@ -11,7 +11,9 @@ from riley_gym.envs.student import StudentEnv
 from riley_gym.envs.student_vector import StudentVectorEnv
 
 
-def _best_rate(run_block: Callable[[], int], min_seconds: float, repeats: int) -> tuple[float, list[float]]:
+def _best_rate(
+    run_block: Callable[[], int], min_seconds: float, repeats: int
+) -> tuple[float, list[float]]:
     """Runs ``run_block`` (returns student-steps done) for ``min_seconds`` per repeat; best and all rates."""
     rates = []
     for _ in range(repeats):
@@ -52,7 +54,9 @@ def vector_throughput(
     """
     env = StudentVectorEnv(num_envs, dynamics=dynamics, flatten_observation=flatten_observation)
     env.reset(seed=seed)
-    actions = np.random.default_rng(seed).integers(0, env.curriculum.n_exercises, size=(100, num_envs))
+    actions = np.random.default_rng(seed).integers(
+        0, env.curriculum.n_exercises, size=(100, num_envs)
+    )
 
     def block() -> int:
         for row in actions:
@@ -70,7 +74,9 @@ def vector_throughput(
     }
 
 
-def single_throughput(dynamics: str = "bkt", min_seconds: float = 1.0, repeats: int = 3, seed: int = 0) -> dict:
+def single_throughput(
+    dynamics: str = "bkt", min_seconds: float = 1.0, repeats: int = 3, seed: int = 0
+) -> dict:
     """Steps per second of one :class:`StudentEnv` (random actions, reset at each episode end)."""
     env = StudentEnv(dynamics=dynamics)
     env.reset(seed=seed)

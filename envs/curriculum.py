@@ -56,11 +56,15 @@ class Skill:
         object.__setattr__(self, "prerequisites", tuple(self.prerequisites))
         for prerequisite in self.prerequisites:
             if not isinstance(prerequisite, str):
-                raise TypeError(f"Skill {self.name!r}: prerequisite names must be strings, got {prerequisite!r}")
+                raise TypeError(
+                    f"Skill {self.name!r}: prerequisite names must be strings, got {prerequisite!r}"
+                )
         if self.name in self.prerequisites:
             raise ValueError(f"Skill {self.name!r}: a skill cannot be its own prerequisite")
         if len(set(self.prerequisites)) != len(self.prerequisites):
-            raise ValueError(f"Skill {self.name!r}: duplicate prerequisites in {list(self.prerequisites)}")
+            raise ValueError(
+                f"Skill {self.name!r}: duplicate prerequisites in {list(self.prerequisites)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,14 @@ class Exercise:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"Exercise: name must be a non-empty string, got {self.name!r}")
         if not isinstance(self.skill, str) or not self.skill:
-            raise ValueError(f"Exercise {self.name!r}: skill must be a skill name, got {self.skill!r}")
+            raise ValueError(
+                f"Exercise {self.name!r}: skill must be a skill name, got {self.skill!r}"
+            )
         for field in ("difficulty", "guess", "slip"):
             value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.floating, np.integer)
+            ):
                 raise TypeError(f"Exercise {self.name!r}: {field} must be a number, got {value!r}")
             if not math.isfinite(value):
                 raise ValueError(f"Exercise {self.name!r}: {field} must be finite, got {value!r}")
@@ -97,7 +105,9 @@ class Exercise:
         for field in ("guess", "slip"):
             value = getattr(self, field)
             if not 0.0 <= value < 0.5:
-                raise ValueError(f"Exercise {self.name!r}: {field}={value} is outside the allowed range [0, 0.5)")
+                raise ValueError(
+                    f"Exercise {self.name!r}: {field}={value} is outside the allowed range [0, 0.5)"
+                )
 
 
 @dataclass(frozen=True)
@@ -133,13 +143,19 @@ class Curriculum:
             raise ValueError(f"{where}: needs at least one exercise")
         for skill in self.skills:
             if not isinstance(skill, Skill):
-                raise TypeError(f"{where}: skills must be Skill objects, got {type(skill).__name__}")
+                raise TypeError(
+                    f"{where}: skills must be Skill objects, got {type(skill).__name__}"
+                )
         for exercise in self.exercises:
             if not isinstance(exercise, Exercise):
-                raise TypeError(f"{where}: exercises must be Exercise objects, got {type(exercise).__name__}")
+                raise TypeError(
+                    f"{where}: exercises must be Exercise objects, got {type(exercise).__name__}"
+                )
         skill_names = [skill.name for skill in self.skills]
         _reject_duplicates(skill_names, f"{where}: duplicate skill name")
-        _reject_duplicates([exercise.name for exercise in self.exercises], f"{where}: duplicate exercise name")
+        _reject_duplicates(
+            [exercise.name for exercise in self.exercises], f"{where}: duplicate exercise name"
+        )
         known = set(skill_names)
         for skill in self.skills:
             for prerequisite in skill.prerequisites:
@@ -212,7 +228,9 @@ class Curriculum:
         for i, skill in enumerate(self.skills):
             if skill.name == name:
                 return i
-        raise KeyError(f"curriculum {self.name!r} has no skill {name!r}; skills: {self.skill_names}")
+        raise KeyError(
+            f"curriculum {self.name!r} has no skill {name!r}; skills: {self.skill_names}"
+        )
 
     def exercises_of(self, skill: str | int) -> np.ndarray:
         """Indices of the exercises practising ``skill`` (a name or an index), ``(k,)`` int64."""
@@ -230,7 +248,10 @@ class Curriculum:
         """
         names = self.skill_names
         index = {name: i for i, name in enumerate(names)}
-        remaining = {i: {index[p] for p in skill.prerequisites if p in index} for i, skill in enumerate(self.skills)}
+        remaining = {
+            i: {index[p] for p in skill.prerequisites if p in index}
+            for i, skill in enumerate(self.skills)
+        }
         order: list[int] = []
         while remaining:
             ready = sorted(i for i, needs in remaining.items() if not needs)
@@ -275,7 +296,9 @@ class Curriculum:
                 raise ValueError(
                     f"curriculum {self.name!r}: {field} must have shape ({self.n_exercises},), got {values.shape}"
                 )
-            exercises = [dataclasses.replace(e, **{field: float(v)}) for e, v in zip(exercises, values)]
+            exercises = [
+                dataclasses.replace(e, **{field: float(v)}) for e, v in zip(exercises, values)
+            ]
         return dataclasses.replace(self, exercises=tuple(exercises))
 
     # Serialisation.
@@ -284,9 +307,17 @@ class Curriculum:
         return {
             "name": self.name,
             "description": self.description,
-            "skills": [{"name": s.name, "prerequisites": list(s.prerequisites)} for s in self.skills],
+            "skills": [
+                {"name": s.name, "prerequisites": list(s.prerequisites)} for s in self.skills
+            ],
             "exercises": [
-                {"name": e.name, "skill": e.skill, "difficulty": e.difficulty, "guess": e.guess, "slip": e.slip}
+                {
+                    "name": e.name,
+                    "skill": e.skill,
+                    "difficulty": e.difficulty,
+                    "guess": e.guess,
+                    "slip": e.slip,
+                }
                 for e in self.exercises
             ],
         }
@@ -300,17 +331,31 @@ class Curriculum:
             ValueError: on missing or unknown keys and every check of :class:`Curriculum`.
         """
         if not isinstance(data, Mapping):
-            raise TypeError(f"curriculum: expected a mapping with 'name', 'skills', 'exercises', got {type(data).__name__}")
-        _check_keys(data, required={"name", "skills", "exercises"}, optional={"description"}, where="curriculum")
+            raise TypeError(
+                f"curriculum: expected a mapping with 'name', 'skills', 'exercises', got {type(data).__name__}"
+            )
+        _check_keys(
+            data,
+            required={"name", "skills", "exercises"},
+            optional={"description"},
+            where="curriculum",
+        )
         skills = []
         for i, entry in enumerate(_as_list(data["skills"], "curriculum 'skills'")):
             where = f"curriculum skills[{i}]"
             _check_keys(entry, required={"name"}, optional={"prerequisites"}, where=where)
-            skills.append(Skill(name=entry["name"], prerequisites=tuple(entry.get("prerequisites") or ())))
+            skills.append(
+                Skill(name=entry["name"], prerequisites=tuple(entry.get("prerequisites") or ()))
+            )
         exercises = []
         for i, entry in enumerate(_as_list(data["exercises"], "curriculum 'exercises'")):
             where = f"curriculum exercises[{i}]"
-            _check_keys(entry, required={"name", "skill", "difficulty", "guess", "slip"}, optional=set(), where=where)
+            _check_keys(
+                entry,
+                required={"name", "skill", "difficulty", "guess", "slip"},
+                optional=set(),
+                where=where,
+            )
             exercises.append(Exercise(**entry))
         return cls(
             name=str(data["name"]),
@@ -345,13 +390,17 @@ class Curriculum:
             elif suffix == ".json":
                 data = json.loads(text)
             else:
-                raise ValueError(f"unsupported curriculum file type {suffix!r}; allowed: .json, .yaml, .yml")
+                raise ValueError(
+                    f"unsupported curriculum file type {suffix!r}; allowed: .json, .yaml, .yml"
+                )
             return cls.from_dict(data)
         except (ValueError, TypeError) as error:
             raise type(error)(f"{path}: {error}") from error
 
 
-def load_curriculum(curriculum: str | Path | Curriculum | Mapping[str, Any] = "riley") -> Curriculum:
+def load_curriculum(
+    curriculum: str | Path | Curriculum | Mapping[str, Any] = "riley",
+) -> Curriculum:
     """Returns a curriculum given by bundled name, file path, plain dict, or as is.
 
     Args:

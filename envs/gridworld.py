@@ -57,7 +57,9 @@ def parse_map(desc: str | Sequence[str]) -> tuple[str, ...]:
     elif isinstance(desc, Sequence) and all(isinstance(row, str) for row in desc):
         rows = [row.strip() for row in desc]
     else:
-        raise TypeError(f"GridWorld map: expected a string or a list of row strings, got {type(desc).__name__}")
+        raise TypeError(
+            f"GridWorld map: expected a string or a list of row strings, got {type(desc).__name__}"
+        )
     if not rows or not rows[0]:
         raise ValueError("GridWorld map: the map is empty")
     n_cols = len(rows[0])
@@ -78,7 +80,9 @@ def parse_map(desc: str | Sequence[str]) -> tuple[str, ...]:
             n_goals += char == "G"
     if len(starts) != 1:
         where = ", ".join(f"(row {r}, col {c})" for r, c in starts) or "none"
-        raise ValueError(f"GridWorld map: expected exactly one start 'S', found {len(starts)}: {where}")
+        raise ValueError(
+            f"GridWorld map: expected exactly one start 'S', found {len(starts)}: {where}"
+        )
     if n_goals == 0:
         raise ValueError("GridWorld map: expected at least one goal 'G', found none")
     return tuple(rows)
@@ -166,14 +170,22 @@ class GridWorldEnv(gym.Env):
         render_mode: str | None = None,
         cell_size: int = 16,
     ):
-        given = [name for name, value in (("map_name", map_name), ("desc", desc), ("map_text", map_text)) if value is not None]
+        given = [
+            name
+            for name, value in (("map_name", map_name), ("desc", desc), ("map_text", map_text))
+            if value is not None
+        ]
         if len(given) > 1:
-            raise ValueError(f"GridWorldEnv: give at most one of map_name, desc, map_text; got {', '.join(given)}")
+            raise ValueError(
+                f"GridWorldEnv: give at most one of map_name, desc, map_text; got {', '.join(given)}"
+            )
         preset: Mapping[str, Any] = {}
         if desc is None and map_text is None:
             map_name = "4x4" if map_name is None else map_name
             if map_name not in MAPS:
-                raise ValueError(f"GridWorldEnv: unknown map_name {map_name!r}; allowed: {', '.join(map(repr, MAPS))}")
+                raise ValueError(
+                    f"GridWorldEnv: unknown map_name {map_name!r}; allowed: {', '.join(map(repr, MAPS))}"
+                )
             self.desc = parse_map(MAPS[map_name])
             preset = MAP_PRESETS[map_name]
         else:
@@ -184,20 +196,32 @@ class GridWorldEnv(gym.Env):
             raise ValueError(f"GridWorldEnv: slip must be a probability in [0, 1], got {slip!r}")
         self.slip = float(slip)
         self.step_cost = float(preset.get("step_cost", 0.0) if step_cost is None else step_cost)
-        self.goal_reward = float(preset.get("goal_reward", 1.0) if goal_reward is None else goal_reward)
-        self.trap_reward = float(preset.get("trap_reward", -1.0) if trap_reward is None else trap_reward)
-        self.trap_terminates = bool(preset.get("trap_terminates", True) if trap_terminates is None else trap_terminates)
+        self.goal_reward = float(
+            preset.get("goal_reward", 1.0) if goal_reward is None else goal_reward
+        )
+        self.trap_reward = float(
+            preset.get("trap_reward", -1.0) if trap_reward is None else trap_reward
+        )
+        self.trap_terminates = bool(
+            preset.get("trap_terminates", True) if trap_terminates is None else trap_terminates
+        )
         for name in ("step_cost", "goal_reward", "trap_reward"):
             if not np.isfinite(getattr(self, name)):
-                raise ValueError(f"GridWorldEnv: {name} must be finite, got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"GridWorldEnv: {name} must be finite, got {getattr(self, name)!r}"
+                )
         if obs_type not in OBS_TYPES:
-            raise ValueError(f"GridWorldEnv: unknown obs_type {obs_type!r}; allowed: {', '.join(map(repr, OBS_TYPES))}")
+            raise ValueError(
+                f"GridWorldEnv: unknown obs_type {obs_type!r}; allowed: {', '.join(map(repr, OBS_TYPES))}"
+            )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"GridWorldEnv: unknown render_mode {render_mode!r}; allowed: None, {', '.join(map(repr, self.metadata['render_modes']))}"
             )
         if not (isinstance(cell_size, (int, np.integer)) and cell_size >= 1):
-            raise ValueError(f"GridWorldEnv: cell_size must be a positive integer, got {cell_size!r}")
+            raise ValueError(
+                f"GridWorldEnv: cell_size must be a positive integer, got {cell_size!r}"
+            )
         self.obs_type = obs_type
         self.render_mode = render_mode
         self.cell_size = int(cell_size)
@@ -206,12 +230,16 @@ class GridWorldEnv(gym.Env):
         self.n_states = self.n_rows * self.n_cols
         self.n_actions = 4
         self.start_state = next(
-            r * self.n_cols + c for r, row in enumerate(self.desc) for c, char in enumerate(row) if char == "S"
+            r * self.n_cols + c
+            for r, row in enumerate(self.desc)
+            for c, char in enumerate(row)
+            if char == "S"
         )
         self.P = self._build_transitions()
         # Cumulative probabilities per (state, action) for sampling in step().
         self._cumulative = {
-            s: {a: np.cumsum([t[0] for t in self.P[s][a]]) for a in range(self.n_actions)} for s in range(self.n_states)
+            s: {a: np.cumsum([t[0] for t in self.P[s][a]]) for a in range(self.n_actions)}
+            for s in range(self.n_states)
         }
 
         self.action_space = spaces.Discrete(self.n_actions)
@@ -249,7 +277,11 @@ class GridWorldEnv(gym.Env):
     def _outcome(self, state: int, action: int) -> tuple[int, float, bool]:
         landed = self._move(state, action)
         char = self.cell(landed)
-        reward = self.step_cost + (self.goal_reward if char == "G" else 0.0) + (self.trap_reward if char == "T" else 0.0)
+        reward = (
+            self.step_cost
+            + (self.goal_reward if char == "G" else 0.0)
+            + (self.trap_reward if char == "T" else 0.0)
+        )
         terminated = self.is_terminal(landed)
         next_state = self.start_state if char == "T" and not terminated else landed
         return next_state, reward, terminated
@@ -264,7 +296,11 @@ class GridWorldEnv(gym.Env):
                     table[state][action] = [(1.0, state, 0.0, True)]
                     continue
                 perpendicular = ((action + 1) % 4, (action + 3) % 4)
-                moves = [(1.0 - self.slip, action), (self.slip / 2, perpendicular[0]), (self.slip / 2, perpendicular[1])]
+                moves = [
+                    (1.0 - self.slip, action),
+                    (self.slip / 2, perpendicular[0]),
+                    (self.slip / 2, perpendicular[1]),
+                ]
                 merged: dict[tuple[int, float, bool], float] = {}
                 for prob, move in moves:
                     if prob > 0.0:
@@ -293,7 +329,9 @@ class GridWorldEnv(gym.Env):
             return obs
         if self.obs_type == "coords":
             row, col = divmod(state, self.n_cols)
-            return np.array([row / max(self.n_rows - 1, 1), col / max(self.n_cols - 1, 1)], dtype=np.float32)
+            return np.array(
+                [row / max(self.n_rows - 1, 1), col / max(self.n_cols - 1, 1)], dtype=np.float32
+            )
         if self.obs_type == "rgb":
             return self._draw(state)
         return int(state)
@@ -322,15 +360,26 @@ class GridWorldEnv(gym.Env):
         action = int(action)
         transitions = self.P[self.state][action]
         cumulative = self._cumulative[self.state][action]
-        index = min(int(np.searchsorted(cumulative, self.np_random.random(), side="right")), len(transitions) - 1)
+        index = min(
+            int(np.searchsorted(cumulative, self.np_random.random(), side="right")),
+            len(transitions) - 1,
+        )
         prob, next_state, reward, terminated = transitions[index]
         self.state, self.last_action = next_state, action
-        return self.observe(next_state), float(reward), bool(terminated), False, {"state": next_state, "prob": prob}
+        return (
+            self.observe(next_state),
+            float(reward),
+            bool(terminated),
+            False,
+            {"state": next_state, "prob": prob},
+        )
 
     def render(self):
         """An ``ansi`` text grid with the agent as ``@``, or an ``rgb_array`` frame ``(H, W, 3)`` uint8."""
         if self.render_mode is None:
-            gym.logger.warn("GridWorldEnv.render called without a render_mode; pass render_mode='ansi' or 'rgb_array'.")
+            gym.logger.warn(
+                "GridWorldEnv.render called without a render_mode; pass render_mode='ansi' or 'rgb_array'."
+            )
             return None
         state = self.start_state if self.state is None else self.state
         if self.render_mode == "rgb_array":
@@ -343,7 +392,9 @@ class GridWorldEnv(gym.Env):
 
     def _draw_background(self) -> np.ndarray:
         k = self.cell_size
-        grid = np.array([[_COLOURS[char] for char in row] for row in self.desc], dtype=np.uint8)  # (n_rows, n_cols, 3)
+        grid = np.array(
+            [[_COLOURS[char] for char in row] for row in self.desc], dtype=np.uint8
+        )  # (n_rows, n_cols, 3)
         image = np.repeat(np.repeat(grid, k, axis=0), k, axis=1)  # (n_rows * k, n_cols * k, 3)
         if k >= 4:
             image[::k, :, :] = 255  # thin grid lines
@@ -355,7 +406,9 @@ class GridWorldEnv(gym.Env):
         image = self._background.copy()  # (n_rows * k, n_cols * k, 3)
         row, col = divmod(state, self.n_cols)
         margin = k // 4
-        image[row * k + margin : (row + 1) * k - margin, col * k + margin : (col + 1) * k - margin] = _AGENT_COLOUR
+        image[
+            row * k + margin : (row + 1) * k - margin, col * k + margin : (col + 1) * k - margin
+        ] = _AGENT_COLOUR
         if k < 4:  # too small for a margin: the whole cell shows the agent
             image[row * k : (row + 1) * k, col * k : (col + 1) * k] = _AGENT_COLOUR
         return image
@@ -365,15 +418,22 @@ def _table(env_or_P: gym.Env | TransitionTable) -> TransitionTable:
     if isinstance(env_or_P, gym.Env):
         table = getattr(env_or_P.unwrapped, "P", None)
         if table is None:
-            raise TypeError(f"q_star: environment {env_or_P.unwrapped!r} exposes no transition table P")
+            raise TypeError(
+                f"q_star: environment {env_or_P.unwrapped!r} exposes no transition table P"
+            )
         return table
     if isinstance(env_or_P, Mapping):
         return env_or_P
-    raise TypeError(f"q_star: expected an env with a P attribute or a P table, got {type(env_or_P).__name__}")
+    raise TypeError(
+        f"q_star: expected an env with a P attribute or a P table, got {type(env_or_P).__name__}"
+    )
 
 
 def q_star(
-    env_or_P: gym.Env | TransitionTable, gamma: float = 0.99, tol: float = 1e-10, max_iterations: int = 1_000_000
+    env_or_P: gym.Env | TransitionTable,
+    gamma: float = 0.99,
+    tol: float = 1e-10,
+    max_iterations: int = 1_000_000,
 ) -> np.ndarray:
     """Optimal action values by value iteration over an exact transition table.
 
@@ -405,18 +465,24 @@ def q_star(
     continuation = np.zeros((n_states, n_actions, n_states))  # (S, A, S): prob of going on to s'
     for state in range(n_states):
         if len(table[state]) != n_actions:
-            raise ValueError(f"q_star: state {state} has {len(table[state])} actions, state 0 has {n_actions}")
+            raise ValueError(
+                f"q_star: state {state} has {len(table[state])} actions, state 0 has {n_actions}"
+            )
         for action in range(n_actions):
             total = 0.0
             for prob, next_state, reward, terminated in table[state][action]:
                 if not 0 <= next_state < n_states:
-                    raise ValueError(f"q_star: P[{state}][{action}] leads to state {next_state}, outside [0, {n_states})")
+                    raise ValueError(
+                        f"q_star: P[{state}][{action}] leads to state {next_state}, outside [0, {n_states})"
+                    )
                 expected_reward[state, action] += prob * reward
                 if not terminated:
                     continuation[state, action, next_state] += prob
                 total += prob
             if abs(total - 1.0) > 1e-9:
-                raise ValueError(f"q_star: probabilities of P[{state}][{action}] sum to {total}, not 1")
+                raise ValueError(
+                    f"q_star: probabilities of P[{state}][{action}] sum to {total}, not 1"
+                )
     q = np.zeros((n_states, n_actions))  # (S, A)
     for _ in range(max_iterations):
         new_q = expected_reward + gamma * continuation @ q.max(axis=1)  # (S, A)
@@ -424,15 +490,21 @@ def q_star(
         q = new_q
         if delta < tol:
             return q
-    raise ValueError(f"q_star: value iteration did not converge to tol={tol} in {max_iterations} sweeps (gamma={gamma})")
+    raise ValueError(
+        f"q_star: value iteration did not converge to tol={tol} in {max_iterations} sweeps (gamma={gamma})"
+    )
 
 
-def v_star(env_or_P: gym.Env | TransitionTable, gamma: float = 0.99, tol: float = 1e-10) -> np.ndarray:
+def v_star(
+    env_or_P: gym.Env | TransitionTable, gamma: float = 0.99, tol: float = 1e-10
+) -> np.ndarray:
     """Optimal state values ``max_a Q*(s, a)``: shape ``(n_states,)``. Arguments as :func:`q_star`."""
     return q_star(env_or_P, gamma=gamma, tol=tol).max(axis=1)
 
 
-def greedy_policy_is_optimal(q: np.ndarray, q_star_table: np.ndarray, states: Sequence[int], atol: float = 1e-6) -> bool:
+def greedy_policy_is_optimal(
+    q: np.ndarray, q_star_table: np.ndarray, states: Sequence[int], atol: float = 1e-6
+) -> bool:
     """Whether acting greedily on ``q`` picks an optimal action in every one of ``states``.
 
     Ties in Q* are allowed: a greedy action counts as optimal when its Q* is within ``atol``
@@ -449,7 +521,9 @@ def greedy_policy_is_optimal(q: np.ndarray, q_star_table: np.ndarray, states: Se
     """
     q, q_star_table = np.asarray(q), np.asarray(q_star_table)
     if q.shape != q_star_table.shape:
-        raise ValueError(f"greedy_policy_is_optimal: q has shape {q.shape}, q_star_table {q_star_table.shape}")
+        raise ValueError(
+            f"greedy_policy_is_optimal: q has shape {q.shape}, q_star_table {q_star_table.shape}"
+        )
     states = np.asarray(states, dtype=np.int64)
     greedy = q[states].argmax(axis=1)  # (n,)
     chosen = q_star_table[states, greedy]  # (n,)

@@ -56,9 +56,13 @@ def simulate_logs(
         ValueError: for an unknown policy name, or a policy returning invalid exercise ids.
     """
     if isinstance(policy, str) and policy not in POLICIES:
-        raise ValueError(f"simulate_logs: unknown policy {policy!r}; allowed: {list(POLICIES)} or a callable")
+        raise ValueError(
+            f"simulate_logs: unknown policy {policy!r}; allowed: {list(POLICIES)} or a callable"
+        )
     if not isinstance(policy, str) and not callable(policy):
-        raise TypeError(f"simulate_logs: policy must be a name or a callable, got {type(policy).__name__}")
+        raise TypeError(
+            f"simulate_logs: policy must be a name or a callable, got {type(policy).__name__}"
+        )
     rng = np.random.default_rng(seed)
     batch = StudentBatch(n_students, curriculum, dynamics, episode_length, False, params)
     batch.reset(rng)

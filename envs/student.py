@@ -65,10 +65,20 @@ class StudentBatch:
         flatten_observation: bool = False,
         params: BKTParams | IRTParams | None = None,
     ) -> None:
-        if isinstance(n_students, bool) or not isinstance(n_students, (int, np.integer)) or n_students < 1:
+        if (
+            isinstance(n_students, bool)
+            or not isinstance(n_students, (int, np.integer))
+            or n_students < 1
+        ):
             raise ValueError(f"StudentBatch: n_students must be a positive int, got {n_students!r}")
-        if isinstance(episode_length, bool) or not isinstance(episode_length, (int, np.integer)) or episode_length < 1:
-            raise ValueError(f"StudentBatch: episode_length must be a positive int, got {episode_length!r}")
+        if (
+            isinstance(episode_length, bool)
+            or not isinstance(episode_length, (int, np.integer))
+            or episode_length < 1
+        ):
+            raise ValueError(
+                f"StudentBatch: episode_length must be a positive int, got {episode_length!r}"
+            )
         if isinstance(dynamics, StudentDynamics):
             if params is not None:
                 raise ValueError("StudentBatch: pass params to the dynamics object, not both")
@@ -76,7 +86,9 @@ class StudentBatch:
         elif isinstance(dynamics, str):
             self.dynamics = make_dynamics(dynamics, load_curriculum(curriculum), params)
         else:
-            raise TypeError(f"StudentBatch: dynamics must be 'bkt', 'irt' or a StudentDynamics, got {dynamics!r}")
+            raise TypeError(
+                f"StudentBatch: dynamics must be 'bkt', 'irt' or a StudentDynamics, got {dynamics!r}"
+            )
         self.curriculum = self.dynamics.curriculum
         self.n_students = int(n_students)
         self.n_exercises = self.curriculum.n_exercises
@@ -116,9 +128,13 @@ class StudentBatch:
         """
         array = np.asarray(actions)
         if array.shape != (self.n_students,):
-            raise ValueError(f"Student env: expected actions of shape ({self.n_students},), got shape {array.shape}")
+            raise ValueError(
+                f"Student env: expected actions of shape ({self.n_students},), got shape {array.shape}"
+            )
         if not np.issubdtype(array.dtype, np.integer):
-            raise TypeError(f"Student env: actions must be integer exercise ids, got dtype {array.dtype}")
+            raise TypeError(
+                f"Student env: actions must be integer exercise ids, got dtype {array.dtype}"
+            )
         if array.min() < 0 or array.max() >= self.n_exercises:
             bad = array[(array < 0) | (array >= self.n_exercises)][0]
             raise ValueError(
@@ -126,7 +142,9 @@ class StudentBatch:
             )
         return array.astype(np.int64, copy=False)
 
-    def step(self, exercise_ids: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(
+        self, exercise_ids: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every session gives one (checked) exercise.
 
         Returns:
@@ -246,7 +264,9 @@ class StudentEnv(gym.Env):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"StudentEnv: render_mode must be None or 'ansi', got {render_mode!r}")
         self.render_mode = render_mode
-        self.batch = StudentBatch(1, curriculum, dynamics, episode_length, flatten_observation, params)
+        self.batch = StudentBatch(
+            1, curriculum, dynamics, episode_length, flatten_observation, params
+        )
         self.curriculum = self.batch.curriculum
         self.dynamics = self.batch.dynamics
         self.episode_length = self.batch.episode_length
@@ -266,9 +286,13 @@ class StudentEnv(gym.Env):
 
     def step(self, action):
         if self._needs_reset:
-            raise RuntimeError("StudentEnv: call reset() before step() (and after the episode terminated)")
+            raise RuntimeError(
+                "StudentEnv: call reset() before step() (and after the episode terminated)"
+            )
         if np.ndim(action) != 0:
-            raise ValueError(f"StudentEnv: expected one exercise id, got an array of shape {np.shape(action)}")
+            raise ValueError(
+                f"StudentEnv: expected one exercise id, got an array of shape {np.shape(action)}"
+            )
         exercise = self.batch.check_actions(np.reshape(action, (1,)))
         correct, reward, terminated = self.batch.step(exercise, self.np_random)
         self._needs_reset = bool(terminated[0])
@@ -282,7 +306,9 @@ class StudentEnv(gym.Env):
             return None
         batch, curriculum = self.batch, self.curriculum
         last = int(batch.last_exercise[0])
-        last_name = NO_EXERCISE_LABEL if last == curriculum.n_exercises else curriculum.exercise_names[last]
+        last_name = (
+            NO_EXERCISE_LABEL if last == curriculum.n_exercises else curriculum.exercise_names[last]
+        )
         answer = {0: "wrong", 1: "right", 2: "-"}[int(batch.last_correct[0])]
         mastery = self.dynamics.mastery(batch.state)[0]
         lines = [f"step {int(batch.time[0])}/{self.episode_length}  last: {last_name} ({answer})"]
@@ -291,7 +317,9 @@ class StudentEnv(gym.Env):
             exercises = curriculum.exercises_of(skill_id)
             tries = int(batch.attempts[0, exercises].sum())
             right = int(batch.successes[0, exercises].sum())
-            lines.append(f"  {skill:<28} {right:>3}/{tries:<3} right   mastery (hidden) {mastery[skill_id]:.2f}")
+            lines.append(
+                f"  {skill:<28} {right:>3}/{tries:<3} right   mastery (hidden) {mastery[skill_id]:.2f}"
+            )
         return "\n".join(lines) + "\n"
 
     def _observation(self):

@@ -76,16 +76,26 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _check_per_skill(value: PerSkill, name: str, owner: str, low: float, high: float, high_open: bool = False) -> None:
+def _check_per_skill(
+    value: PerSkill, name: str, owner: str, low: float, high: float, high_open: bool = False
+) -> None:
     values = (value,) if np.ndim(value) == 0 else tuple(value)
     if not values:
-        raise ValueError(f"{owner}.{name}: expected a number or a non-empty per-skill sequence, got {value!r}")
+        raise ValueError(
+            f"{owner}.{name}: expected a number or a non-empty per-skill sequence, got {value!r}"
+        )
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float, np.integer, np.floating))
+            or not math.isfinite(v)
+        ):
             raise ValueError(f"{owner}.{name}: values must be finite numbers, got {value!r}")
         if v < low or v > high or (high_open and v == high):
             bracket = ")" if high_open else "]"
-            raise ValueError(f"{owner}.{name}: value {v} is outside the allowed range [{low}, {high}{bracket}")
+            raise ValueError(
+                f"{owner}.{name}: value {v} is outside the allowed range [{low}, {high}{bracket}"
+            )
 
 
 def _per_skill_array(value: PerSkill, name: str, owner: str, curriculum: Curriculum) -> np.ndarray:
@@ -113,16 +123,25 @@ class BKTParams:
     Per-skill fields take a scalar (every skill) or one value per skill in curriculum order.
     """
 
-    prior: PerSkill = field(default=0.15, metadata={"help": "P(skill mastered at the start), per skill"})
-    learn: PerSkill = field(default=0.2, metadata={"help": "P(unmastered -> mastered) per practice, per skill"})
-    forget: PerSkill = field(default=0.0, metadata={"help": "P(mastered -> unmastered) per practice, per skill"})
+    prior: PerSkill = field(
+        default=0.15, metadata={"help": "P(skill mastered at the start), per skill"}
+    )
+    learn: PerSkill = field(
+        default=0.2, metadata={"help": "P(unmastered -> mastered) per practice, per skill"}
+    )
+    forget: PerSkill = field(
+        default=0.0, metadata={"help": "P(mastered -> unmastered) per practice, per skill"}
+    )
     prerequisite_penalty: float = field(
         default=0.1, metadata={"help": "multiplier on learn while any prerequisite is unmastered"}
     )
     learn_rate_sd: float = field(
-        default=0.5, metadata={"help": "sd of the per-student log learning-rate multiplier (0: no variation)"}
+        default=0.5,
+        metadata={"help": "sd of the per-student log learning-rate multiplier (0: no variation)"},
     )
-    prior_sd: float = field(default=0.5, metadata={"help": "sd of the per-student prior jitter on the logit scale"})
+    prior_sd: float = field(
+        default=0.5, metadata={"help": "sd of the per-student prior jitter on the logit scale"}
+    )
 
     def __post_init__(self) -> None:
         for name in ("prior", "learn", "forget"):
@@ -143,19 +162,28 @@ class IRTParams:
     Per-skill fields take a scalar (every skill) or one value per skill in curriculum order.
     """
 
-    ability_mean: PerSkill = field(default=-1.0, metadata={"help": "population mean of the initial ability, per skill"})
-    ability_sd: PerSkill = field(default=0.5, metadata={"help": "population sd of the initial ability, per skill"})
+    ability_mean: PerSkill = field(
+        default=-1.0, metadata={"help": "population mean of the initial ability, per skill"}
+    )
+    ability_sd: PerSkill = field(
+        default=0.5, metadata={"help": "population sd of the initial ability, per skill"}
+    )
     growth_rate: PerSkill = field(
-        default=0.3, metadata={"help": "ability gained by one practice at q = 1/2 (logits), per skill"}
+        default=0.3,
+        metadata={"help": "ability gained by one practice at q = 1/2 (logits), per skill"},
     )
     growth_rate_sd: float = field(
-        default=0.3, metadata={"help": "sd of the per-student log growth-rate multiplier (0: no variation)"}
+        default=0.3,
+        metadata={"help": "sd of the per-student log growth-rate multiplier (0: no variation)"},
     )
     prerequisite_damping: float = field(
         default=0.2, metadata={"help": "multiplier on growth while any prerequisite is unmastered"}
     )
     mastery_threshold: float = field(
-        default=0.5, metadata={"help": "a skill is mastered when sigmoid(ability) >= this (gates prerequisites)"}
+        default=0.5,
+        metadata={
+            "help": "a skill is mastered when sigmoid(ability) >= this (gates prerequisites)"
+        },
     )
 
     def __post_init__(self) -> None:
@@ -165,7 +193,9 @@ class IRTParams:
         _check_per_skill(self.growth_rate_sd, "growth_rate_sd", "IRTParams", 0.0, 5.0)
         _check_per_skill(self.prerequisite_damping, "prerequisite_damping", "IRTParams", 0.0, 1.0)
         if not 0.0 < self.mastery_threshold < 1.0:
-            raise ValueError(f"IRTParams.mastery_threshold: {self.mastery_threshold} is outside the allowed range (0, 1)")
+            raise ValueError(
+                f"IRTParams.mastery_threshold: {self.mastery_threshold} is outside the allowed range (0, 1)"
+            )
 
     def to_dict(self) -> dict:
         """JSON-able plain data (tuples become lists)."""
@@ -251,8 +281,14 @@ class StudentDynamics:
         Returns:
             A state dataclass of ``(n_students, ...)`` arrays.
         """
-        if isinstance(n_students, bool) or not isinstance(n_students, (int, np.integer)) or n_students < 1:
-            raise ValueError(f"{type(self).__name__}.init_state: n_students must be a positive int, got {n_students!r}")
+        if (
+            isinstance(n_students, bool)
+            or not isinstance(n_students, (int, np.integer))
+            or n_students < 1
+        ):
+            raise ValueError(
+                f"{type(self).__name__}.init_state: n_students must be a positive int, got {n_students!r}"
+            )
         state = self.empty_state(int(n_students))
         self.reset_students(state, None, rng)
         return state
@@ -296,7 +332,9 @@ class StudentDynamics:
         needs = self._has_prerequisites[skill]  # (n,)
         if needs.any():
             rows = np.flatnonzero(needs)
-            blocked[rows] = (self.prerequisites[skill[rows]] & below[rows]).any(axis=1)  # (k, n_skills) -> (k,)
+            blocked[rows] = (self.prerequisites[skill[rows]] & below[rows]).any(
+                axis=1
+            )  # (k, n_skills) -> (k,)
         return blocked
 
     def empty_state(self, n: int):
@@ -309,7 +347,9 @@ class BKTDynamics(StudentDynamics):
 
     name = "bkt"
 
-    def __init__(self, curriculum: Curriculum | str = "riley", params: BKTParams | None = None) -> None:
+    def __init__(
+        self, curriculum: Curriculum | str = "riley", params: BKTParams | None = None
+    ) -> None:
         params = BKTParams() if params is None else params
         if not isinstance(params, BKTParams):
             raise TypeError(f"BKTDynamics: params must be BKTParams, got {type(params).__name__}")
@@ -318,11 +358,16 @@ class BKTDynamics(StudentDynamics):
         self.learn_mean = _per_skill_array(params.learn, "learn", "BKTParams", self.curriculum)
         self.forget = _per_skill_array(params.forget, "forget", "BKTParams", self.curriculum)
         with np.errstate(divide="ignore"):
-            self._prior_logit = np.log(self.prior_mean) - np.log1p(-self.prior_mean)  # (n_skills,), +-inf at 0 and 1
+            self._prior_logit = np.log(self.prior_mean) - np.log1p(
+                -self.prior_mean
+            )  # (n_skills,), +-inf at 0 and 1
         # post_test = mean_e [guess_e + mastered[skill_e] (1 - slip_e - guess_e)] = offset + mastered @ weight
         gain = 1.0 - self.slip - self.guess  # (n_exercises,)
         self._post_offset = float(self.guess.mean())
-        self._post_weight = np.bincount(self.exercise_skill, weights=gain, minlength=self.n_skills) / self.n_exercises
+        self._post_weight = (
+            np.bincount(self.exercise_skill, weights=gain, minlength=self.n_skills)
+            / self.n_exercises
+        )
 
     def empty_state(self, n: int) -> BKTState:
         return BKTState(
@@ -332,13 +377,17 @@ class BKTDynamics(StudentDynamics):
             learn_multiplier=np.ones(n),
         )
 
-    def reset_students(self, state: BKTState, indices: np.ndarray | None, rng: np.random.Generator) -> None:
+    def reset_students(
+        self, state: BKTState, indices: np.ndarray | None, rng: np.random.Generator
+    ) -> None:
         index = slice(None) if indices is None else np.asarray(indices)
         k = state.n_students if indices is None else index.shape[0]
         p = self.params
         multiplier = _lognormal_multiplier(rng.standard_normal(k), p.learn_rate_sd)  # (k,)
         jitter = p.prior_sd * rng.standard_normal((k, self.n_skills))  # (k, n_skills)
-        prior = _sigmoid(self._prior_logit + jitter)  # (k, n_skills); exact 0 and 1 priors stay 0 and 1
+        prior = _sigmoid(
+            self._prior_logit + jitter
+        )  # (k, n_skills); exact 0 and 1 priors stay 0 and 1
         state.learn_multiplier[index] = multiplier
         state.prior[index] = prior
         state.learn[index] = 1.0 - (1.0 - self.learn_mean) ** multiplier[:, None]  # (k, n_skills)
@@ -360,7 +409,9 @@ class BKTDynamics(StudentDynamics):
     def post_test(self, state: BKTState) -> np.ndarray:
         return self._post_offset + state.mastered @ self._post_weight  # (n,)
 
-    def step(self, state: BKTState, exercise_ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def step(
+        self, state: BKTState, exercise_ids: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         n = state.n_students
         rows = np.arange(n)
         skill = self.exercise_skill[exercise_ids]  # (n,)
@@ -380,28 +431,44 @@ class IRTDynamics(StudentDynamics):
 
     name = "irt"
 
-    def __init__(self, curriculum: Curriculum | str = "riley", params: IRTParams | None = None) -> None:
+    def __init__(
+        self, curriculum: Curriculum | str = "riley", params: IRTParams | None = None
+    ) -> None:
         params = IRTParams() if params is None else params
         if not isinstance(params, IRTParams):
             raise TypeError(f"IRTDynamics: params must be IRTParams, got {type(params).__name__}")
         super().__init__(curriculum, params)
-        self.ability_mean = _per_skill_array(params.ability_mean, "ability_mean", "IRTParams", self.curriculum)
-        self.ability_sd = _per_skill_array(params.ability_sd, "ability_sd", "IRTParams", self.curriculum)
-        self.growth_rate = _per_skill_array(params.growth_rate, "growth_rate", "IRTParams", self.curriculum)
+        self.ability_mean = _per_skill_array(
+            params.ability_mean, "ability_mean", "IRTParams", self.curriculum
+        )
+        self.ability_sd = _per_skill_array(
+            params.ability_sd, "ability_sd", "IRTParams", self.curriculum
+        )
+        self.growth_rate = _per_skill_array(
+            params.growth_rate, "growth_rate", "IRTParams", self.curriculum
+        )
         self._one_minus_guess = 1.0 - self.guess
         threshold = params.mastery_threshold
         self._mastery_logit = math.log(threshold / (1.0 - threshold))
 
     def empty_state(self, n: int) -> IRTState:
         return IRTState(
-            ability=np.zeros((n, self.n_skills)), growth=np.zeros((n, self.n_skills)), growth_multiplier=np.ones(n)
+            ability=np.zeros((n, self.n_skills)),
+            growth=np.zeros((n, self.n_skills)),
+            growth_multiplier=np.ones(n),
         )
 
-    def reset_students(self, state: IRTState, indices: np.ndarray | None, rng: np.random.Generator) -> None:
+    def reset_students(
+        self, state: IRTState, indices: np.ndarray | None, rng: np.random.Generator
+    ) -> None:
         index = slice(None) if indices is None else np.asarray(indices)
         k = state.n_students if indices is None else index.shape[0]
-        multiplier = _lognormal_multiplier(rng.standard_normal(k), self.params.growth_rate_sd)  # (k,)
-        ability = self.ability_mean + self.ability_sd * rng.standard_normal((k, self.n_skills))  # (k, n_skills)
+        multiplier = _lognormal_multiplier(
+            rng.standard_normal(k), self.params.growth_rate_sd
+        )  # (k,)
+        ability = self.ability_mean + self.ability_sd * rng.standard_normal(
+            (k, self.n_skills)
+        )  # (k, n_skills)
         state.growth_multiplier[index] = multiplier
         state.growth[index] = self.growth_rate * multiplier[:, None]  # (k, n_skills)
         state.ability[index] = ability
@@ -419,7 +486,9 @@ class IRTDynamics(StudentDynamics):
 
     def p_correct_of(self, state: IRTState, exercise_ids: np.ndarray) -> np.ndarray:
         rows = np.arange(state.n_students)
-        q = _sigmoid(state.ability[rows, self.exercise_skill[exercise_ids]] - self.difficulty[exercise_ids])  # (n,)
+        q = _sigmoid(
+            state.ability[rows, self.exercise_skill[exercise_ids]] - self.difficulty[exercise_ids]
+        )  # (n,)
         guess = self.guess[exercise_ids]
         return guess + (1.0 - guess) * q
 
@@ -427,7 +496,9 @@ class IRTDynamics(StudentDynamics):
         """sigmoid(ability): p(correct) at difficulty 0 without guessing, ``(n_students, n_skills)``."""
         return _sigmoid(state.ability)
 
-    def step(self, state: IRTState, exercise_ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def step(
+        self, state: IRTState, exercise_ids: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         n = state.n_students
         rows = np.arange(n)
         skill = self.exercise_skill[exercise_ids]  # (n,)

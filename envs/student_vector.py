@@ -72,7 +72,9 @@ class StudentVectorEnv(VectorEnv):
                 f"StudentVectorEnv: max_episode_steps={max_episode_steps} differs from episode_length={episode_length}; "
                 "set episode_length instead"
             )
-        self.batch = StudentBatch(num_envs, curriculum, dynamics, episode_length, flatten_observation, params)
+        self.batch = StudentBatch(
+            num_envs, curriculum, dynamics, episode_length, flatten_observation, params
+        )
         self.num_envs = self.batch.n_students
         self.curriculum = self.batch.curriculum
         self.dynamics = self.batch.dynamics
@@ -82,7 +84,9 @@ class StudentVectorEnv(VectorEnv):
         )
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.single_action_space = spaces.Discrete(self.curriculum.n_exercises)
-        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, self.curriculum.n_exercises))
+        self.action_space = spaces.MultiDiscrete(
+            np.full(self.num_envs, self.curriculum.n_exercises)
+        )
         self._all = np.ones(self.num_envs, dtype=bool)
         self._needs_reset = True
 
@@ -107,7 +111,10 @@ class StudentVectorEnv(VectorEnv):
                 raise ValueError("StudentVectorEnv.reset: the first reset must reset every env")
             self.batch.reset(self.np_random, np.flatnonzero(mask))
         self._needs_reset = False
-        return self.batch.observation(), {"pre_test": self.batch.score.copy(), "_pre_test": self._all.copy()}
+        return self.batch.observation(), {
+            "pre_test": self.batch.score.copy(),
+            "_pre_test": self._all.copy(),
+        }
 
     def step(self, actions):
         if self._needs_reset:
@@ -143,13 +150,19 @@ class StudentVectorEnv(VectorEnv):
         """Expected post-test score now, ``(num_envs,)`` (evaluation only)."""
         return self.batch.score.copy()
 
-    def _final(self, ended: np.ndarray, correct: np.ndarray, exercise_ids: np.ndarray) -> tuple[np.ndarray, dict]:
+    def _final(
+        self, ended: np.ndarray, correct: np.ndarray, exercise_ids: np.ndarray
+    ) -> tuple[np.ndarray, dict]:
         """SAME_STEP ``final_obs`` and ``final_info`` of the sessions at ``ended`` (before their reset)."""
         n = self.num_envs
         obs = self.batch.observation()
         final_obs = np.full(n, None, dtype=object)
         for i in ended:
-            final_obs[i] = obs[i] if self.batch.flatten_observation else {key: value[i] for key, value in obs.items()}
+            final_obs[i] = (
+                obs[i]
+                if self.batch.flatten_observation
+                else {key: value[i] for key, value in obs.items()}
+            )
         mask = np.zeros(n, dtype=bool)
         mask[ended] = True
         values = {

@@ -29,10 +29,16 @@ class CheckpointError(ValueError):
 
 def _to_safe(value: Any, where: str) -> Any:
     """Convert numpy values to tensors/Python numbers and reject anything weights_only cannot load."""
-    if isinstance(value, torch.Tensor) or value is None or isinstance(value, (bool, int, float, str)):
+    if (
+        isinstance(value, torch.Tensor)
+        or value is None
+        or isinstance(value, (bool, int, float, str))
+    ):
         return value
     if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.array(value, copy=True))  # a copy: read-only arrays cannot back a tensor
+        return torch.from_numpy(
+            np.array(value, copy=True)
+        )  # a copy: read-only arrays cannot back a tensor
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):
@@ -46,7 +52,9 @@ def _to_safe(value: Any, where: str) -> Any:
     )
 
 
-def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], config: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike, payload: dict[str, Any], config: dict[str, Any] | None = None
+) -> Path:
     """Write a checkpoint atomically.
 
     Args:
@@ -67,7 +75,12 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], config: di
         config_json = json.dumps(config if config is not None else {}, sort_keys=True)
     except TypeError as error:
         raise TypeError(f"checkpoint config must be JSON-serialisable: {error}") from error
-    record = {"format": FORMAT, "version": VERSION, "config_json": config_json, "payload": _to_safe(payload, "payload")}
+    record = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config_json": config_json,
+        "payload": _to_safe(payload, "payload"),
+    }
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
@@ -82,7 +95,9 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], config: di
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read a checkpoint written by ``save_checkpoint``.
 
     Args:
@@ -108,7 +123,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"runs code from the file): {str(error).splitlines()[0] if str(error) else type(error).__name__}"
         ) from error
     if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is a torch file but not a riley-gym checkpoint (no '{FORMAT}' marker)")
+        raise CheckpointError(
+            f"{path} is a torch file but not a riley-gym checkpoint (no '{FORMAT}' marker)"
+        )
     if record.get("version") != VERSION:
-        raise CheckpointError(f"{path} has checkpoint version {record.get('version')!r}; this code reads version {VERSION}")
+        raise CheckpointError(
+            f"{path} has checkpoint version {record.get('version')!r}; this code reads version {VERSION}"
+        )
     return record["payload"], json.loads(record["config_json"])

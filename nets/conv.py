@@ -19,7 +19,9 @@ class NatureCNN(nn.Module):
         out_features: width of the final linear layer (512).
     """
 
-    def __init__(self, in_channels: int = 4, height: int = 84, width: int = 84, out_features: int = 512) -> None:
+    def __init__(
+        self, in_channels: int = 4, height: int = 84, width: int = 84, out_features: int = 512
+    ) -> None:
         super().__init__()
         if min(in_channels, height, width, out_features) < 1:
             raise ValueError(

@@ -23,7 +23,9 @@ def select_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} was asked for but torch sees no CUDA GPU (torch {torch.__version__}); use 'cpu' or 'auto'")
+            raise ValueError(
+                f"device {name!r} was asked for but torch sees no CUDA GPU (torch {torch.__version__}); use 'cpu' or 'auto'"
+            )
         return torch.device(name)
     raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}")
 
@@ -39,7 +41,9 @@ def free_cores() -> int:
     Torch defaults to one thread per core; when another process shares the cores, that
     oversubscription was measured to slow training up to 8x, so scripts cap threads here.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
     try:
         busy = os.getloadavg()[0]
     except OSError:

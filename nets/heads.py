@@ -33,7 +33,9 @@ class SoftmaxHead(nn.Module):
     def __init__(self, in_features: int, n_classes: int) -> None:
         super().__init__()
         if in_features < 1 or n_classes < 2:
-            raise ValueError(f"in_features must be >= 1 and n_classes >= 2, got {in_features}, {n_classes}")
+            raise ValueError(
+                f"in_features must be >= 1 and n_classes >= 2, got {in_features}, {n_classes}"
+            )
         self.linear = nn.Linear(in_features, n_classes)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -52,7 +54,9 @@ class QHead(nn.Module):
     each stream with its own hidden layer of ``hidden_size`` units (0: linear streams).
     """
 
-    def __init__(self, in_features: int, n_actions: int, dueling: bool = False, hidden_size: int = 0) -> None:
+    def __init__(
+        self, in_features: int, n_actions: int, dueling: bool = False, hidden_size: int = 0
+    ) -> None:
         super().__init__()
         if in_features < 1 or n_actions < 1 or hidden_size < 0:
             raise ValueError(
@@ -64,7 +68,9 @@ class QHead(nn.Module):
         def stream(n_out: int) -> nn.Module:
             if hidden_size == 0:
                 return nn.Linear(in_features, n_out)
-            return nn.Sequential(nn.Linear(in_features, hidden_size), nn.ReLU(), nn.Linear(hidden_size, n_out))
+            return nn.Sequential(
+                nn.Linear(in_features, hidden_size), nn.ReLU(), nn.Linear(hidden_size, n_out)
+            )
 
         if dueling:
             self.value = stream(1)

@@ -72,10 +72,16 @@ class SequenceEncoder(nn.Module):
             return self.dropout(outputs), state
         lengths_cpu = torch.as_tensor(lengths).to("cpu", torch.int64)
         if lengths_cpu.shape != (x.shape[0],):
-            raise ValueError(f"lengths must have shape ({x.shape[0]},), got {tuple(lengths_cpu.shape)}")
+            raise ValueError(
+                f"lengths must have shape ({x.shape[0]},), got {tuple(lengths_cpu.shape)}"
+            )
         if int(lengths_cpu.min()) < 1 or int(lengths_cpu.max()) > x.shape[1]:
-            raise ValueError(f"lengths must be in [1, {x.shape[1]}], got min {int(lengths_cpu.min())}, max {int(lengths_cpu.max())}")
+            raise ValueError(
+                f"lengths must be in [1, {x.shape[1]}], got min {int(lengths_cpu.min())}, max {int(lengths_cpu.max())}"
+            )
         packed = pack_padded_sequence(x, lengths_cpu, batch_first=True, enforce_sorted=False)
         packed_out, state = self.rnn(packed, state)
-        outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=x.shape[1])  # (B, T, H), zero-padded
+        outputs, _ = pad_packed_sequence(
+            packed_out, batch_first=True, total_length=x.shape[1]
+        )  # (B, T, H), zero-padded
         return self.dropout(outputs), state

@@ -30,18 +30,39 @@ TARGET_4096 = 1_000_000  # issue 2: student-steps/s at 4096 students on one core
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", choices=["student", "atari", "all"], default="all", help="which benchmarks to run")
+    parser.add_argument(
+        "--only", choices=["student", "atari", "all"], default="all", help="which benchmarks to run"
+    )
     parser.add_argument("--out", default="runs/bench_envs", help="output directory (summary.json)")
     parser.add_argument("--seed", type=int, default=0, help="seed of envs and random actions")
-    parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 64, 4096], help="student batch sizes")
+    parser.add_argument(
+        "--num-envs", type=int, nargs="+", default=[1, 64, 4096], help="student batch sizes"
+    )
     parser.add_argument("--dynamics", nargs="+", default=["bkt", "irt"], choices=["bkt", "irt"])
-    parser.add_argument("--flatten", action="store_true", help="flat float32 observations instead of dicts")
-    parser.add_argument("--min-seconds", type=float, default=1.0, help="duration of each timed repeat")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per setting (best reported)")
-    parser.add_argument("--atari-game", default="Breakout", help="Atari game for the single vs vector comparison")
-    parser.add_argument("--atari-steps", type=int, default=2000, help="agent steps per Atari measurement")
-    parser.add_argument("--atari-num-envs", type=int, default=8, help="sub-environments of the Atari vector env")
-    parser.add_argument("--atari-threads", type=int, default=0, help="C++ threads of the Atari vector env (0: ale-py's choice)")
+    parser.add_argument(
+        "--flatten", action="store_true", help="flat float32 observations instead of dicts"
+    )
+    parser.add_argument(
+        "--min-seconds", type=float, default=1.0, help="duration of each timed repeat"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed repeats per setting (best reported)"
+    )
+    parser.add_argument(
+        "--atari-game", default="Breakout", help="Atari game for the single vs vector comparison"
+    )
+    parser.add_argument(
+        "--atari-steps", type=int, default=2000, help="agent steps per Atari measurement"
+    )
+    parser.add_argument(
+        "--atari-num-envs", type=int, default=8, help="sub-environments of the Atari vector env"
+    )
+    parser.add_argument(
+        "--atari-threads",
+        type=int,
+        default=0,
+        help="C++ threads of the Atari vector env (0: ale-py's choice)",
+    )
     return parser.parse_args(argv)
 
 
@@ -50,15 +71,21 @@ def run_student(args) -> dict:
     rows = []
     for dynamics, num_envs in tqdm(settings, desc="student envs"):
         rows.append(
-            vector_throughput(num_envs, dynamics, args.flatten, args.min_seconds, args.repeats, args.seed)
+            vector_throughput(
+                num_envs, dynamics, args.flatten, args.min_seconds, args.repeats, args.seed
+            )
             | {"load_average": os.getloadavg()}
         )
-    singles = [single_throughput(d, args.min_seconds, args.repeats, args.seed) for d in args.dynamics]
+    singles = [
+        single_throughput(d, args.min_seconds, args.repeats, args.seed) for d in args.dynamics
+    ]
     print(f"{'dynamics':<8} {'students':>8} {'student-steps/s':>16}")
     for row in rows:
         print(f"{row['dynamics']:<8} {row['num_envs']:>8} {row['steps_per_second']:>16,.0f}")
     for single in singles:
-        print(f"{single['dynamics']:<8} {'single':>8} {single['steps_per_second']:>16,.0f}  (gym.Env StudentEnv)")
+        print(
+            f"{single['dynamics']:<8} {'single':>8} {single['steps_per_second']:>16,.0f}  (gym.Env StudentEnv)"
+        )
     at_4096 = [row["steps_per_second"] for row in rows if row["num_envs"] == 4096]
     return {
         "vector": rows,
@@ -69,7 +96,9 @@ def run_student(args) -> dict:
 
 
 def run_atari(args) -> dict:
-    from riley_gym.envs.benchmarks_atari import atari_throughput  # imported here: student-only runs skip ale-py
+    from riley_gym.envs.benchmarks_atari import (
+        atari_throughput,
+    )  # imported here: student-only runs skip ale-py
 
     result = atari_throughput(
         game=args.atari_game,
@@ -79,8 +108,10 @@ def run_atari(args) -> dict:
         seed=args.seed,
         progress=True,
     )
-    print(f"atari {args.atari_game}: single {result['single_steps_per_second']:,.0f} agent-steps/s, "
-          f"vector ({args.atari_num_envs} envs) {result['vector_steps_per_second']:,.0f} agent-steps/s")
+    print(
+        f"atari {args.atari_game}: single {result['single_steps_per_second']:,.0f} agent-steps/s, "
+        f"vector ({args.atari_num_envs} envs) {result['vector_steps_per_second']:,.0f} agent-steps/s"
+    )
     return result | {"load_average": os.getloadavg()}
 
 

@@ -31,7 +31,18 @@ from riley_gym.kt.data import default_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_PYTHON = ROOT / ".bench" / "pykt-venv" / "bin" / "python"
-SHARED = ["--embedding-size", "200", "--dropout", "0.2", "--learning-rate", "0.001", "--batch-size", "256", "--max-length", "200"]
+SHARED = [
+    "--embedding-size",
+    "200",
+    "--dropout",
+    "0.2",
+    "--learning-rate",
+    "0.001",
+    "--batch-size",
+    "256",
+    "--max-length",
+    "200",
+]
 
 
 def run(command: list[str], log: Path) -> subprocess.CompletedProcess:
@@ -46,10 +57,14 @@ def pykt_files(train_valid: str, test: str, out: Path, quick: bool) -> tuple[str
     """The two pyKT files to run on: checked to exist; with ``quick``, every 25th student of each, written into ``out``."""
     for path in (train_valid, test):
         if not Path(path).is_file():
-            raise SystemExit(f"no pyKT file at {path}; set RILEY_DATA_DIR or pass --train-valid/--test")
+            raise SystemExit(
+                f"no pyKT file at {path}; set RILEY_DATA_DIR or pass --train-valid/--test"
+            )
     if not quick:
         return train_valid, test
-    sliced = out / "quick_data"  # kept outside the repo; pyKT's files hold one student per row, sorted by fold
+    sliced = (
+        out / "quick_data"
+    )  # kept outside the repo; pyKT's files hold one student per row, sorted by fold
     sliced.mkdir(parents=True, exist_ok=True)
     pd.read_csv(train_valid).iloc[::25].to_csv(sliced / "train_valid.csv", index=False)
     pd.read_csv(test).iloc[::25].to_csv(sliced / "test.csv", index=False)
@@ -57,19 +72,50 @@ def pykt_files(train_valid: str, test: str, out: Path, quick: bool) -> tuple[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     data = default_data_dir() / "assist2015_pykt"
-    parser.add_argument("--train-valid", default=str(data / "train_valid.csv"), help="pyKT train_valid.csv")
+    parser.add_argument(
+        "--train-valid", default=str(data / "train_valid.csv"), help="pyKT train_valid.csv"
+    )
     parser.add_argument("--test", default=str(data / "test.csv"), help="pyKT test.csv")
     parser.add_argument("--max-epochs", type=int, default=8, help="most epochs for each side")
-    parser.add_argument("--reference-max-epochs", type=int, default=None, help="most epochs for pyKT's side (default: --max-epochs)")
-    parser.add_argument("--patience", type=int, default=3, help="early-stopping patience of each side (pyKT's own default is 10)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads of both sides (default: free cores now)")
+    parser.add_argument(
+        "--reference-max-epochs",
+        type=int,
+        default=None,
+        help="most epochs for pyKT's side (default: --max-epochs)",
+    )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=3,
+        help="early-stopping patience of each side (pyKT's own default is 10)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of both sides (default: free cores now)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of both sides")
-    parser.add_argument("--quick", action="store_true", help="every 25th student, 1 epoch: a smoke test")
-    parser.add_argument("--reference-python", default=str(REFERENCE_PYTHON), help="python of the venv with pykt-toolkit 0.0.38")
-    parser.add_argument("--reuse", action="store_true", help="keep a side whose DIR/<side>/summary.json already exists")
-    parser.add_argument("--with-bkt", action="store_true", help="also run scripts/bench_bkt.py into DIR/bkt")
+    parser.add_argument(
+        "--quick", action="store_true", help="every 25th student, 1 epoch: a smoke test"
+    )
+    parser.add_argument(
+        "--reference-python",
+        default=str(REFERENCE_PYTHON),
+        help="python of the venv with pykt-toolkit 0.0.38",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep a side whose DIR/<side>/summary.json already exists",
+    )
+    parser.add_argument(
+        "--with-bkt", action="store_true", help="also run scripts/bench_bkt.py into DIR/bkt"
+    )
     parser.add_argument("--out", default="runs/kt/bench", help="output folder")
     args = parser.parse_args()
     out = Path(args.out)
@@ -78,43 +124,125 @@ def main() -> None:
     train_valid, test = pykt_files(args.train_valid, args.test, out, args.quick)
     epochs = 1 if args.quick else args.max_epochs
     reference_epochs = 1 if args.quick else (args.reference_max_epochs or epochs)
-    common = [*SHARED, "--patience", str(args.patience), "--threads", str(threads), "--seed", str(args.seed)]
+    common = [
+        *SHARED,
+        "--patience",
+        str(args.patience),
+        "--threads",
+        str(threads),
+        "--seed",
+        str(args.seed),
+    ]
     sides = {
-        "ours": [sys.executable, "scripts/train_kt.py", "--data", train_valid, "--test", test, "--protocol", "pykt",
-                 "--model", "dkt", "--hidden-size", "200", "--no-progress", *common, "--max-epochs", str(epochs), "--out", str(out / "ours")],
-        "pykt": [args.reference_python, "scripts/reference_pykt_dkt.py", "--train-valid", train_valid, "--test", test,
-                 *common, "--max-epochs", str(reference_epochs), "--out", str(out / "pykt")],
+        "ours": [
+            sys.executable,
+            "scripts/train_kt.py",
+            "--data",
+            train_valid,
+            "--test",
+            test,
+            "--protocol",
+            "pykt",
+            "--model",
+            "dkt",
+            "--hidden-size",
+            "200",
+            "--no-progress",
+            *common,
+            "--max-epochs",
+            str(epochs),
+            "--out",
+            str(out / "ours"),
+        ],
+        "pykt": [
+            args.reference_python,
+            "scripts/reference_pykt_dkt.py",
+            "--train-valid",
+            train_valid,
+            "--test",
+            test,
+            *common,
+            "--max-epochs",
+            str(reference_epochs),
+            "--out",
+            str(out / "pykt"),
+        ],
     }
     skipped = {}
     if not Path(args.reference_python).is_file():
-        skipped["pykt"] = f"no reference python at {args.reference_python} (make .bench/pykt-venv: pip install torch==2.13.0, then pykt-toolkit==0.0.38)"
+        skipped["pykt"] = (
+            f"no reference python at {args.reference_python} (make .bench/pykt-venv: pip install torch==2.13.0, then pykt-toolkit==0.0.38)"
+        )
         del sides["pykt"]
     results = {}
     for name, command in tqdm(sides.items(), desc="bench", unit="side"):
         load_before = os.getloadavg()
         if not (args.reuse and (out / name / "summary.json").is_file()):
             run(command, out / f"{name}.log")
-        results[name] = {**json.loads((out / name / "summary.json").read_text()), "load_average_before": load_before}
-    rows = [{"side": name, **{key: result.get(key) for key in ("seconds_per_epoch", "cpu_seconds_per_epoch", "peak_memory_mb", "test_auc", "best_epoch", "epochs_run")},
-             "load_average_1min_before": result["load_average_before"][0]} for name, result in results.items()]
+        results[name] = {
+            **json.loads((out / name / "summary.json").read_text()),
+            "load_average_before": load_before,
+        }
+    rows = [
+        {
+            "side": name,
+            **{
+                key: result.get(key)
+                for key in (
+                    "seconds_per_epoch",
+                    "cpu_seconds_per_epoch",
+                    "peak_memory_mb",
+                    "test_auc",
+                    "best_epoch",
+                    "epochs_run",
+                )
+            },
+            "load_average_1min_before": result["load_average_before"][0],
+        }
+        for name, result in results.items()
+    ]
     table = pd.DataFrame(rows)
     table.to_csv(out / "bench.csv", index=False)
     ratios = {}
     if {"ours", "pykt"} <= set(results):
-        ratios = {"speedup_per_epoch": results["pykt"]["seconds_per_epoch"] / results["ours"]["seconds_per_epoch"],
-                  "cpu_speedup_per_epoch": results["pykt"]["cpu_seconds_per_epoch"] / results["ours"]["cpu_seconds_per_epoch"],
-                  "memory_ratio": results["pykt"]["peak_memory_mb"] / results["ours"]["peak_memory_mb"],
-                  "auc_difference": results["ours"]["test_auc"] - results["pykt"]["test_auc"]}
+        ratios = {
+            "speedup_per_epoch": results["pykt"]["seconds_per_epoch"]
+            / results["ours"]["seconds_per_epoch"],
+            "cpu_speedup_per_epoch": results["pykt"]["cpu_seconds_per_epoch"]
+            / results["ours"]["cpu_seconds_per_epoch"],
+            "memory_ratio": results["pykt"]["peak_memory_mb"] / results["ours"]["peak_memory_mb"],
+            "auc_difference": results["ours"]["test_auc"] - results["pykt"]["test_auc"],
+        }
     bkt = None
     if args.with_bkt:
         if (ROOT / "scripts" / "bench_bkt.py").is_file():
-            run([sys.executable, "scripts/bench_bkt.py", "--out", str(out / "bkt"), *(["--quick"] if args.quick else [])], out / "bkt.log")
+            run(
+                [
+                    sys.executable,
+                    "scripts/bench_bkt.py",
+                    "--out",
+                    str(out / "bkt"),
+                    *(["--quick"] if args.quick else []),
+                ],
+                out / "bkt.log",
+            )
             bkt = json.loads((out / "bkt" / "summary.json").read_text())
         else:
             skipped["bkt"] = "scripts/bench_bkt.py is not in this checkout"
-    summary = {"threads": threads, "quick": args.quick, "max_epochs": epochs, "reference_max_epochs": reference_epochs,
-               "patience": args.patience, "reused": args.reuse,
-               "train_valid": train_valid, "test": test, "sides": results, "ratios": ratios, "skipped": skipped, "bkt": bkt}
+    summary = {
+        "threads": threads,
+        "quick": args.quick,
+        "max_epochs": epochs,
+        "reference_max_epochs": reference_epochs,
+        "patience": args.patience,
+        "reused": args.reuse,
+        "train_valid": train_valid,
+        "test": test,
+        "sides": results,
+        "ratios": ratios,
+        "skipped": skipped,
+        "bkt": bkt,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     print(table.to_string(index=False))
     for name, value in ratios.items():

@@ -24,24 +24,33 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-
 from torch.utils.data import DataLoader
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train-valid", required=True, help="pyKT train_valid.csv (fold, uid, concepts, responses)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--train-valid", required=True, help="pyKT train_valid.csv (fold, uid, concepts, responses)"
+    )
     parser.add_argument("--test", required=True, help="pyKT test.csv")
     parser.add_argument("--valid-fold", type=int, default=0, help="validation fold")
-    parser.add_argument("--embedding-size", type=int, default=200, help="pyKT emb_size (also the LSTM width)")
+    parser.add_argument(
+        "--embedding-size", type=int, default=200, help="pyKT emb_size (also the LSTM width)"
+    )
     parser.add_argument("--dropout", type=float, default=0.2, help="dropout")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
     parser.add_argument("--batch-size", type=int, default=256, help="sequences per batch")
     parser.add_argument("--max-length", type=int, default=200, help="pyKT maxlen")
     parser.add_argument("--max-epochs", type=int, default=200, help="most epochs (pyKT: 200)")
-    parser.add_argument("--patience", type=int, default=10, help="epochs after the best before stopping (pyKT: 10)")
+    parser.add_argument(
+        "--patience", type=int, default=10, help="epochs after the best before stopping (pyKT: 10)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="torch seed")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
     parser.add_argument("--out", default="runs/kt/reference-pykt-dkt", help="output folder")
     args = parser.parse_args()
     # Imported after parsing so that --help works outside the reference venv.
@@ -65,14 +74,31 @@ def main() -> None:
         train_valid = pd.read_csv(args.train_valid)
         test = pd.read_csv(args.test)
         keys = ["fold", "uid", "concepts", "responses"]
-        generate_sequences(train_valid, keys, maxlen=args.max_length).to_csv(os.path.join(folder, "train_valid_sequences.csv"), index=False)
-        generate_sequences(test, keys, maxlen=args.max_length).to_csv(os.path.join(folder, "test_sequences.csv"), index=False)
+        generate_sequences(train_valid, keys, maxlen=args.max_length).to_csv(
+            os.path.join(folder, "train_valid_sequences.csv"), index=False
+        )
+        generate_sequences(test, keys, maxlen=args.max_length).to_csv(
+            os.path.join(folder, "test_sequences.csv"), index=False
+        )
         folds = set(train_valid["fold"].unique().tolist())
-        train_set = KTDataset(os.path.join(folder, "train_valid_sequences.csv"), ["concepts"], folds - {args.valid_fold})
-        valid_set = KTDataset(os.path.join(folder, "train_valid_sequences.csv"), ["concepts"], {args.valid_fold})
+        train_set = KTDataset(
+            os.path.join(folder, "train_valid_sequences.csv"),
+            ["concepts"],
+            folds - {args.valid_fold},
+        )
+        valid_set = KTDataset(
+            os.path.join(folder, "train_valid_sequences.csv"), ["concepts"], {args.valid_fold}
+        )
         test_set = KTDataset(os.path.join(folder, "test_sequences.csv"), ["concepts"], {-1})
-    n_concepts = int(max(train_valid["concepts"].str.split(",").explode().astype(int).max(),
-                         test["concepts"].str.split(",").explode().astype(int).max())) + 1
+    n_concepts = (
+        int(
+            max(
+                train_valid["concepts"].str.split(",").explode().astype(int).max(),
+                test["concepts"].str.split(",").explode().astype(int).max(),
+            )
+        )
+        + 1
+    )
     train_loader = DataLoader(train_set, batch_size=args.batch_size)
     valid_loader = DataLoader(valid_set, batch_size=args.batch_size)
     test_loader = DataLoader(test_set, batch_size=args.batch_size)
@@ -90,15 +116,25 @@ def main() -> None:
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        train_seconds, train_cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        train_seconds, train_cpu_seconds = (
+            time.perf_counter() - started,
+            time.process_time() - cpu_started,
+        )
         started = time.perf_counter()
         valid_auc, valid_acc = evaluate(model, valid_loader, "dkt")
         if valid_auc > best_auc + 1e-3:
             best_auc, best_epoch = valid_auc, epoch
             test_auc, test_acc = evaluate(model, test_loader, "dkt")
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "train_seconds": train_seconds,
-                        "train_cpu_seconds": train_cpu_seconds, "valid_auc": float(valid_auc),
-                        "eval_seconds": time.perf_counter() - started})
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": float(np.mean(losses)),
+                "train_seconds": train_seconds,
+                "train_cpu_seconds": train_cpu_seconds,
+                "valid_auc": float(valid_auc),
+                "eval_seconds": time.perf_counter() - started,
+            }
+        )
         print(json.dumps(history[-1]), flush=True)
         if epoch - best_epoch >= args.patience:
             break
@@ -122,7 +158,14 @@ def main() -> None:
     }
     with open(os.path.join(args.out, "summary.json"), "w") as file:
         json.dump(summary, file, indent=2)
-    print(json.dumps({key: summary[key] for key in ("test_auc", "best_epoch", "seconds_per_epoch", "peak_memory_mb")}))
+    print(
+        json.dumps(
+            {
+                key: summary[key]
+                for key in ("test_auc", "best_epoch", "seconds_per_epoch", "peak_memory_mb")
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

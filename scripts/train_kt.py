@@ -19,31 +19,71 @@ import torch
 
 from riley_gym import nets
 from riley_gym.kt.experiments.evaluation import PROTOCOLS
+from riley_gym.kt.experiments.runs import (
+    ResumeError,
+    TeacherError,
+    add_dkt_arguments,
+    dkt_config_from_arguments,
+    train_and_report,
+)
 from riley_gym.kt.models.registry import MODELS
-from riley_gym.kt.experiments.runs import ResumeError, TeacherError, add_dkt_arguments, dkt_config_from_arguments, train_and_report
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="the log to train on (pyKT protocol: train_valid.csv)")
-    parser.add_argument("--format", default="auto", choices=["auto", "interactions", "three-line", "pykt", "matrix"],
-                        help="log format (default: detected)")
-    parser.add_argument("--model", default="dkt", choices=[*MODELS, "all"], help="model to fit, or all of them")
-    parser.add_argument("--protocol", default="holdout", choices=PROTOCOLS, help="evaluation protocol")
-    parser.add_argument("--test", default=None, help="separate test log (pykt protocol; or holdout with a given test set)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", required=True, help="the log to train on (pyKT protocol: train_valid.csv)"
+    )
+    parser.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "interactions", "three-line", "pykt", "matrix"],
+        help="log format (default: detected)",
+    )
+    parser.add_argument(
+        "--model", default="dkt", choices=[*MODELS, "all"], help="model to fit, or all of them"
+    )
+    parser.add_argument(
+        "--protocol", default="holdout", choices=PROTOCOLS, help="evaluation protocol"
+    )
+    parser.add_argument(
+        "--test",
+        default=None,
+        help="separate test log (pykt protocol; or holdout with a given test set)",
+    )
     parser.add_argument("--k", type=int, default=5, help="folds of the kfold protocol")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="test students of the holdout protocol")
-    parser.add_argument("--valid-fold", type=int, default=0, help="validation fold of the pykt protocol")
-    parser.add_argument("--seed", type=int, default=0, help="seed of splits, weights and batch order")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: free cores)")
-    parser.add_argument("--out", default=None, help="output folder (default runs/kt/<model>-<protocol>-seed<seed>)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the killed run in --out from its last finished epoch (give the run's flags again; "
-                             "baselines are refit; same --threads for a bit-identical result)")
+    parser.add_argument(
+        "--test-fraction", type=float, default=0.2, help="test students of the holdout protocol"
+    )
+    parser.add_argument(
+        "--valid-fold", type=int, default=0, help="validation fold of the pykt protocol"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of splits, weights and batch order"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: free cores)"
+    )
+    parser.add_argument(
+        "--out", default=None, help="output folder (default runs/kt/<model>-<protocol>-seed<seed>)"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the killed run in --out from its last finished epoch (give the run's flags again; "
+        "baselines are refit; same --threads for a bit-identical result)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--teachers", nargs="+", default=None, metavar="RUN",
-                        help="DKT only: train on the mean p(correct) of the models saved in these train_kt.py run folders "
-                             "instead of the 0/1 answers (distillation; they must share this run's split)")
+    parser.add_argument(
+        "--teachers",
+        nargs="+",
+        default=None,
+        metavar="RUN",
+        help="DKT only: train on the mean p(correct) of the models saved in these train_kt.py run folders "
+        "instead of the 0/1 answers (distillation; they must share this run's split)",
+    )
     add_dkt_arguments(parser)
     args = parser.parse_args()
     threads = args.threads or nets.free_cores()
@@ -52,16 +92,42 @@ def main() -> None:
     out = args.out or os.path.join("runs", "kt", f"{args.model}-{args.protocol}-seed{args.seed}")
     try:
         summary = train_and_report(
-            models, args.data, out, args.protocol, test=args.test, data_format=args.format,
-            configs={"dkt": dkt_config_from_arguments(args, args.seed)}, seed=args.seed, k=args.k,
-            test_fraction=args.test_fraction, valid_fold=args.valid_fold, progress=not args.no_progress,
-            extra={"threads": threads, "command": vars(args)}, resume=args.resume, teachers=args.teachers,
+            models,
+            args.data,
+            out,
+            args.protocol,
+            test=args.test,
+            data_format=args.format,
+            configs={"dkt": dkt_config_from_arguments(args, args.seed)},
+            seed=args.seed,
+            k=args.k,
+            test_fraction=args.test_fraction,
+            valid_fold=args.valid_fold,
+            progress=not args.no_progress,
+            extra={"threads": threads, "command": vars(args)},
+            resume=args.resume,
+            teachers=args.teachers,
         )
     except (ResumeError, TeacherError) as error:
         parser.error(str(error))
     rows = summary["models"].values() if "models" in summary else [summary]
     for row in rows:
-        print(json.dumps({key: row.get(key) for key in ("model", "test_auc", "test_acc", "test_rmse", "train_seconds", "seconds_per_epoch", "best_epoch")}))
+        print(
+            json.dumps(
+                {
+                    key: row.get(key)
+                    for key in (
+                        "model",
+                        "test_auc",
+                        "test_acc",
+                        "test_rmse",
+                        "train_seconds",
+                        "seconds_per_epoch",
+                        "best_epoch",
+                    )
+                }
+            )
+        )
     print(f"wrote {out}/summary.json")
 
 

@@ -20,7 +20,17 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
-@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA GPU: torch.cuda.is_available() is False here"))])
+@pytest.fixture(
+    params=[
+        "cpu",
+        pytest.param(
+            "cuda",
+            marks=pytest.mark.skipif(
+                not torch.cuda.is_available(),
+                reason="needs a CUDA GPU: torch.cuda.is_available() is False here",
+            ),
+        ),
+    ]
+)
 def device(request):
     return request.param

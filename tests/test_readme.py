@@ -26,9 +26,17 @@ def test_readme_starts_with_the_two_set_up_commands():
 def test_readme_flags_exist_in_each_scripts_help(script):
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / f"{script}.py"), "--help"],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
-    shown_flags = {flag for name, args in INVOCATIONS if name == script for flag in re.findall(r"(--[\w-]+)", args)}
+    shown_flags = {
+        flag
+        for name, args in INVOCATIONS
+        if name == script
+        for flag in re.findall(r"(--[\w-]+)", args)
+    }
     missing = sorted(flag for flag in shown_flags if flag not in result.stdout)
     assert not missing, f"README shows {script}.py with {missing}, which its --help does not list"

@@ -40,9 +40,7 @@ def _require(table: pd.DataFrame, columns: tuple[str, ...], where: str) -> None:
         raise TypeError(f"{where}: expected a pandas DataFrame, got {type(table).__name__}")
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise ValueError(
-            f"{where}: table lacks column(s) {missing}; it has {list(table.columns)}"
-        )
+        raise ValueError(f"{where}: table lacks column(s) {missing}; it has {list(table.columns)}")
 
 
 def _order_values(table: pd.DataFrame, where: str) -> np.ndarray:
@@ -200,9 +198,7 @@ def prior_counts(table: pd.DataFrame, by: str = "skill_id") -> tuple[np.ndarray,
     correct = table["correct"].to_numpy().astype(np.int64)[perm]
     key_codes, _ = pd.factorize(table[by].to_numpy()[perm], sort=False)
     student = student_codes(table)[perm]
-    frame = pd.DataFrame(
-        {"student": student, "key": key_codes, "order": order, "correct": correct}
-    )
+    frame = pd.DataFrame({"student": student, "key": key_codes, "order": order, "correct": correct})
     grouped = frame.groupby(["student", "key"], sort=False)
     success_before = grouped["correct"].cumsum().to_numpy() - correct  # (n_rows,) exclusive
     count_before = grouped.cumcount().to_numpy()  # (n_rows,) rows of this key seen before

@@ -37,7 +37,9 @@ def _check(correct: Sequence, p: Sequence, where: str) -> tuple[np.ndarray, np.n
     correct = np.asarray(correct)
     p = np.asarray(p, dtype=np.float64)
     if correct.ndim != 1 or p.ndim != 1:
-        raise ValueError(f"{where}: correct and p must be 1-d, got shapes {correct.shape}, {p.shape}")
+        raise ValueError(
+            f"{where}: correct and p must be 1-d, got shapes {correct.shape}, {p.shape}"
+        )
     if len(correct) != len(p):
         raise ValueError(f"{where}: length mismatch: {len(correct)} answers, {len(p)} predictions")
     if len(p) == 0:
@@ -47,7 +49,9 @@ def _check(correct: Sequence, p: Sequence, where: str) -> tuple[np.ndarray, np.n
     bad = ~np.isin(correct, (0, 1))
     if bad.any():
         index = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{where}: correct must be 0 or 1; index {index} has {correct.tolist()[index]!r}")
+        raise ValueError(
+            f"{where}: correct must be 0 or 1; index {index} has {correct.tolist()[index]!r}"
+        )
     bad = ~np.isfinite(p) | (p < 0.0) | (p > 1.0)
     if bad.any():
         index = int(np.flatnonzero(bad)[0])
@@ -156,8 +160,9 @@ def evaluate_predictions(
     _prediction_columns(pred_table, "evaluate_predictions")
     if skip_first_attempt:
         pred_table = pred_table[history_length(pred_table) > 0]
-    result = binary_metrics(pred_table["correct"].to_numpy(),
-                            pred_table[PREDICTION_COLUMN].to_numpy())
+    result = binary_metrics(
+        pred_table["correct"].to_numpy(), pred_table[PREDICTION_COLUMN].to_numpy()
+    )
     if "user_id" in pred_table.columns:
         result["n_students"] = int(pred_table["user_id"].nunique())
     return result
@@ -176,25 +181,31 @@ def per_skill_metrics(pred_table: pd.DataFrame) -> pd.DataFrame:
     _prediction_columns(pred_table, "per_skill_metrics")
     if "skill_id" not in pred_table.columns:
         raise ValueError("per_skill_metrics: table lacks column 'skill_id'")
-    _check(pred_table["correct"].to_numpy(), pred_table[PREDICTION_COLUMN].to_numpy(),
-           "per_skill_metrics")
+    _check(
+        pred_table["correct"].to_numpy(),
+        pred_table[PREDICTION_COLUMN].to_numpy(),
+        "per_skill_metrics",
+    )
     rows = []
     for skill, group in pred_table.groupby("skill_id", sort=True):
         correct = group["correct"].to_numpy().astype(np.int64)
         p = group[PREDICTION_COLUMN].to_numpy().astype(np.float64)
         both = 0 < correct.sum() < len(correct)
-        rows.append({
-            "skill_id": skill,
-            "n": len(p),
-            "mean_correct": float(correct.mean()),
-            "mean_p": float(p.mean()),
-            "auc": auc_score(correct, p) if both else float("nan"),
-            "acc": float(np.mean((p >= 0.5) == (correct == 1))),
-            "rmse": float(np.sqrt(np.mean((p - correct) ** 2))),
-            "log_loss": float(answer_log_losses(correct, p).mean()),
-        })
-    return pd.DataFrame(rows, columns=["skill_id", "n", "mean_correct", "mean_p", "auc",
-                                       "acc", "rmse", "log_loss"])
+        rows.append(
+            {
+                "skill_id": skill,
+                "n": len(p),
+                "mean_correct": float(correct.mean()),
+                "mean_p": float(p.mean()),
+                "auc": auc_score(correct, p) if both else float("nan"),
+                "acc": float(np.mean((p >= 0.5) == (correct == 1))),
+                "rmse": float(np.sqrt(np.mean((p - correct) ** 2))),
+                "log_loss": float(answer_log_losses(correct, p).mean()),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["skill_id", "n", "mean_correct", "mean_p", "auc", "acc", "rmse", "log_loss"]
+    )
 
 
 def calibration_curve(correct: Sequence, p: Sequence, n_bins: int = 10) -> pd.DataFrame:
@@ -220,10 +231,12 @@ def calibration_curve(correct: Sequence, p: Sequence, n_bins: int = 10) -> pd.Da
         mean_p = np.where(counts > 0, sum_p / counts, np.nan)
         frac_correct = np.where(counts > 0, sum_correct / counts, np.nan)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    return pd.DataFrame({
-        "bin_lower": edges[:-1],
-        "bin_upper": edges[1:],
-        "n": counts.astype(np.int64),
-        "mean_p": mean_p,
-        "frac_correct": frac_correct,
-    })
+    return pd.DataFrame(
+        {
+            "bin_lower": edges[:-1],
+            "bin_upper": edges[1:],
+            "n": counts.astype(np.int64),
+            "mean_p": mean_p,
+            "frac_correct": frac_correct,
+        }
+    )

@@ -44,11 +44,25 @@ FORMATS = ("interactions", "three-line", "pykt", "matrix")
 KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {
     "user_id": ("user_id", "Anon Student Id", "student_id", "studentId", "uid"),
     "item_id": ("item_id", "problem_id", "question_id", "Problem Name", "assistment_id"),
-    "skill_id": ("skill_id", "skill_name", "KC(Default)", "KC(SubSkills)", "KC", "skill",
-                 "concept_id"),
+    "skill_id": (
+        "skill_id",
+        "skill_name",
+        "KC(Default)",
+        "KC(SubSkills)",
+        "KC",
+        "skill",
+        "concept_id",
+    ),
     "correct": ("correct", "Correct First Attempt", "is_correct"),
-    "order": ("order", "order_id", "timestamp", "start_time", "First Transaction Time",
-              "Step Start Time", "Row"),
+    "order": (
+        "order",
+        "order_id",
+        "timestamp",
+        "start_time",
+        "First Transaction Time",
+        "Step Start Time",
+        "Row",
+    ),
 }
 # DataShop KC columns list several skills separated by "~~" (one attempt, many skills).
 KC_SEPARATOR = "~~"
@@ -162,7 +176,7 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ValueError(
-            f"{path}:{line}: cannot decode byte {data[error.start:error.start + 1]!r} as "
+            f"{path}:{line}: cannot decode byte {data[error.start : error.start + 1]!r} as "
             f"{encoding}; pass encoding='latin-1' (or the file's encoding)"
         ) from error
     except LookupError as error:
@@ -184,10 +198,13 @@ def _parse_ints(text: str, where: str, what: str) -> list[int]:
         values = [int(p) for p in parts]
     except ValueError:
         bad = next(p for p in parts if not re.fullmatch(r"[+-]?\d+", p))
-        raise ValueError(f"{where}: {what} must be comma-separated integers; found {bad!r}") from None
+        raise ValueError(
+            f"{where}: {what} must be comma-separated integers; found {bad!r}"
+        ) from None
     if values and (max(values) > _INT64_MAX or min(values) < -_INT64_MAX):
-        raise ValueError(f"{where}: {what} must fit in 64-bit integers; found "
-                         f"{max(values, key=abs)}")
+        raise ValueError(
+            f"{where}: {what} must fit in 64-bit integers; found {max(values, key=abs)}"
+        )
     return values
 
 
@@ -314,9 +331,7 @@ def read_matrix(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame
         if width is None:
             width = len(fields)
         if len(fields) != width:
-            raise ValueError(
-                f"{where}: row has {len(fields)} answers, the first row has {width}"
-            )
+            raise ValueError(f"{where}: row has {len(fields)} answers, the first row has {width}")
         bad = [f for f in fields if f not in ("0", "1", "")]
         if bad:
             raise ValueError(
@@ -330,8 +345,11 @@ def read_matrix(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame
     flat = matrix.reshape(-1)  # (n_students * n_exercises,)
     report.n_rows_read = flat.size
     missing = flat < 0
-    report.drop("missing answer (empty field)",
-                [f"{path}:{u + 1}" for u in users[missing][:N_EXAMPLES]], int(missing.sum()))
+    report.drop(
+        "missing answer (empty field)",
+        [f"{path}:{u + 1}" for u in users[missing][:N_EXAMPLES]],
+        int(missing.sum()),
+    )
     keep = ~missing
     table = pd.DataFrame(
         {
@@ -350,8 +368,15 @@ def read_matrix(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame
     return table, report
 
 
-_PYKT_LISTS = ("concepts", "responses", "questions", "selectmasks", "is_repeat", "cidxs",
-               "timestamps")
+_PYKT_LISTS = (
+    "concepts",
+    "responses",
+    "questions",
+    "selectmasks",
+    "is_repeat",
+    "cidxs",
+    "timestamps",
+)
 
 
 def read_pykt(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, ReadReport]:
@@ -398,8 +423,9 @@ def read_pykt(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, 
     lengths = np.zeros(len(frame), dtype=np.int64)
     for column in present:
         for row, text_list in enumerate(frame[column].tolist()):
-            values = _parse_ints(text_list, f"{path}:{line_of_row[row]} column '{column}'",
-                                 "list entries")
+            values = _parse_ints(
+                text_list, f"{path}:{line_of_row[row]} column '{column}'", "list entries"
+            )
             parsed[column].append(np.asarray(values, dtype=np.int64))
     for row in range(len(frame)):
         sizes = {c: len(parsed[c][row]) for c in present}
@@ -413,8 +439,7 @@ def read_pykt(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, 
     integer_users = _to_int64(users) if users.str.fullmatch(r"[+-]?\d+").all() else None
     users = users if integer_users is None else pd.Series(integer_users)
     window = users.groupby(users, sort=False).cumcount().to_numpy()
-    flat = {c: np.concatenate(parsed[c]) if len(frame) else np.zeros(0, np.int64)
-            for c in present}
+    flat = {c: np.concatenate(parsed[c]) if len(frame) else np.zeros(0, np.int64) for c in present}
     row_of_entry = np.repeat(np.arange(len(frame)), lengths)  # (n_entries,)
     report.n_rows_read = int(lengths.sum())
     responses = flat["responses"]
@@ -452,7 +477,11 @@ def read_pykt(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, 
     if "fold" in frame.columns:
         table["fold"] = as_int64(frame["fold"], f"{path}: column 'fold'").to_numpy()[row_of_entry]
     table["window"] = window[row_of_entry]
-    for column, name in (("is_repeat", "is_repeat"), ("cidxs", "cidx"), ("timestamps", "timestamp")):
+    for column, name in (
+        ("is_repeat", "is_repeat"),
+        ("cidxs", "cidx"),
+        ("timestamps", "timestamp"),
+    ):
         if column in flat:
             table[name] = flat[column]
     table = table[~padding].reset_index(drop=True)
@@ -460,8 +489,10 @@ def read_pykt(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, 
     if "questions" not in flat:
         report.notes.append("no 'questions' column: item_id = skill_id")
     if (window > 0).any():
-        report.notes.append(f"{int((window > 0).sum())} extra windows of repeated uids; "
-                            "order continues across a student's windows")
+        report.notes.append(
+            f"{int((window > 0).sum())} extra windows of repeated uids; "
+            "order continues across a student's windows"
+        )
     table = _finish(table, report)
     report.seconds = (pd.Timestamp.now() - start).total_seconds()
     return table, report
@@ -547,8 +578,9 @@ def _read_frame(
         needed = sorted({v for v in resolved.values() if v is not None})
         # Only the needed columns as strings: converting every column of a wide log
         # to strings tripled the read time of a 500k-row, 30-column file.
-        frame = pd.read_csv(io.StringIO(text), dtype={c: str for c in needed},
-                            skip_blank_lines=False, sep=separator)
+        frame = pd.read_csv(
+            io.StringIO(text), dtype={c: str for c in needed}, skip_blank_lines=False, sep=separator
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         if isinstance(error, ValueError) and str(error).startswith(str(path)):
             raise
@@ -613,10 +645,13 @@ def read_interactions(
         frame = frame.assign(**{skill_column: frame[skill_column].str.split(KC_SEPARATOR)})
         frame = frame.explode(skill_column)
         frame[skill_column] = frame[skill_column].fillna("")
-        report.notes.append(f"{report.n_rows_read} rows in the file became {len(frame)} "
-                            "(attempt, skill) rows")
+        report.notes.append(
+            f"{report.n_rows_read} rows in the file became {len(frame)} (attempt, skill) rows"
+        )
         report.n_rows_read = len(frame)
-        report.notes.append(f"{skill_column!r} cells split on {KC_SEPARATOR!r} into one row per skill")
+        report.notes.append(
+            f"{skill_column!r} cells split on {KC_SEPARATOR!r} into one row per skill"
+        )
     # A row missing several values is counted once, under the first missing column.
     dropped = np.zeros(len(frame), dtype=bool)
     line_numbers = frame["_line"].to_numpy()
@@ -626,9 +661,14 @@ def read_interactions(
             continue
         stripped = frame[source].str.strip()
         empty = ((stripped == "") | stripped.str.lower().isin(_MISSING)).to_numpy() & ~dropped
-        report.drop(f"missing {name} (column {source!r})",
-                    [f"{path}:{unit} {n}" if unit == "row" else f"{path}:{n}"
-                     for n in line_numbers[empty][:N_EXAMPLES]], int(empty.sum()))
+        report.drop(
+            f"missing {name} (column {source!r})",
+            [
+                f"{path}:{unit} {n}" if unit == "row" else f"{path}:{n}"
+                for n in line_numbers[empty][:N_EXAMPLES]
+            ],
+            int(empty.sum()),
+        )
         dropped |= empty
     if dropped.any():
         frame = frame[~dropped]
@@ -636,16 +676,20 @@ def read_interactions(
     correct_values = pd.to_numeric(correct_text, errors="coerce")
     bad = ~correct_values.isin([0, 1]).to_numpy()
     if bad.any():
-        shown = ", ".join(f"{path}:{n}: {v!r}" for n, v in
-                          zip(frame["_line"][bad][:N_EXAMPLES], correct_text[bad][:N_EXAMPLES]))
+        shown = ", ".join(
+            f"{path}:{n}: {v!r}"
+            for n, v in zip(frame["_line"][bad][:N_EXAMPLES], correct_text[bad][:N_EXAMPLES])
+        )
         raise ValueError(
             f"{path}: column {resolved['correct']!r} must be 0 or 1 ({int(bad.sum())} bad "
             f"rows); e.g. {shown}"
         )
     skill_codes, report.skill_names = _codes_or_ints(frame[skill_column])
     if report.skill_names:
-        report.notes.append(f"{len(report.skill_names)} skill names mapped to codes 0.."
-                            f"{len(report.skill_names) - 1} (sorted by name)")
+        report.notes.append(
+            f"{len(report.skill_names)} skill names mapped to codes 0.."
+            f"{len(report.skill_names) - 1} (sorted by name)"
+        )
     if resolved["item_id"] is not None:
         item_codes, report.item_names = _codes_or_ints(frame[resolved["item_id"]])
         if report.item_names:
@@ -685,7 +729,9 @@ def _parse_order(values: pd.Series, lines: pd.Series, path: Path) -> np.ndarray:
         as_float = numbers.astype(np.float64).to_numpy()
         if not np.isfinite(as_float).all():
             row = int(np.flatnonzero(~np.isfinite(as_float))[0])
-            raise ValueError(f"{path}:{lines.iloc[row]}: order value {text.iloc[row]!r} is not finite")
+            raise ValueError(
+                f"{path}:{lines.iloc[row]}: order value {text.iloc[row]!r} is not finite"
+            )
         if (as_float == np.floor(as_float)).all() and (np.abs(as_float) < 2.0**63).all():
             return numbers.astype(np.int64).to_numpy()
         return as_float
@@ -752,9 +798,12 @@ def detect_format(path: str | Path, encoding: str = "utf-8") -> str:
     data = _read_bytes(path)
     if data[:4] == _PARQUET_MAGIC or path.suffix.lower() in (".parquet", ".pq"):
         return "interactions"
-    head = _decode(path, data[: 1 << 16], encoding) if len(data) > 1 << 16 else _decode(
-        path, data, encoding)
-    lines = [line for line in head.splitlines()[:-1 if len(data) > 1 << 16 else None]]
+    head = (
+        _decode(path, data[: 1 << 16], encoding)
+        if len(data) > 1 << 16
+        else _decode(path, data, encoding)
+    )
+    lines = [line for line in head.splitlines()[: -1 if len(data) > 1 << 16 else None]]
     while lines and not lines[-1].strip():
         lines.pop()
     reasons = {}
@@ -770,8 +819,11 @@ def detect_format(path: str | Path, encoding: str = "utf-8") -> str:
     if why is None:
         return "matrix"
     reasons["matrix"] = why
-    missing = [n for n in ("user_id", "skill_id", "correct")
-               if not any(c in header for c in KNOWN_COLUMNS[n])]
+    missing = [
+        n
+        for n in ("user_id", "skill_id", "correct")
+        if not any(c in header for c in KNOWN_COLUMNS[n])
+    ]
     if not missing:
         return "interactions"
     reasons["interactions"] = f"header has no recognised column for {missing}"
@@ -808,7 +860,9 @@ def read_log(
     if format not in allowed:
         raise ValueError(f"read_log: format must be one of {list(allowed)}, got {format!r}")
     if columns is not None and format not in ("auto", "interactions"):
-        raise ValueError(f"read_log: columns= applies only to format='interactions', not {format!r}")
+        raise ValueError(
+            f"read_log: columns= applies only to format='interactions', not {format!r}"
+        )
     if format == "auto":
         format = "interactions" if columns is not None else detect_format(path, encoding)
     if format == "interactions":

@@ -95,10 +95,14 @@ class SequenceBatch:
 
     def to(self, device: torch.device | str) -> "SequenceBatch":
         """The same batch with every tensor on ``device``."""
-        return SequenceBatch(**{name: getattr(self, name).to(device) for name in self.__dataclass_fields__})
+        return SequenceBatch(
+            **{name: getattr(self, name).to(device) for name in self.__dataclass_fields__}
+        )
 
 
-def encode_table(table: pd.DataFrame, skill_ids: np.ndarray, where: str = "table") -> EncodedSequences:
+def encode_table(
+    table: pd.DataFrame, skill_ids: np.ndarray, where: str = "table"
+) -> EncodedSequences:
     """Order a canonical table into per-student sequences and compute each row's context.
 
     Args:
@@ -114,9 +118,13 @@ def encode_table(table: pd.DataFrame, skill_ids: np.ndarray, where: str = "table
     Raises:
         ValueError: if a required column is missing or ``correct`` is not 0/1.
     """
-    missing = [name for name in ("user_id", "skill_id", "correct", "order") if name not in table.columns]
+    missing = [
+        name for name in ("user_id", "skill_id", "correct", "order") if name not in table.columns
+    ]
     if missing:
-        raise ValueError(f"{where} lacks column(s) {missing}; a canonical table has user_id, item_id, skill_id, correct, order")
+        raise ValueError(
+            f"{where} lacks column(s) {missing}; a canonical table has user_id, item_id, skill_id, correct, order"
+        )
     correct = table["correct"].to_numpy()
     if correct.size and not np.isin(correct, (0, 1)).all():
         bad = int(np.flatnonzero(~np.isin(correct, (0, 1)))[0])
@@ -130,9 +138,17 @@ def encode_table(table: pd.DataFrame, skill_ids: np.ndarray, where: str = "table
     skill_ids = np.asarray(skill_ids)
     sorter = np.argsort(skill_ids, kind="stable")
     raw_skill = table["skill_id"].to_numpy()[positions]
-    found = np.searchsorted(skill_ids, raw_skill, sorter=sorter) if skill_ids.size else np.zeros(n_rows, np.int64)
+    found = (
+        np.searchsorted(skill_ids, raw_skill, sorter=sorter)
+        if skill_ids.size
+        else np.zeros(n_rows, np.int64)
+    )
     found = np.clip(found, 0, max(skill_ids.size - 1, 0))
-    skill = sorter[found].astype(np.int64) if skill_ids.size else np.full(n_rows, UNKNOWN_SKILL, np.int64)
+    skill = (
+        sorter[found].astype(np.int64)
+        if skill_ids.size
+        else np.full(n_rows, UNKNOWN_SKILL, np.int64)
+    )
     if skill_ids.size:
         skill[skill_ids[skill] != raw_skill] = UNKNOWN_SKILL
 
@@ -170,7 +186,11 @@ def drop_unknown_skills(encoded: EncodedSequences) -> tuple[EncodedSequences, np
     attempt_id = np.cumsum(encoded.attempt_start)[kept]
     attempt_start = np.ones(kept.size, dtype=bool)
     attempt_start[1:] = (attempt_id[1:] != attempt_id[:-1]) | (student[1:] != student[:-1])
-    first_row_of_attempt = np.maximum.accumulate(np.where(attempt_start, np.arange(kept.size), 0)) if kept.size else kept
+    first_row_of_attempt = (
+        np.maximum.accumulate(np.where(attempt_start, np.arange(kept.size), 0))
+        if kept.size
+        else kept
+    )
     student_start = np.searchsorted(student, np.arange(n_students + 1)).astype(np.int64)
     context = first_row_of_attempt - 1
     context[context < student_start[student]] = -1
@@ -186,7 +206,9 @@ def drop_unknown_skills(encoded: EncodedSequences) -> tuple[EncodedSequences, np
     return reduced, kept
 
 
-def cut_windows(encoded: EncodedSequences, max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cut_windows(
+    encoded: EncodedSequences, max_length: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut each student's rows into windows of at most ``max_length`` rows at attempt boundaries.
 
     Args:
@@ -223,7 +245,11 @@ def cut_windows(encoded: EncodedSequences, max_length: int) -> tuple[np.ndarray,
                 end = int(boundaries[index])
                 if end <= start:
                     after = np.searchsorted(boundaries, start, side="right")
-                    end = int(boundaries[after]) if after < boundaries.size and boundaries[after] < stop else stop
+                    end = (
+                        int(boundaries[after])
+                        if after < boundaries.size and boundaries[after] < stop
+                        else stop
+                    )
             students.append(student)
             starts.append(start)
             ends.append(end)
@@ -272,7 +298,9 @@ def make_batches(
         batches.append(
             SequenceBatch(
                 skills=torch.from_numpy(np.where(mask, encoded.skill[safe], 0)),
-                correct=torch.from_numpy(np.where(mask, encoded.correct[safe], 0).astype(np.float32)),
+                correct=torch.from_numpy(
+                    np.where(mask, encoded.correct[safe], 0).astype(np.float32)
+                ),
                 context=torch.from_numpy(context.astype(np.int64)),
                 mask=torch.from_numpy(mask),
                 lengths=torch.from_numpy(batch_lengths.astype(np.int64)),
@@ -283,7 +311,9 @@ def make_batches(
     return batches
 
 
-def evaluation_rounds(encoded: EncodedSequences, max_length: int, batch_size: int) -> list[list[SequenceBatch]]:
+def evaluation_rounds(
+    encoded: EncodedSequences, max_length: int, batch_size: int
+) -> list[list[SequenceBatch]]:
     """Batches for scoring every row exactly once with the recurrent state carried across windows.
 
     Round ``j`` holds window ``j`` of every student that has more than ``j`` windows. A model
@@ -302,8 +332,12 @@ def evaluation_rounds(encoded: EncodedSequences, max_length: int, batch_size: in
         length, longest first.
     """
     students, starts, ends = cut_windows(encoded, max_length)
-    first_window = np.r_[True, students[1:] != students[:-1]] if students.size else np.zeros(0, bool)
-    window_number = np.arange(students.size) - np.maximum.accumulate(np.where(first_window, np.arange(students.size), 0))
+    first_window = (
+        np.r_[True, students[1:] != students[:-1]] if students.size else np.zeros(0, bool)
+    )
+    window_number = np.arange(students.size) - np.maximum.accumulate(
+        np.where(first_window, np.arange(students.size), 0)
+    )
     continued = np.r_[students[1:] == students[:-1], False] if students.size else np.zeros(0, bool)
     rounds = []
     for number in range(int(window_number.max()) + 1 if students.size else 0):
@@ -314,9 +348,13 @@ def evaluation_rounds(encoded: EncodedSequences, max_length: int, batch_size: in
         lengths = ends - starts
         for length in np.unique(lengths[in_round & continued]):
             chosen = in_round & continued & (lengths == length)
-            batches += make_batches(encoded, (students[chosen], starts[chosen], ends[chosen]), batch_size)
+            batches += make_batches(
+                encoded, (students[chosen], starts[chosen], ends[chosen]), batch_size
+            )
         chosen = in_round & ~continued
         if chosen.any():
-            batches += make_batches(encoded, (students[chosen], starts[chosen], ends[chosen]), batch_size)
+            batches += make_batches(
+                encoded, (students[chosen], starts[chosen], ends[chosen]), batch_size
+            )
         rounds.append(batches)
     return rounds

@@ -28,7 +28,13 @@ import pandas as pd
 
 from riley_gym.kt.data.attempts import student_codes
 
-__all__ = ["holdout_split", "kfold_splits", "dkt_synthetic_split", "pykt_split", "pykt_test_windows"]
+__all__ = [
+    "holdout_split",
+    "kfold_splits",
+    "dkt_synthetic_split",
+    "pykt_split",
+    "pykt_test_windows",
+]
 
 
 def _take(table: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
@@ -98,8 +104,9 @@ def kfold_splits(
     for fold, members in enumerate(np.array_split(permutation, k)):
         fold_of_student[members] = fold
     fold_of_row = fold_of_student[codes]  # (n_rows,)
-    return [(_take(table, fold_of_row != fold), _take(table, fold_of_row == fold))
-            for fold in range(k)]
+    return [
+        (_take(table, fold_of_row != fold), _take(table, fold_of_row == fold)) for fold in range(k)
+    ]
 
 
 def dkt_synthetic_split(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -178,12 +185,20 @@ def pykt_test_windows(table: pd.DataFrame, window: int = 200, min_rows: int = 3)
         ValueError: if ``window`` or ``min_rows`` is below 1, or a column is missing.
     """
     if window < 1 or min_rows < 1:
-        raise ValueError(f"pykt_test_windows needs window >= 1 and min_rows >= 1, got {window} and {min_rows}")
+        raise ValueError(
+            f"pykt_test_windows needs window >= 1 and min_rows >= 1, got {window} and {min_rows}"
+        )
     missing = [name for name in ("user_id", "order") if name not in table.columns]
     if missing:
         raise ValueError(f"pykt_test_windows: the table has no column(s) {missing}")
-    ordered = table.assign(_student=student_codes(table)).sort_values(["_student", "order"], kind="stable")
-    position = ordered.groupby("_student", sort=False).cumcount().to_numpy()  # (n_rows,) rank within the student
+    ordered = table.assign(_student=student_codes(table)).sort_values(
+        ["_student", "order"], kind="stable"
+    )
+    position = (
+        ordered.groupby("_student", sort=False).cumcount().to_numpy()
+    )  # (n_rows,) rank within the student
     ordered["user_id"] = ordered["user_id"].astype(str) + "/" + (position // window).astype(str)
-    size = ordered.groupby("user_id", sort=False)["order"].transform("size").to_numpy()  # (n_rows,) rows of its window
+    size = (
+        ordered.groupby("user_id", sort=False)["order"].transform("size").to_numpy()
+    )  # (n_rows,) rows of its window
     return ordered[size >= min_rows].drop(columns="_student").reset_index(drop=True)

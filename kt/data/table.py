@@ -41,8 +41,6 @@ PREDICTION_COLUMN = "p_correct"
 N_EXAMPLES = 5
 
 
-
-
 def make_table(
     user_ids: Sequence,
     skill_ids: Sequence[int],

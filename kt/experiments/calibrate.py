@@ -41,7 +41,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-LOG_M_GRID = np.linspace(-4.0, 4.0, 41)  # log learning-rate multipliers at which student likelihoods are computed
+LOG_M_GRID = np.linspace(
+    -4.0, 4.0, 41
+)  # log learning-rate multipliers at which student likelihoods are computed
 SD_GRID = np.round(np.arange(0.0, 2.01, 0.1), 2)  # candidate population sds
 
 
@@ -62,7 +64,9 @@ def restrict_to_top_skills(table: pd.DataFrame, top_skills: int) -> tuple[pd.Dat
     return kept.reset_index(drop=True), original
 
 
-def _sequences(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _sequences(
+    table: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Time-major layout of the (student, skill) sequences.
 
     Returns:
@@ -70,7 +74,14 @@ def _sequences(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         mask (n_seq, T) bool, and student codes of the table's students (n_students,).
     """
     codes, students = pd.factorize(table["user_id"], sort=False)
-    frame = pd.DataFrame({"student": codes, "skill": table["skill_id"].to_numpy(), "order": table["order"].to_numpy(), "correct": table["correct"].to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "student": codes,
+            "skill": table["skill_id"].to_numpy(),
+            "order": table["order"].to_numpy(),
+            "correct": table["correct"].to_numpy(),
+        }
+    )
     frame = frame.sort_values(["student", "skill", "order"], kind="stable")
     keys, seq = np.unique(frame[["student", "skill"]].to_numpy(), axis=0, return_inverse=True)
     seq = seq.reshape(-1)
@@ -83,7 +94,14 @@ def _sequences(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return keys[:, 0], keys[:, 1], correct, mask, np.arange(len(students))
 
 
-def student_log_likelihoods(table: pd.DataFrame, prior: np.ndarray, learn: np.ndarray, guess: np.ndarray, slip: np.ndarray, log_multipliers: np.ndarray) -> np.ndarray:
+def student_log_likelihoods(
+    table: pd.DataFrame,
+    prior: np.ndarray,
+    learn: np.ndarray,
+    guess: np.ndarray,
+    slip: np.ndarray,
+    log_multipliers: np.ndarray,
+) -> np.ndarray:
     """(n_students, G) log-likelihood of each student's answers under BKT with learn_i = 1 - (1 - learn) ** m, m = exp(log_multipliers).
 
     Students are in order of first appearance; parameters are per skill, indexed by ``skill_id``.
@@ -100,7 +118,9 @@ def student_log_likelihoods(table: pd.DataFrame, prior: np.ndarray, learn: np.nd
         k = known[rows]  # (a, G)
         right = correct[rows, t].astype(bool)[:, None]  # (a, 1)
         joint_known = k * np.where(right, 1.0 - s[rows], s[rows])  # (a, G) p(known, answer)
-        joint_unknown = (1.0 - k) * np.where(right, g[rows], 1.0 - g[rows])  # (a, G) p(unknown, answer)
+        joint_unknown = (1.0 - k) * np.where(
+            right, g[rows], 1.0 - g[rows]
+        )  # (a, G) p(unknown, answer)
         evidence = np.maximum(joint_known + joint_unknown, 1e-300)
         total[rows] += np.log(evidence)
         posterior = joint_known / evidence
@@ -110,7 +130,11 @@ def student_log_likelihoods(table: pd.DataFrame, prior: np.ndarray, learn: np.nd
     return per_student
 
 
-def estimate_learn_rate_sd(log_likelihoods: np.ndarray, log_multipliers: np.ndarray = LOG_M_GRID, sd_grid: np.ndarray = SD_GRID) -> tuple[float, np.ndarray]:
+def estimate_learn_rate_sd(
+    log_likelihoods: np.ndarray,
+    log_multipliers: np.ndarray = LOG_M_GRID,
+    sd_grid: np.ndarray = SD_GRID,
+) -> tuple[float, np.ndarray]:
     """Marginal-likelihood estimate of the population sd of the log learning-rate multiplier.
 
     Args:
@@ -124,7 +148,9 @@ def estimate_learn_rate_sd(log_likelihoods: np.ndarray, log_multipliers: np.ndar
     x = np.asarray(log_multipliers, dtype=np.float64)
     zero = int(np.argmin(np.abs(x)))
     if abs(x[zero]) > 1e-12:
-        raise ValueError("estimate_learn_rate_sd: the log-multiplier grid must contain 0 (sd = 0 means m = 1)")
+        raise ValueError(
+            "estimate_learn_rate_sd: the log-multiplier grid must contain 0 (sd = 0 means m = 1)"
+        )
     scores = []
     widths = np.gradient(x)  # trapezoid-like weights on the grid
     peak = log_likelihoods.max(axis=1, keepdims=True)  # (n, 1) for numerical stability
@@ -134,7 +160,9 @@ def estimate_learn_rate_sd(log_likelihoods: np.ndarray, log_multipliers: np.ndar
             marginal = scaled[:, zero]
         else:
             mean = -0.5 * sd * sd  # E[m] = 1
-            density = np.exp(-0.5 * ((x - mean) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)) * widths  # (G,)
+            density = (
+                np.exp(-0.5 * ((x - mean) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)) * widths
+            )  # (G,)
             density /= density.sum()
             marginal = scaled @ density
         scores.append(float(np.sum(np.log(np.maximum(marginal, 1e-300)) + peak[:, 0])))
@@ -153,7 +181,11 @@ class Calibration:
     original_skill_ids: np.ndarray
 
 
-def calibrate_bkt(train: pd.DataFrame, original_skill_ids: np.ndarray | None = None, estimate_population: bool = True) -> Calibration:
+def calibrate_bkt(
+    train: pd.DataFrame,
+    original_skill_ids: np.ndarray | None = None,
+    estimate_population: bool = True,
+) -> Calibration:
     """Fit BKT per skill and the learning-rate population on ``train`` (skill ids 0..N-1); build the simulator.
 
     Returns:
@@ -165,23 +197,48 @@ def calibrate_bkt(train: pd.DataFrame, original_skill_ids: np.ndarray | None = N
 
     n_skills = int(train["skill_id"].max()) + 1
     if sorted(train["skill_id"].unique().tolist()) != list(range(n_skills)):
-        raise ValueError(f"calibrate_bkt: skill ids must be 0..N-1 (use restrict_to_top_skills), got {sorted(train['skill_id'].unique().tolist())[:10]}...")
+        raise ValueError(
+            f"calibrate_bkt: skill ids must be 0..N-1 (use restrict_to_top_skills), got {sorted(train['skill_id'].unique().tolist())[:10]}..."
+        )
     model = BKT().fit(train)
     params = model.params.reindex(range(n_skills))
-    prior, learn, guess, slip = (params[name].to_numpy() for name in ("prior", "learn", "guess", "slip"))
+    prior, learn, guess, slip = (
+        params[name].to_numpy() for name in ("prior", "learn", "guess", "slip")
+    )
     sd, scores = 0.0, np.zeros(1)
     if estimate_population:
         log_likelihoods = student_log_likelihoods(train, prior, learn, guess, slip, LOG_M_GRID)
         sd, scores = estimate_learn_rate_sd(log_likelihoods)
     original = np.arange(n_skills) if original_skill_ids is None else np.asarray(original_skill_ids)
     names = [f"skill {int(s)}" for s in original]
-    curriculum = Curriculum.from_dict({
-        "name": "calibrated",
-        "description": "one exercise per skill, guess/slip from per-skill BKT fitted by EM; no prerequisites (the log does not show them)",
-        "skills": [{"name": name, "prerequisites": []} for name in names],
-        "exercises": [{"name": name, "skill": name, "difficulty": 0.0, "guess": float(min(guess[k], 0.499)), "slip": float(min(slip[k], 0.499))} for k, name in enumerate(names)],
-    })
-    dynamics = BKTDynamics(curriculum, BKTParams(prior=tuple(prior), learn=tuple(learn), forget=0.0, prerequisite_penalty=1.0, learn_rate_sd=sd, prior_sd=0.0))
+    curriculum = Curriculum.from_dict(
+        {
+            "name": "calibrated",
+            "description": "one exercise per skill, guess/slip from per-skill BKT fitted by EM; no prerequisites (the log does not show them)",
+            "skills": [{"name": name, "prerequisites": []} for name in names],
+            "exercises": [
+                {
+                    "name": name,
+                    "skill": name,
+                    "difficulty": 0.0,
+                    "guess": float(min(guess[k], 0.499)),
+                    "slip": float(min(slip[k], 0.499)),
+                }
+                for k, name in enumerate(names)
+            ],
+        }
+    )
+    dynamics = BKTDynamics(
+        curriculum,
+        BKTParams(
+            prior=tuple(prior),
+            learn=tuple(learn),
+            forget=0.0,
+            prerequisite_penalty=1.0,
+            learn_rate_sd=sd,
+            prior_sd=0.0,
+        ),
+    )
     return Calibration(dynamics, params, sd, scores, original)
 
 
@@ -192,7 +249,11 @@ def replay_logged_sequences(table: pd.DataFrame, dynamics: Any, seed: int = 0) -
         A copy of ``table`` (sorted by student and order) whose ``correct`` are the simulated answers.
     """
     codes, _ = pd.factorize(table["user_id"], sort=False)
-    frame = table.assign(_student=codes).sort_values(["_student", "order"], kind="stable").reset_index(drop=True)
+    frame = (
+        table.assign(_student=codes)
+        .sort_values(["_student", "order"], kind="stable")
+        .reset_index(drop=True)
+    )
     position = frame.groupby("_student").cumcount().to_numpy()
     n_students, length = int(codes.max()) + 1, int(position.max()) + 1
     exercises = np.zeros((length, n_students), dtype=np.int64)
@@ -200,7 +261,9 @@ def replay_logged_sequences(table: pd.DataFrame, dynamics: Any, seed: int = 0) -
     rng = np.random.default_rng(seed)
     state = dynamics.init_state(n_students, rng)
     answers = np.zeros((length, n_students), dtype=np.int8)
-    for t in range(length):  # students past their sequence's end keep stepping on exercise 0; those answers are not used
+    for t in range(
+        length
+    ):  # students past their sequence's end keep stepping on exercise 0; those answers are not used
         answers[t] = dynamics.step(state, exercises[t], rng)
     frame["correct"] = answers[position, frame["_student"].to_numpy()]
     return frame.drop(columns="_student")
@@ -215,7 +278,9 @@ def correctness_by_attempt(table: pd.DataFrame, max_attempt: int = 10) -> pd.Dat
     return frame.groupby(["skill_id", "attempt"])["correct"].agg(["mean", "size"])
 
 
-def fit_quality(real: pd.DataFrame, dynamics: Any, max_attempt: int = 10, seed: int = 0) -> pd.DataFrame:
+def fit_quality(
+    real: pd.DataFrame, dynamics: Any, max_attempt: int = 10, seed: int = 0
+) -> pd.DataFrame:
     """Per-skill correctness by attempt number, real vs simulated (same logged exercise sequences).
 
     Returns:
@@ -224,12 +289,16 @@ def fit_quality(real: pd.DataFrame, dynamics: Any, max_attempt: int = 10, seed: 
     simulated = replay_logged_sequences(real, dynamics, seed)
     real_curve = correctness_by_attempt(real, max_attempt)
     sim_curve = correctness_by_attempt(simulated, max_attempt)
-    table = pd.DataFrame({"real": real_curve["mean"], "simulated": sim_curve["mean"], "n": real_curve["size"]})
+    table = pd.DataFrame(
+        {"real": real_curve["mean"], "simulated": sim_curve["mean"], "n": real_curve["size"]}
+    )
     table["difference"] = table["simulated"] - table["real"]
     return table
 
 
-def fit_summary_table(quality: pd.DataFrame, attempts: tuple[int, ...] = (1, 2, 3, 5, 10)) -> pd.DataFrame:
+def fit_summary_table(
+    quality: pd.DataFrame, attempts: tuple[int, ...] = (1, 2, 3, 5, 10)
+) -> pd.DataFrame:
     """Compact view: one row per skill, real/simulated correctness at a few attempt numbers, and the mean |difference|."""
     rows = {}
     for skill, group in quality.groupby(level="skill_id"):
@@ -257,15 +326,19 @@ def plot_fit_quality(quality: pd.DataFrame, path: Any, skill_labels: dict | None
     skills = quality.index.get_level_values("skill_id").unique()
     columns = min(4, len(skills))
     rows = int(np.ceil(len(skills) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False, sharey=True)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False, sharey=True
+    )
     for axis, skill in zip(axes.flat, skills):
         group = quality.loc[skill]
         axis.plot(group.index, group["real"], "o-", label="real")
         axis.plot(group.index, group["simulated"], "s--", label="simulated")
-        axis.set_title(str(skill_labels.get(skill, skill)) if skill_labels else f"skill {skill}", fontsize=9)
+        axis.set_title(
+            str(skill_labels.get(skill, skill)) if skill_labels else f"skill {skill}", fontsize=9
+        )
         axis.set_ylim(0, 1)
         axis.grid(alpha=0.3)
-    for axis in axes.flat[len(skills):]:
+    for axis in axes.flat[len(skills) :]:
         axis.axis("off")
     axes.flat[0].legend(fontsize=8)
     figure.supxlabel("attempt number at the skill")
@@ -276,7 +349,9 @@ def plot_fit_quality(quality: pd.DataFrame, path: Any, skill_labels: dict | None
     return path
 
 
-def judge_against_logs(recommenders: dict, judge: Any, heldout: pd.DataFrame, length: int, seed: int = 0) -> pd.DataFrame:
+def judge_against_logs(
+    recommenders: dict, judge: Any, heldout: pd.DataFrame, length: int, seed: int = 0
+) -> pd.DataFrame:
     """Policies vs the logged sequences of held-out students, with a knowledge model as the judge.
 
     For every held-out student with at least ``length`` attempts: the judge's predicted post-test
@@ -296,7 +371,9 @@ def judge_against_logs(recommenders: dict, judge: Any, heldout: pd.DataFrame, le
     counts = frame.groupby("user_id", sort=False).size()
     users = counts.index[counts.to_numpy() == length]
     if len(users) < 2:
-        raise ValueError(f"judge_against_logs: need at least 2 held-out students with {length} attempts, found {len(users)}")
+        raise ValueError(
+            f"judge_against_logs: need at least 2 held-out students with {length} attempts, found {len(users)}"
+        )
     frame = frame[frame["user_id"].isin(users)]
     index = pd.Series(np.arange(len(users)), index=users)
     n = len(users)
@@ -309,7 +386,14 @@ def judge_against_logs(recommenders: dict, judge: Any, heldout: pd.DataFrame, le
     for t in range(length):
         state = judge.update(state, exercises[t], correct[t])
     logged = judge.p_correct(state).mean(axis=1)  # (n,)
-    results = {"logged": {"judged_post_test": float(logged.mean()), "diff_vs_logged": 0.0, "diff_ci95": 0.0, "n_students": n}}
+    results = {
+        "logged": {
+            "judged_post_test": float(logged.mean()),
+            "diff_vs_logged": 0.0,
+            "diff_ci95": 0.0,
+            "n_students": n,
+        }
+    }
     uniforms = np.random.default_rng([seed, 3]).random((length, n))
     for name, recommender in recommenders.items():
         if name == "oracle":
@@ -324,13 +408,26 @@ def judge_against_logs(recommenders: dict, judge: Any, heldout: pd.DataFrame, le
             state = judge.update(state, chosen, answers)
         final = judge.p_correct(state).mean(axis=1)
         diff, half = mean_ci95(final - logged)
-        results[name] = {"judged_post_test": float(final.mean()), "diff_vs_logged": diff, "diff_ci95": half, "n_students": n}
+        results[name] = {
+            "judged_post_test": float(final.mean()),
+            "diff_vs_logged": diff,
+            "diff_ci95": half,
+            "n_students": n,
+        }
     table = pd.DataFrame.from_dict(results, orient="index")
     table.index.name = "sequence"
     return table
 
 
-def run_on_logs(path: str, format: str, top_skills: int, config: Any, out_dir: str | Path, progress: Any = None, judge_length: int = 20) -> dict[str, Any]:
+def run_on_logs(
+    path: str,
+    format: str,
+    top_skills: int,
+    config: Any,
+    out_dir: str | Path,
+    progress: Any = None,
+    judge_length: int = 20,
+) -> dict[str, Any]:
     """Calibrate to a log, check the fit, compare policies on the calibrated simulator, judge against held-out students.
 
     Writes ``out_dir``: summary.json, fit_quality.csv/.png, comparison.csv, learning curves,
@@ -339,9 +436,9 @@ def run_on_logs(path: str, format: str, top_skills: int, config: Any, out_dir: s
     """
     from riley_gym.kt.data import read_log
     from riley_gym.kt.data.metrics import binary_metrics
-    from riley_gym.kt.tutoring.recommend import DKTBelief
     from riley_gym.kt.data.splits import holdout_split
     from riley_gym.kt.experiments.tutor_pipeline import run_comparison
+    from riley_gym.kt.tutoring.recommend import DKTBelief
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -355,16 +452,22 @@ def run_on_logs(path: str, format: str, top_skills: int, config: Any, out_dir: s
     quality = fit_quality(heldout, calibration.dynamics, seed=config.seed)
     fit_table = fit_summary_table(quality)
     quality.to_csv(out_dir / "fit_quality.csv")
-    plot_fit_quality(quality, out_dir / "fit_quality.png", {k: f"skill {int(s)}" for k, s in enumerate(original)})
+    plot_fit_quality(
+        quality, out_dir / "fit_quality.png", {k: f"skill {int(s)}" for k, s in enumerate(original)}
+    )
     if progress is not None:
         progress.update(1)
-    result = run_comparison(config, calibration.dynamics, train, out_dir, progress, label="calibrated: ")
+    result = run_comparison(
+        config, calibration.dynamics, train, out_dir, progress, label="calibrated: "
+    )
     models = result["models"]
     dkt_pred = models["dkt"].predict(heldout.assign(skill_id=heldout["item_id"]))
     bkt_pred = models["bkt"].predict(heldout)
     judge = DKTBelief(models["dkt"], calibration.dynamics.exercise_skill)
     say("judging against logged sequences")
-    judge_table = judge_against_logs(result["recommenders"], judge, heldout, judge_length, seed=config.seed)
+    judge_table = judge_against_logs(
+        result["recommenders"], judge, heldout, judge_length, seed=config.seed
+    )
     judge_table.to_csv(out_dir / "judge.csv")
     summary = {
         "policies": result["policies"],
@@ -376,22 +479,41 @@ def run_on_logs(path: str, format: str, top_skills: int, config: Any, out_dir: s
         "n_train_students": int(train["user_id"].nunique()),
         "n_heldout_students": int(heldout["user_id"].nunique()),
         "calibration": {
-            "skill_parameters": {int(k): {c: float(v) for c, v in row.items()} for k, row in calibration.skill_parameters[["prior", "learn", "guess", "slip"]].iterrows()},
+            "skill_parameters": {
+                int(k): {c: float(v) for c, v in row.items()}
+                for k, row in calibration.skill_parameters[
+                    ["prior", "learn", "guess", "slip"]
+                ].iterrows()
+            },
             "learn_rate_sd": calibration.learn_rate_sd,
             "sd_grid": SD_GRID.tolist(),
             "sd_log_marginal_likelihood": calibration.sd_log_likelihood.tolist(),
         },
-        "fit_quality": {"mean_abs_diff": float(np.average(np.abs(quality["difference"]), weights=quality["n"])), "per_skill": fit_table.reset_index().to_dict(orient="records")},
+        "fit_quality": {
+            "mean_abs_diff": float(np.average(np.abs(quality["difference"]), weights=quality["n"])),
+            "per_skill": fit_table.reset_index().to_dict(orient="records"),
+        },
         "dkt_test_auc": result["dkt_test_auc"],
         "bkt_test_auc": result["bkt_test_auc"],
-        "dkt_heldout_auc": binary_metrics(dkt_pred["correct"].to_numpy(), dkt_pred["p_correct"].to_numpy())["auc"],
-        "bkt_heldout_auc": binary_metrics(bkt_pred["correct"].to_numpy(), bkt_pred["p_correct"].to_numpy())["auc"],
+        "dkt_heldout_auc": binary_metrics(
+            dkt_pred["correct"].to_numpy(), dkt_pred["p_correct"].to_numpy()
+        )["auc"],
+        "bkt_heldout_auc": binary_metrics(
+            bkt_pred["correct"].to_numpy(), bkt_pred["p_correct"].to_numpy()
+        )["auc"],
         "judge": {name: row for name, row in judge_table.to_dict(orient="index").items()},
         "judge_caveat": "the judge is the DKT trained on the log (a model, not a student); the DKT-based policies are judged by their own model",
         "seconds": {**result["seconds"], "total": time.perf_counter() - start},
         "load_average": list(os.getloadavg()),
         "torch_threads": torch.get_num_threads(),  # float sums, hence figures, depend on it
-        "settings": {**config.to_dict(), "dynamics": "bkt (calibrated)", "logs": str(path), "format": format, "top_skills": top_skills, "judge_length": judge_length},
+        "settings": {
+            **config.to_dict(),
+            "dynamics": "bkt (calibrated)",
+            "logs": str(path),
+            "format": format,
+            "top_skills": top_skills,
+            "judge_length": judge_length,
+        },
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return {**summary, "fit_table": fit_table, "judge_table": judge_table, "table": result["table"]}

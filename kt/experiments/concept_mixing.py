@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from riley_gym.kt.data.attempts import sort_canonical
 from riley_gym.kt.data import make_table
+from riley_gym.kt.data.attempts import sort_canonical
 from riley_gym.kt.experiments.irt_oracle import choose_n_concepts, cluster_exercises
 
 __all__ = ["ResponseMatrix", "concept_mixtures", "mix_students", "mixing_report", "response_matrix"]
@@ -56,29 +56,37 @@ def response_matrix(table: pd.DataFrame) -> ResponseMatrix:
 
 def _sorted_response_matrix(rows: pd.DataFrame) -> ResponseMatrix:
     """``response_matrix`` of a table already in canonical order."""
-    users, starts, counts = np.unique(rows["user_id"].to_numpy(), return_index=True, return_counts=True)
+    users, starts, counts = np.unique(
+        rows["user_id"].to_numpy(), return_index=True, return_counts=True
+    )
     first_seen = np.argsort(starts)
     users, starts, counts = users[first_seen], starts[first_seen], counts[first_seen]
     m = int(counts[0])
     names = users.tolist()  # plain Python ids for the messages
     if (counts != m).any():
         bad = int(np.flatnonzero(counts != m)[0])
-        raise ValueError(f"concept mixing needs every student to answer the same exercises in the same order; student "
-                         f"{names[bad]!r} has {counts[bad]} rows, student {names[0]!r} has {m}")
+        raise ValueError(
+            f"concept mixing needs every student to answer the same exercises in the same order; student "
+            f"{names[bad]!r} has {counts[bad]} rows, student {names[0]!r} has {m}"
+        )
     items = rows["item_id"].to_numpy().reshape(len(users), m)
     skills = rows["skill_id"].to_numpy().reshape(len(users), m)
     differs = ((items != items[0]) | (skills != skills[0])).any(axis=1)
     if differs.any():
         bad = int(np.flatnonzero(differs)[0])
         position = int(np.flatnonzero((items[bad] != items[0]) | (skills[bad] != skills[0]))[0])
-        raise ValueError(f"concept mixing needs every student to answer the same exercises in the same order; student "
-                         f"{names[bad]!r}'s attempt {position} is exercise {items[bad, position]} (skill "
-                         f"{skills[bad, position]}), student {names[0]!r}'s is {items[0, position]} (skill {skills[0, position]})")
+        raise ValueError(
+            f"concept mixing needs every student to answer the same exercises in the same order; student "
+            f"{names[bad]!r}'s attempt {position} is exercise {items[bad, position]} (skill "
+            f"{skills[bad, position]}), student {names[0]!r}'s is {items[0, position]} (skill {skills[0, position]})"
+        )
     answers = rows["correct"].to_numpy().reshape(len(users), m).astype(np.int64)
     return ResponseMatrix(users, items[0].copy(), skills[0].copy(), answers)
 
 
-def mix_students(answers: np.ndarray, concept: np.ndarray, n_virtual: int, rng: np.random.Generator) -> np.ndarray:
+def mix_students(
+    answers: np.ndarray, concept: np.ndarray, n_virtual: int, rng: np.random.Generator
+) -> np.ndarray:
     """(n_virtual, m) answers: each virtual student's answers on concept c are those of a random real student.
 
     Args:
@@ -88,7 +96,9 @@ def mix_students(answers: np.ndarray, concept: np.ndarray, n_virtual: int, rng: 
         rng: the draws of the donors, one per virtual student and concept.
     """
     _, concept_index = np.unique(concept, return_inverse=True)
-    donors = rng.integers(0, answers.shape[0], size=(n_virtual, concept_index.max() + 1))  # (virtual, concepts)
+    donors = rng.integers(
+        0, answers.shape[0], size=(n_virtual, concept_index.max() + 1)
+    )  # (virtual, concepts)
     return answers[donors[:, concept_index], np.arange(answers.shape[1])]  # (virtual, m)
 
 
@@ -98,13 +108,21 @@ def mixing_report(answers: np.ndarray, concept: np.ndarray) -> dict:
     same = concept[:, None] == concept[None, :]
     upper = np.triu(np.ones_like(same), k=1)
     within, across = correlation[same & upper], correlation[~same & upper]
-    return {"n_concepts": int(len(np.unique(concept))), "concept": concept.tolist(),
-            "mean_abs_correlation_within": float(within.mean()) if within.size else float("nan"),
-            "mean_abs_correlation_across": float(across.mean()) if across.size else float("nan")}
+    return {
+        "n_concepts": int(len(np.unique(concept))),
+        "concept": concept.tolist(),
+        "mean_abs_correlation_within": float(within.mean()) if within.size else float("nan"),
+        "mean_abs_correlation_across": float(across.mean()) if across.size else float("nan"),
+    }
 
 
-def concept_mixtures(table: pd.DataFrame, per_student: float, n_concepts: int = 0, seed: int = 0,
-                     concept: np.ndarray | None = None) -> tuple[pd.DataFrame, dict]:
+def concept_mixtures(
+    table: pd.DataFrame,
+    per_student: float,
+    n_concepts: int = 0,
+    seed: int = 0,
+    concept: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, dict]:
     """The table with ``per_student`` virtual students per real one added, and a report.
 
     Args:
@@ -131,17 +149,28 @@ def concept_mixtures(table: pd.DataFrame, per_student: float, n_concepts: int = 
     matrix = _sorted_response_matrix(rows)
     m = matrix.answers.shape[1]
     if concept is None:
-        concept = cluster_exercises(matrix.answers, n_concepts or choose_n_concepts(matrix.answers)[0])
+        concept = cluster_exercises(
+            matrix.answers, n_concepts or choose_n_concepts(matrix.answers)[0]
+        )
     elif len(concept) != m:
-        raise ValueError(f"concept_mixtures: {len(concept)} concept labels for {m} exercises per student")
+        raise ValueError(
+            f"concept_mixtures: {len(concept)} concept labels for {m} exercises per student"
+        )
     n_virtual = int(round(per_student * len(matrix.user_ids)))
-    virtual = mix_students(matrix.answers, np.asarray(concept), n_virtual, np.random.default_rng(seed))
+    virtual = mix_students(
+        matrix.answers, np.asarray(concept), n_virtual, np.random.default_rng(seed)
+    )
     if np.issubdtype(matrix.user_ids.dtype, np.integer):
         ids = np.arange(n_virtual, dtype=np.int64) + int(matrix.user_ids.max()) + 1
     else:
         ids = np.array([f"mixed-{i}" for i in range(n_virtual)], dtype=object)
-    mixed = make_table(np.repeat(ids, m), np.tile(matrix.skill_ids, n_virtual), virtual.ravel(),
-                       order=np.tile(np.arange(m), n_virtual), item_ids=np.tile(matrix.item_ids, n_virtual))
+    mixed = make_table(
+        np.repeat(ids, m),
+        np.tile(matrix.skill_ids, n_virtual),
+        virtual.ravel(),
+        order=np.tile(np.arange(m), n_virtual),
+        item_ids=np.tile(matrix.item_ids, n_virtual),
+    )
     report = {**mixing_report(matrix.answers, np.asarray(concept)), "virtual_students": n_virtual}
     real = rows[list(mixed.columns)]  # the canonical columns; virtual students have no others
     return pd.concat([real, mixed], ignore_index=True), report

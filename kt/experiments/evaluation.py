@@ -25,8 +25,8 @@ from typing import Any, Callable
 import pandas as pd
 
 from riley_gym.kt.data.metrics import evaluate_predictions, per_skill_metrics
-from riley_gym.kt.models.protocol import KnowledgeTracer
 from riley_gym.kt.data.splits import dkt_synthetic_split, holdout_split, kfold_splits, pykt_split
+from riley_gym.kt.models.protocol import KnowledgeTracer
 
 PROTOCOLS = ("holdout", "kfold", "dkt-synthetic", "pykt")
 
@@ -110,7 +110,9 @@ def protocol_splits(
         train, valid = pykt_split(table, valid_fold=valid_fold)
         return [(train, valid, test)]
     if test is not None and protocol != "holdout":
-        raise ValueError(f"protocol {protocol!r} makes its own test set; a separate test table is for 'holdout' or 'pykt'")
+        raise ValueError(
+            f"protocol {protocol!r} makes its own test set; a separate test table is for 'holdout' or 'pykt'"
+        )
     if protocol == "holdout":
         if test is not None:
             return [(table, None, test)]
@@ -143,12 +145,16 @@ def evaluate(
     Returns:
         The ``EvaluationResult``.
     """
-    parts = protocol_splits(table, protocol, test, k=k, test_fraction=test_fraction, valid_fold=valid_fold, seed=seed)
+    parts = protocol_splits(
+        table, protocol, test, k=k, test_fraction=test_fraction, valid_fold=valid_fold, seed=seed
+    )
     predictions, models, folds = [], [], []
     train_seconds = predict_seconds = 0.0
     for number, (train, valid, held_out) in enumerate(parts):
         model = make_model()
-        extra = {"progress": progress} if "progress" in inspect.signature(model.fit).parameters else {}
+        extra = (
+            {"progress": progress} if "progress" in inspect.signature(model.fit).parameters else {}
+        )
         started = time.perf_counter()
         model.fit(train, valid, **extra)
         train_seconds += time.perf_counter() - started
@@ -169,9 +175,10 @@ def evaluate(
         predictions=pooled,
         models=models,
         n_train_students=int(parts[0][0]["user_id"].nunique()),
-        n_test_students=int(pooled["user_id"].nunique()) if protocol != "kfold" else int(table["user_id"].nunique()),
+        n_test_students=int(pooled["user_id"].nunique())
+        if protocol != "kfold"
+        else int(table["user_id"].nunique()),
         train_seconds=train_seconds,
         predict_seconds=predict_seconds,
         folds=folds,
     )
-

@@ -21,10 +21,22 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ABILITY_GRID", "choose_n_concepts", "cluster_exercises", "concept_depth", "fit_oracle", "fit_structure",
-           "learn_structure", "log_loss_by_concept_depth", "oracle_predictions", "read_exercise_info"]
+__all__ = [
+    "ABILITY_GRID",
+    "choose_n_concepts",
+    "cluster_exercises",
+    "concept_depth",
+    "fit_oracle",
+    "fit_structure",
+    "learn_structure",
+    "log_loss_by_concept_depth",
+    "oracle_predictions",
+    "read_exercise_info",
+]
 
-ABILITY_GRID = np.linspace(-20.0, 20.0, 401)  # abilities integrated over (wide enough for ability_sd up to ~5)
+ABILITY_GRID = np.linspace(
+    -20.0, 20.0, 401
+)  # abilities integrated over (wide enough for ability_sd up to ~5)
 
 
 def read_exercise_info(path: str | Path, n_exercises: int) -> tuple[np.ndarray, np.ndarray]:
@@ -47,10 +59,14 @@ def read_exercise_info(path: str | Path, n_exercises: int) -> tuple[np.ndarray, 
         except ValueError:
             raise ValueError(f"{path}, line {number}: expected 4 numbers, got {line!r}") from None
         if len(values) != 4:
-            raise ValueError(f"{path}, line {number}: expected 4 numbers (fraction, std, concept, difficulty), got {len(values)}")
+            raise ValueError(
+                f"{path}, line {number}: expected 4 numbers (fraction, std, concept, difficulty), got {len(values)}"
+            )
         rows.append(values)
     if len(rows) != n_exercises:
-        raise ValueError(f"{path}: {len(rows)} exercise lines for a response matrix of {n_exercises} exercises")
+        raise ValueError(
+            f"{path}: {len(rows)} exercise lines for a response matrix of {n_exercises} exercises"
+        )
     info = np.asarray(rows)  # (m, 4)
     return info[:, 2].astype(np.int64), info[:, 3]
 
@@ -61,8 +77,14 @@ def concept_depth(concept: np.ndarray) -> np.ndarray:
     return np.tril(concept[:, None] == concept[None, :], k=-1).sum(axis=1).astype(np.int64)
 
 
-def oracle_predictions(responses: np.ndarray, concept: np.ndarray, difficulty: np.ndarray, guess: float, ability_sd: float,
-                       gain: float) -> tuple[np.ndarray, float]:
+def oracle_predictions(
+    responses: np.ndarray,
+    concept: np.ndarray,
+    difficulty: np.ndarray,
+    guess: float,
+    ability_sd: float,
+    gain: float,
+) -> tuple[np.ndarray, float]:
     """Posterior-predictive p(correct) of every answer given only the earlier ones, and the log-likelihood.
 
     Args:
@@ -77,30 +99,47 @@ def oracle_predictions(responses: np.ndarray, concept: np.ndarray, difficulty: n
     prior = np.exp(-0.5 * (ABILITY_GRID / ability_sd) ** 2)
     prior /= prior.sum()
     concepts = np.unique(concept)
-    posterior = {c: np.tile(prior, (responses.shape[0], 1)) for c in concepts}  # (n, grid) per concept
+    posterior = {
+        c: np.tile(prior, (responses.shape[0], 1)) for c in concepts
+    }  # (n, grid) per concept
     predictions = np.zeros(responses.shape)
     log_likelihood = 0.0
     practice = concept_depth(concept)  # (m,)
     for j in range(responses.shape[1]):
         c = concept[j]
-        p_grid = guess + (1 - guess) / (1 + np.exp(-(ABILITY_GRID + gain * practice[j] - difficulty[j])))  # (grid,)
+        p_grid = guess + (1 - guess) / (
+            1 + np.exp(-(ABILITY_GRID + gain * practice[j] - difficulty[j]))
+        )  # (grid,)
         predictions[:, j] = posterior[c] @ p_grid
-        answered = responses[:, j:j + 1] == 1  # (n, 1)
-        log_likelihood += float(np.log(np.where(answered[:, 0], predictions[:, j], 1 - predictions[:, j])).sum())
+        answered = responses[:, j : j + 1] == 1  # (n, 1)
+        log_likelihood += float(
+            np.log(np.where(answered[:, 0], predictions[:, j], 1 - predictions[:, j])).sum()
+        )
         updated = posterior[c] * np.where(answered, p_grid, 1 - p_grid)  # (n, grid)
         posterior[c] = updated / updated.sum(axis=1, keepdims=True)
     return predictions, log_likelihood
 
 
-def fit_oracle(responses: np.ndarray, concept: np.ndarray, difficulty: np.ndarray, guesses=(0.0, 0.1, 0.2, 0.25),
-               ability_sds=(1.0, 2.0, 3.0, 4.0), gains=(0.0, 0.05, 0.1, 0.2)) -> dict:
+def fit_oracle(
+    responses: np.ndarray,
+    concept: np.ndarray,
+    difficulty: np.ndarray,
+    guesses=(0.0, 0.1, 0.2, 0.25),
+    ability_sds=(1.0, 2.0, 3.0, 4.0),
+    gains=(0.0, 0.05, 0.1, 0.2),
+) -> dict:
     """The grid point of (guess, ability_sd, gain) with the highest likelihood of ``responses``.
 
     Returns:
         {"guess", "ability_sd", "gain", "log_likelihood"}.
     """
-    best = max(((oracle_predictions(responses, concept, difficulty, g, s, k)[1], g, s, k)
-                for g, s, k in itertools.product(guesses, ability_sds, gains)), key=lambda row: row[0])
+    best = max(
+        (
+            (oracle_predictions(responses, concept, difficulty, g, s, k)[1], g, s, k)
+            for g, s, k in itertools.product(guesses, ability_sds, gains)
+        ),
+        key=lambda row: row[0],
+    )
     return {"guess": best[1], "ability_sd": best[2], "gain": best[3], "log_likelihood": best[0]}
 
 
@@ -120,10 +159,14 @@ def cluster_exercises(responses: np.ndarray, n_concepts: int) -> np.ndarray:
         raise ValueError(f"cluster_exercises: n_concepts must be in [1, {m}], got {n_concepts}")
     constant = np.flatnonzero(responses.std(axis=0) == 0)
     if constant.size:
-        raise ValueError(f"cluster_exercises: exercise(s) {constant.tolist()} were answered alike by every student; "
-                         "their correlation with the others is undefined")
+        raise ValueError(
+            f"cluster_exercises: exercise(s) {constant.tolist()} were answered alike by every student; "
+            "their correlation with the others is undefined"
+        )
     # Sums of the correlations between each two clusters: merging b into a adds b's row and column to a's.
-    sums = np.corrcoef(responses.T.astype(np.float64))  # (clusters, clusters), at first the exercises
+    sums = np.corrcoef(
+        responses.T.astype(np.float64)
+    )  # (clusters, clusters), at first the exercises
     sizes = np.ones(m)
     clusters = [[j] for j in range(m)]
     while len(clusters) > n_concepts:
@@ -157,20 +200,27 @@ def fit_structure(responses: np.ndarray, concept: np.ndarray) -> dict:
     import torch.nn.functional as F
 
     m = responses.shape[1]
-    answers = torch.tensor(responses, dtype=torch.float64)  # (n, m), a copy (the input may be read-only)
+    answers = torch.tensor(
+        responses, dtype=torch.float64
+    )  # (n, m), a copy (the input may be read-only)
     grid = torch.as_tensor(ABILITY_GRID)
     blocks = []
     for c in np.unique(concept):
         items = np.flatnonzero(concept == c)
         blocks.append(torch.as_tensor(items))
     params = torch.zeros(m + 2, dtype=torch.float64)
-    params[m], params[m + 1] = float(np.log(0.1 / 0.9)), float(np.log(2.0))  # logit guess, log spread
+    params[m], params[m + 1] = (
+        float(np.log(0.1 / 0.9)),
+        float(np.log(2.0)),
+    )  # logit guess, log spread
     params.requires_grad_(True)
 
     def negative_log_likelihood() -> torch.Tensor:
         difficulty = params[:m]
         log_guess, log_no_guess = F.logsigmoid(params[m]), F.logsigmoid(-params[m])
-        log_prior = torch.log_softmax(-0.5 * (grid / torch.exp(params[m + 1])) ** 2, dim=0)  # (grid,)
+        log_prior = torch.log_softmax(
+            -0.5 * (grid / torch.exp(params[m + 1])) ** 2, dim=0
+        )  # (grid,)
         total = params.new_zeros(())
         for items in blocks:
             logit = grid - difficulty[items][:, None]  # (k, grid)
@@ -182,8 +232,13 @@ def fit_structure(responses: np.ndarray, concept: np.ndarray) -> dict:
             total = total + torch.logsumexp(log_likelihood + log_prior, dim=1).sum()
         return -total
 
-    optimizer = torch.optim.LBFGS([params], max_iter=500, tolerance_grad=1e-9, tolerance_change=1e-12,
-                                  line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [params],
+        max_iter=500,
+        tolerance_grad=1e-9,
+        tolerance_change=1e-12,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
@@ -195,11 +250,18 @@ def fit_structure(responses: np.ndarray, concept: np.ndarray) -> dict:
     with torch.no_grad():
         final = -float(negative_log_likelihood())
     values = params.detach().numpy()
-    return {"difficulty": values[:m].copy(), "guess": float(1 / (1 + np.exp(-values[m]))),
-            "ability_sd": float(np.exp(values[m + 1])), "gain": 0.0, "log_likelihood": final}
+    return {
+        "difficulty": values[:m].copy(),
+        "guess": float(1 / (1 + np.exp(-values[m]))),
+        "ability_sd": float(np.exp(values[m + 1])),
+        "gain": 0.0,
+        "log_likelihood": final,
+    }
 
 
-def choose_n_concepts(responses: np.ndarray, max_concepts: int = 10, held_out: float = 0.25) -> tuple[int, dict[int, float]]:
+def choose_n_concepts(
+    responses: np.ndarray, max_concepts: int = 10, held_out: float = 0.25
+) -> tuple[int, dict[int, float]]:
     """The number of concepts, from 1..max_concepts, under which the last ``held_out`` fraction of the
     students is likeliest, given clusters and parameters fitted to the others.
 
@@ -211,19 +273,31 @@ def choose_n_concepts(responses: np.ndarray, max_concepts: int = 10, held_out: f
     """
     cut = int(round(responses.shape[0] * (1 - held_out)))
     if cut < 2 or cut == responses.shape[0]:
-        raise ValueError(f"choose_n_concepts: {responses.shape[0]} students are too few to hold {held_out:.0%} out")
+        raise ValueError(
+            f"choose_n_concepts: {responses.shape[0]} students are too few to hold {held_out:.0%} out"
+        )
     fit_part, check_part = responses[:cut], responses[cut:]
     scores: dict[int, float] = {}
     for k in range(1, min(max_concepts, responses.shape[1]) + 1):
         concept = cluster_exercises(fit_part, k)
         fitted = fit_structure(fit_part, concept)
-        _, scores[k] = oracle_predictions(check_part, concept, fitted["difficulty"], fitted["guess"], fitted["ability_sd"],
-                                          fitted["gain"])
+        _, scores[k] = oracle_predictions(
+            check_part,
+            concept,
+            fitted["difficulty"],
+            fitted["guess"],
+            fitted["ability_sd"],
+            fitted["gain"],
+        )
     return max(scores, key=scores.get), scores
 
 
-def learn_structure(responses: np.ndarray, n_concepts: int | None = None, max_concepts: int = 10,
-                    held_out: float = 0.25) -> dict:
+def learn_structure(
+    responses: np.ndarray,
+    n_concepts: int | None = None,
+    max_concepts: int = 10,
+    held_out: float = 0.25,
+) -> dict:
     """The oracle's exercise parameters learned from answers alone: concepts by clustering, the rest by likelihood.
 
     Args:
@@ -238,11 +312,17 @@ def learn_structure(responses: np.ndarray, n_concepts: int | None = None, max_co
     if n_concepts is None:
         n_concepts, scores = choose_n_concepts(responses, max_concepts, held_out)
     concept = cluster_exercises(responses, n_concepts)
-    return {**fit_structure(responses, concept), "concept": concept, "n_concepts": n_concepts,
-            "held_out_log_likelihood": scores}
+    return {
+        **fit_structure(responses, concept),
+        "concept": concept,
+        "n_concepts": n_concepts,
+        "held_out_log_likelihood": scores,
+    }
 
 
-def log_loss_by_concept_depth(responses: np.ndarray, probabilities: np.ndarray, concept: np.ndarray) -> np.ndarray:
+def log_loss_by_concept_depth(
+    responses: np.ndarray, probabilities: np.ndarray, concept: np.ndarray
+) -> np.ndarray:
     """(max depth + 1,) mean log-loss per answer at each concept depth (``concept_depth``).
 
     Shows where a predictor's loss comes from: at depth 0 nothing about the student's ability on
@@ -257,14 +337,22 @@ def log_loss_by_concept_depth(responses: np.ndarray, probabilities: np.ndarray, 
     from riley_gym.kt.data.metrics import answer_log_losses
 
     responses, probabilities = np.asarray(responses), np.asarray(probabilities, dtype=np.float64)
-    if responses.ndim != 2 or probabilities.shape != responses.shape or len(concept) != responses.shape[1]:
-        raise ValueError(f"log_loss_by_concept_depth: answers {responses.shape}, probabilities {probabilities.shape} and "
-                         f"{len(concept)} concepts do not match as (n, m), (n, m), (m,)")
+    if (
+        responses.ndim != 2
+        or probabilities.shape != responses.shape
+        or len(concept) != responses.shape[1]
+    ):
+        raise ValueError(
+            f"log_loss_by_concept_depth: answers {responses.shape}, probabilities {probabilities.shape} and "
+            f"{len(concept)} concepts do not match as (n, m), (n, m), (m,)"
+        )
     outside = ~((probabilities >= 0) & (probabilities <= 1))  # NaN too
     if outside.any():
         bad = np.argwhere(outside)[0]
-        raise ValueError(f"log_loss_by_concept_depth: probability {probabilities[tuple(bad)]} of student row {bad[0]}, "
-                         f"answer {bad[1]} is not in [0, 1]")
+        raise ValueError(
+            f"log_loss_by_concept_depth: probability {probabilities[tuple(bad)]} of student row {bad[0]}, "
+            f"answer {bad[1]} is not in [0, 1]"
+        )
     losses = answer_log_losses(responses, probabilities).mean(axis=0)  # (m,)
     depth = concept_depth(concept)
     return np.bincount(depth, weights=losses) / np.bincount(depth)

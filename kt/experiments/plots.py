@@ -34,8 +34,9 @@ def _save(figure, path: str | Path) -> Path:
     return path
 
 
-def plot_calibration(pred_tables: dict[str, pd.DataFrame], path: str | Path,
-                     n_bins: int = 10) -> Path:
+def plot_calibration(
+    pred_tables: dict[str, pd.DataFrame], path: str | Path, n_bins: int = 10
+) -> Path:
     """Reliability diagram: fraction correct against mean predicted p, one line per model.
 
     Args:
@@ -60,8 +61,9 @@ def plot_calibration(pred_tables: dict[str, pd.DataFrame], path: str | Path,
         missing = [c for c in ("correct", PREDICTION_COLUMN) if c not in table.columns]
         if missing:
             raise ValueError(f"plot_calibration: table {name!r} lacks column(s) {missing}")
-        curve = calibration_curve(table["correct"].to_numpy(),
-                                  table[PREDICTION_COLUMN].to_numpy(), n_bins=n_bins)
+        curve = calibration_curve(
+            table["correct"].to_numpy(), table[PREDICTION_COLUMN].to_numpy(), n_bins=n_bins
+        )
         curve = curve[curve["n"] > 0]
         axes.plot(curve["mean_p"], curve["frac_correct"], marker="o", label=str(name))
     axes.set_xlim(0, 1)
@@ -131,8 +133,9 @@ def plot_knowledge_heatmap(
     labels = [f"({s}, {int(c)})" for s, c in zip(exercise_sequence, correct_sequence)]
     for index, (title, values) in enumerate(panels):
         axes = figure.add_subplot(len(panels), 1, index + 1)
-        image = axes.imshow(values.T, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0,
-                            interpolation="nearest")  # (n_skills, T)
+        image = axes.imshow(
+            values.T, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest"
+        )  # (n_skills, T)
         axes.set_yticks(range(len(skills)))
         axes.set_yticklabels([str(s) for s in skills])
         axes.set_xticks(range(n_steps))
@@ -144,7 +147,9 @@ def plot_knowledge_heatmap(
     return _save(figure, path)
 
 
-def plot_loss_gap_by_depth(gaps: dict[str, dict[str, Sequence[float]]], path: str | Path, reference: str = "reference") -> Path:
+def plot_loss_gap_by_depth(
+    gaps: dict[str, dict[str, Sequence[float]]], path: str | Path, reference: str = "reference"
+) -> Path:
     """Each model's log-loss minus a reference predictor's, against the concept depth of the answer.
 
     Below 0 on the training students and above on the test students is overfitting; above on both,
@@ -162,7 +167,9 @@ def plot_loss_gap_by_depth(gaps: dict[str, dict[str, Sequence[float]]], path: st
         ValueError: If ``gaps`` is empty.
     """
     if not gaps:
-        raise ValueError("plot_loss_gap_by_depth: gaps is empty; give name -> {'train': [...], 'test': [...]}")
+        raise ValueError(
+            "plot_loss_gap_by_depth: gaps is empty; give name -> {'train': [...], 'test': [...]}"
+        )
     figure = _figure(6.0, 4.0)
     axes = figure.add_subplot(1, 1, 1)
     axes.axhline(0.0, color="grey", linewidth=1)
@@ -170,8 +177,14 @@ def plot_loss_gap_by_depth(gaps: dict[str, dict[str, Sequence[float]]], path: st
         colour = f"C{number}"
         for half, style in (("train", "--"), ("test", "-")):
             values = np.asarray(by_half[half])
-            axes.plot(np.arange(len(values)), values, linestyle=style, marker="o", color=colour,
-                      label=f"{Path(str(name)).name} ({half})")
+            axes.plot(
+                np.arange(len(values)),
+                values,
+                linestyle=style,
+                marker="o",
+                color=colour,
+                label=f"{Path(str(name)).name} ({half})",
+            )
     axes.set_xlabel("earlier answers on the same concept")
     axes.set_ylabel(f"log-loss minus {reference}'s (nats per answer)")
     axes.set_title("Log-loss against the reference by concept depth")

@@ -31,14 +31,19 @@ import torch
 
 from riley_gym import nets
 from riley_gym.kt.data import read_log
-from riley_gym.kt.models.dkt import DKTConfig
-from riley_gym.kt.experiments.evaluation import EvaluationResult, evaluate
 from riley_gym.kt.data.metrics import evaluate_predictions, per_skill_metrics
-from riley_gym.kt.models.registry import MODELS
-from riley_gym.kt.experiments.plots import plot_calibration
-from riley_gym.kt.data.table import PREDICTION_COLUMN
 from riley_gym.kt.data.splits import pykt_test_windows
-from riley_gym.kt.models.training import CHECKPOINT_FIELDS, TrainingConfig, settings_differences, training_settings
+from riley_gym.kt.data.table import PREDICTION_COLUMN
+from riley_gym.kt.experiments.evaluation import EvaluationResult, evaluate
+from riley_gym.kt.experiments.plots import plot_calibration
+from riley_gym.kt.models.dkt import DKTConfig
+from riley_gym.kt.models.registry import MODELS
+from riley_gym.kt.models.training import (
+    CHECKPOINT_FIELDS,
+    TrainingConfig,
+    settings_differences,
+    training_settings,
+)
 
 SUMMARY_FILE = "summary.json"
 RUN_FILE = "run.json"
@@ -64,10 +69,20 @@ def add_dkt_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + spec.name.replace("_", "-")
         default = spec.default
         if isinstance(default, bool):
-            group.add_argument(flag, type=nets.parse_bool, default=None, metavar="BOOL",
-                               help=f"{spec.metadata['help']} (default {default})")
+            group.add_argument(
+                flag,
+                type=nets.parse_bool,
+                default=None,
+                metavar="BOOL",
+                help=f"{spec.metadata['help']} (default {default})",
+            )
         else:
-            group.add_argument(flag, type=type(default), default=None, help=f"{spec.metadata['help']} (default {default})")
+            group.add_argument(
+                flag,
+                type=type(default),
+                default=None,
+                help=f"{spec.metadata['help']} (default {default})",
+            )
 
 
 def dkt_config_from_arguments(args: argparse.Namespace, seed: int) -> DKTConfig:
@@ -99,7 +114,9 @@ def _model_summary(name: str, result: EvaluationResult) -> dict[str, Any]:
     if mixing is not None:
         summary["concept_mixing"] = mixing
     config = result.models[0].config
-    summary["settings"] = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+    summary["settings"] = (
+        config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+    )
     return summary
 
 
@@ -137,7 +154,9 @@ def _config_or_default(name: str, config: Any) -> Any:
 
 def _config_dict(config: Any) -> dict[str, Any]:
     values = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
-    if isinstance(getattr(config, "training", None), TrainingConfig):  # where to checkpoint may differ between a run and its resumption
+    if isinstance(
+        getattr(config, "training", None), TrainingConfig
+    ):  # where to checkpoint may differ between a run and its resumption
         values["training"] = training_settings(config.training)
     return values
 
@@ -150,12 +169,20 @@ def _with_checkpoint(config: Any, path: Path, resume: bool) -> Any:
     training = getattr(config, "training", None)
     if not isinstance(training, TrainingConfig):
         return config
-    training = dataclasses.replace(training, checkpoint_path=str(path), resume=resume and path.is_file())
+    training = dataclasses.replace(
+        training, checkpoint_path=str(path), resume=resume and path.is_file()
+    )
     return dataclasses.replace(config, training=training)
 
 
-def _model_factory(model_class: type, config: Any, folder: Path, protocol: str, resume: bool,
-                   teacher: Callable[[pd.DataFrame], Any] | None = None) -> Callable[[], Any]:
+def _model_factory(
+    model_class: type,
+    config: Any,
+    folder: Path,
+    protocol: str,
+    resume: bool,
+    teacher: Callable[[pd.DataFrame], Any] | None = None,
+) -> Callable[[], Any]:
     """Builds the model of each fit in turn, each checkpointing to its own file in ``folder`` (and taught by ``teacher``)."""
     fits = itertools.count()  # evaluate() makes one model per fit, in fold order
 
@@ -163,7 +190,11 @@ def _model_factory(model_class: type, config: Any, folder: Path, protocol: str, 
         number = next(fits)
         path = folder / ("checkpoint.pt" if protocol != "kfold" else f"checkpoint_fold{number}.pt")
         config_here = _with_checkpoint(config, path, resume)
-        return model_class(config_here) if teacher is None else model_class(config_here, teacher=teacher)
+        return (
+            model_class(config_here)
+            if teacher is None
+            else model_class(config_here, teacher=teacher)
+        )
 
     return make_model
 
@@ -177,8 +208,14 @@ def _file_identity(path: str | None, size: int | None = None) -> tuple[str, int 
     return Path(path).name, size
 
 
-def load_teachers(runs: list[str | os.PathLike], data: str, test: str | None, protocol: str, valid_fold: int = 0,
-                  device: str | None = None) -> tuple[Callable[[pd.DataFrame], Any], list[dict[str, Any]]]:
+def load_teachers(
+    runs: list[str | os.PathLike],
+    data: str,
+    test: str | None,
+    protocol: str,
+    valid_fold: int = 0,
+    device: str | None = None,
+) -> tuple[Callable[[pd.DataFrame], Any], list[dict[str, Any]]]:
     """The mean prediction of the models saved in ``runs``, to train a DKT on (``DKT(teacher=...)``).
 
     A teacher must have seen none of this run's test students, so each run must be a
@@ -198,9 +235,11 @@ def load_teachers(runs: list[str | os.PathLike], data: str, test: str | None, pr
     if not runs:
         raise TeacherError("no teacher runs given")
     if protocol == "kfold" or (protocol == "holdout" and not test):
-        raise TeacherError(f"teachers need a split that does not depend on the seed (dkt-synthetic, pykt, or holdout "
-                           f"with --test); protocol {protocol!r}{'' if test else ' without a test file'} holds out other "
-                           "students for each seed, so a teacher may have trained on this run's test students")
+        raise TeacherError(
+            f"teachers need a split that does not depend on the seed (dkt-synthetic, pykt, or holdout "
+            f"with --test); protocol {protocol!r}{'' if test else ' without a test file'} holds out other "
+            "students for each seed, so a teacher may have trained on this run's test students"
+        )
     expected = {"protocol": protocol, "data": _file_identity(data), "test": _file_identity(test)}
     if protocol == "pykt":
         expected["validation fold"] = valid_fold
@@ -211,30 +250,50 @@ def load_teachers(runs: list[str | os.PathLike], data: str, test: str | None, pr
         except (ValueError, OSError) as error:
             raise TeacherError(f"teacher {run}: {error}") from error
         summary = json.loads((Path(run) / SUMMARY_FILE).read_text())
-        run_file = Path(run) / RUN_FILE  # the settings as the teacher started, with its files' sizes then
+        run_file = (
+            Path(run) / RUN_FILE
+        )  # the settings as the teacher started, with its files' sizes then
         recorded = json.loads(run_file.read_text())["settings"] if run_file.is_file() else {}
-        found = {"protocol": summary.get("protocol"), "data": _file_identity(summary.get("data"), recorded.get("data_bytes")),
-                 "test": _file_identity(summary.get("test"), recorded.get("test_bytes")),
-                 "validation fold": recorded.get("valid_fold", 0)}
-        differing = [f"{key} {found[key]} (this run: {expected[key]})" for key in expected if found[key] != expected[key]]
+        found = {
+            "protocol": summary.get("protocol"),
+            "data": _file_identity(summary.get("data"), recorded.get("data_bytes")),
+            "test": _file_identity(summary.get("test"), recorded.get("test_bytes")),
+            "validation fold": recorded.get("valid_fold", 0),
+        }
+        differing = [
+            f"{key} {found[key]} (this run: {expected[key]})"
+            for key in expected
+            if found[key] != expected[key]
+        ]
         if differing:
-            raise TeacherError(f"teacher {run} was trained on another split, so it may have seen this run's test "
-                               f"students: " + "; ".join(differing))
+            raise TeacherError(
+                f"teacher {run} was trained on another split, so it may have seen this run's test "
+                f"students: " + "; ".join(differing)
+            )
         models.append(model)
         records.append({"run": str(run), "model": name, "test_auc": summary.get("test_auc")})
 
     def mean_prediction(table: pd.DataFrame) -> Any:
-        with warnings.catch_warnings():  # a teacher's unknown-skill fallback is its documented behaviour
+        with (
+            warnings.catch_warnings()
+        ):  # a teacher's unknown-skill fallback is its documented behaviour
             warnings.simplefilter("ignore", UserWarning)
-            return sum(model.predict(table)[PREDICTION_COLUMN].to_numpy() for model in models) / len(models)
+            return sum(
+                model.predict(table)[PREDICTION_COLUMN].to_numpy() for model in models
+            ) / len(models)
 
     return mean_prediction, records
 
 
 def _start_run(out: Path, folders: list[Path], settings: dict[str, Any]) -> None:
     """Clear a previous run's summary and checkpoints from ``out`` (they would pass for this run's) and record the settings."""
-    stale = [out / SUMMARY_FILE] + [path for folder in folders if folder.is_dir() for path in folder.iterdir()
-                                     if _CHECKPOINT_NAME.fullmatch(path.name)]
+    stale = [out / SUMMARY_FILE] + [
+        path
+        for folder in folders
+        if folder.is_dir()
+        for path in folder.iterdir()
+        if _CHECKPOINT_NAME.fullmatch(path.name)
+    ]
     for path in stale:
         path.unlink(missing_ok=True)
     record = {"settings": settings, "torch_threads": torch.get_num_threads()}
@@ -244,18 +303,28 @@ def _start_run(out: Path, folders: list[Path], settings: dict[str, Any]) -> None
 def _check_resumable(out: Path, settings: dict[str, Any]) -> None:
     """Raise ``ResumeError`` unless ``out`` holds an unfinished run started with ``settings``."""
     if not (out / RUN_FILE).is_file():
-        raise ResumeError(f"nothing to resume in {out}: no {RUN_FILE}, which a run writes when it starts; "
-                          "run without --resume to start one")
+        raise ResumeError(
+            f"nothing to resume in {out}: no {RUN_FILE}, which a run writes when it starts; "
+            "run without --resume to start one"
+        )
     if (out / SUMMARY_FILE).is_file():
-        raise ResumeError(f"nothing to resume in {out}: the run there finished ({SUMMARY_FILE} exists); "
-                          "run without --resume to start it again, or choose another --out")
+        raise ResumeError(
+            f"nothing to resume in {out}: the run there finished ({SUMMARY_FILE} exists); "
+            "run without --resume to start it again, or choose another --out"
+        )
     record = json.loads((out / RUN_FILE).read_text())
     differences = settings_differences(record["settings"], settings, saved_as="the run")
     if differences:
-        raise ResumeError(f"cannot resume {out}: the settings given differ from the run's: " + "; ".join(differences))
+        raise ResumeError(
+            f"cannot resume {out}: the settings given differ from the run's: "
+            + "; ".join(differences)
+        )
     if record["torch_threads"] != torch.get_num_threads():
-        warnings.warn(f"resuming with {torch.get_num_threads()} torch threads; the run started with "
-                      f"{record['torch_threads']}, so the result may differ in the last bits", stacklevel=3)
+        warnings.warn(
+            f"resuming with {torch.get_num_threads()} torch threads; the run started with "
+            f"{record['torch_threads']}, so the result may differ in the last bits",
+            stacklevel=3,
+        )
 
 
 def train_and_report(
@@ -317,15 +386,30 @@ def train_and_report(
     configs = {name: _config_or_default(name, (configs or {}).get(name)) for name in models}
     out = Path(out)
     folders = {name: out if len(models) == 1 else out / name for name in models}
-    settings = json.loads(json.dumps({
-        "models": models, "data": str(data), "data_bytes": os.path.getsize(data) if os.path.isfile(data) else None,
-        "test": str(test) if test else None, "test_bytes": os.path.getsize(test) if test and os.path.isfile(test) else None,
-        "format": data_format, "protocol": protocol, "seed": seed, "k": k, "test_fraction": test_fraction,
-        "valid_fold": valid_fold, "configs": {name: _config_dict(config) for name, config in configs.items()},
-        "teachers": [str(run) for run in teachers or []],
-    }))  # as read back from run.json (tuples become lists)
-    teacher, teacher_records = (load_teachers(teachers, data, test, protocol, valid_fold, configs["dkt"].device)
-                                if teachers else (None, None))
+    settings = json.loads(
+        json.dumps(
+            {
+                "models": models,
+                "data": str(data),
+                "data_bytes": os.path.getsize(data) if os.path.isfile(data) else None,
+                "test": str(test) if test else None,
+                "test_bytes": os.path.getsize(test) if test and os.path.isfile(test) else None,
+                "format": data_format,
+                "protocol": protocol,
+                "seed": seed,
+                "k": k,
+                "test_fraction": test_fraction,
+                "valid_fold": valid_fold,
+                "configs": {name: _config_dict(config) for name, config in configs.items()},
+                "teachers": [str(run) for run in teachers or []],
+            }
+        )
+    )  # as read back from run.json (tuples become lists)
+    teacher, teacher_records = (
+        load_teachers(teachers, data, test, protocol, valid_fold, configs["dkt"].device)
+        if teachers
+        else (None, None)
+    )
     out.mkdir(parents=True, exist_ok=True)
     if resume:
         _check_resumable(out, settings)
@@ -337,14 +421,27 @@ def train_and_report(
     started = time.perf_counter()
     for name in models:
         folders[name].mkdir(parents=True, exist_ok=True)
-        make_model = _model_factory(MODELS[name], configs[name], folders[name], protocol, resume, teacher)
-        result = evaluate(make_model, table, protocol, test_table, k=k, test_fraction=test_fraction,
-                          valid_fold=valid_fold, seed=seed, progress=progress)
+        make_model = _model_factory(
+            MODELS[name], configs[name], folders[name], protocol, resume, teacher
+        )
+        result = evaluate(
+            make_model,
+            table,
+            protocol,
+            test_table,
+            k=k,
+            test_fraction=test_fraction,
+            valid_fold=valid_fold,
+            seed=seed,
+            progress=progress,
+        )
         _write_model_files(folders[name], result)
         summaries[name] = _model_summary(name, result)
         if teacher is not None:
             taught = result.predictions.assign(**{PREDICTION_COLUMN: teacher(result.predictions)})
-            summaries[name].update(teachers=teacher_records, teachers_test_auc=evaluate_predictions(taught)["auc"])
+            summaries[name].update(
+                teachers=teacher_records, teachers_test_auc=evaluate_predictions(taught)["auc"]
+            )
         predictions[name] = result.predictions
     plot_calibration(predictions, out / "calibration.png")
     common = {
@@ -364,11 +461,25 @@ def train_and_report(
     if len(models) == 1:
         summary = {**summaries[models[0]], **common}
     else:
-        columns = ["model", "test_auc", "test_acc", "test_rmse", "test_log_loss", "train_seconds", "predict_seconds"]
-        comparison = pd.DataFrame([{column: summaries[name].get(column) for column in columns} for name in models])
+        columns = [
+            "model",
+            "test_auc",
+            "test_acc",
+            "test_rmse",
+            "test_log_loss",
+            "train_seconds",
+            "predict_seconds",
+        ]
+        comparison = pd.DataFrame(
+            [{column: summaries[name].get(column) for column in columns} for name in models]
+        )
         comparison.to_csv(out / "comparison.csv", index=False)
         _plot_comparison(comparison, out / "comparison.png")
-        summary = {"model": "all" if set(models) == set(MODELS) else ",".join(models), "models": summaries, **common}
+        summary = {
+            "model": "all" if set(models) == set(MODELS) else ",".join(models),
+            "models": summaries,
+            **common,
+        }
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=float))
     return summary
 
@@ -382,14 +493,22 @@ def load_saved(run: str | os.PathLike, device: str | None = None) -> tuple[str, 
     run = Path(run)
     summary_path = run / SUMMARY_FILE
     if not summary_path.is_file() or not (run / "model").is_dir():
-        raise ValueError(f"{run} is not a single-model run folder of train_kt.py (needs {SUMMARY_FILE} and model/)")
+        raise ValueError(
+            f"{run} is not a single-model run folder of train_kt.py (needs {SUMMARY_FILE} and model/)"
+        )
     name = json.loads(summary_path.read_text())["model"]
-    on_device = {"device": device} if device is not None and name == "dkt" else {}  # the baselines live on the CPU
+    on_device = (
+        {"device": device} if device is not None and name == "dkt" else {}
+    )  # the baselines live on the CPU
     return name, MODELS[name].load(run / "model", **on_device)
 
 
 def evaluate_saved(
-    run: str | os.PathLike, data: str, out: str | os.PathLike, data_format: str = "auto", pykt_windows: bool = False
+    run: str | os.PathLike,
+    data: str,
+    out: str | os.PathLike,
+    data_format: str = "auto",
+    pykt_windows: bool = False,
 ) -> dict[str, Any]:
     """Score a model saved by ``train_and_report`` on another log.
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,45 +38,96 @@ from riley_gym.kt.tutoring.recommend import (
 )
 from riley_gym.kt.tutoring.simulation import compare_policies, plot_learning_curves
 
-POLICIES = ("random", "blocked", "interleaved", "mastery", "zpd", "greedy", "expectimax", "dqn", "oracle")
+POLICIES = (
+    "random",
+    "blocked",
+    "interleaved",
+    "mastery",
+    "zpd",
+    "greedy",
+    "expectimax",
+    "dqn",
+    "oracle",
+)
 
 
 @dataclass(frozen=True)
 class TutorConfig:
     """Settings of the end-to-end tutoring comparison."""
 
-    curriculum: str = field(default="riley", metadata={"help": "curriculum: 'riley' or a JSON/YAML file"})
+    curriculum: str = field(
+        default="riley", metadata={"help": "curriculum: 'riley' or a JSON/YAML file"}
+    )
     dynamics: str = field(default="bkt", metadata={"help": "student dynamics: bkt or irt"})
-    students: int = field(default=500, metadata={"help": "fresh simulated students tutored per policy"})
+    students: int = field(
+        default=500, metadata={"help": "fresh simulated students tutored per policy"}
+    )
     session_length: int = field(default=50, metadata={"help": "exercises per tutoring session"})
-    log_students: int = field(default=5000, metadata={"help": "students in the simulated logs the models are trained on"})
-    policies: tuple[str, ...] = field(default=POLICIES, metadata={"help": f"policies to compare, from {POLICIES}"})
+    log_students: int = field(
+        default=5000, metadata={"help": "students in the simulated logs the models are trained on"}
+    )
+    policies: tuple[str, ...] = field(
+        default=POLICIES, metadata={"help": f"policies to compare, from {POLICIES}"}
+    )
     dkt_hidden: int = field(default=64, metadata={"help": "DKT LSTM width"})
-    dkt_epochs: int = field(default=12, metadata={"help": "most DKT epochs (early stopping on 10% of the training students)"})
+    dkt_epochs: int = field(
+        default=12,
+        metadata={"help": "most DKT epochs (early stopping on 10% of the training students)"},
+    )
     expectimax_horizon: int = field(default=2, metadata={"help": "expectimax lookahead depth"})
-    expectimax_beam: int = field(default=2, metadata={"help": "exercises expanded further per lookahead node"})
+    expectimax_beam: int = field(
+        default=2, metadata={"help": "exercises expanded further per lookahead node"}
+    )
     zpd_target: float = field(default=0.7, metadata={"help": "ZPD target p(correct)"})
-    mastery_threshold: float = field(default=0.95, metadata={"help": "BKT mastery at which the mastery policy moves on"})
+    mastery_threshold: float = field(
+        default=0.95, metadata={"help": "BKT mastery at which the mastery policy moves on"}
+    )
     dqn_steps: int = field(default=500_000, metadata={"help": "DQN tutor training student-steps"})
-    oracle_samples: int = field(default=8, metadata={"help": "Monte Carlo draws per exercise of the oracle's lookahead"})
-    seed: int = field(default=0, metadata={"help": "seed of logs, models, training and tutored students"})
+    oracle_samples: int = field(
+        default=8, metadata={"help": "Monte Carlo draws per exercise of the oracle's lookahead"}
+    )
+    seed: int = field(
+        default=0, metadata={"help": "seed of logs, models, training and tutored students"}
+    )
 
     def __post_init__(self) -> None:
         if self.dynamics not in ("bkt", "irt"):
             raise ValueError(f"TutorConfig.dynamics must be 'bkt' or 'irt', got {self.dynamics!r}")
-        for name in ("students", "session_length", "log_students", "dkt_hidden", "dkt_epochs", "expectimax_horizon", "expectimax_beam", "dqn_steps", "oracle_samples"):
+        for name in (
+            "students",
+            "session_length",
+            "log_students",
+            "dkt_hidden",
+            "dkt_epochs",
+            "expectimax_horizon",
+            "expectimax_beam",
+            "dqn_steps",
+            "oracle_samples",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"TutorConfig.{name} must be >= 1, got {getattr(self, name)}")
         unknown = sorted(set(self.policies) - set(POLICIES))
         if unknown or "random" not in self.policies:
-            raise ValueError(f"TutorConfig.policies must include 'random' and come from {POLICIES}; unknown: {unknown}")
+            raise ValueError(
+                f"TutorConfig.policies must include 'random' and come from {POLICIES}; unknown: {unknown}"
+            )
         if not 0.0 < self.zpd_target < 1.0 or not 0.0 < self.mastery_threshold < 1.0:
-            raise ValueError(f"TutorConfig: zpd_target and mastery_threshold must be in (0, 1), got {self.zpd_target}, {self.mastery_threshold}")
+            raise ValueError(
+                f"TutorConfig: zpd_target and mastery_threshold must be in (0, 1), got {self.zpd_target}, {self.mastery_threshold}"
+            )
 
     @classmethod
     def quick(cls, **overrides: Any) -> "TutorConfig":
         """A tiny preset for tests: seconds, not minutes (figures are not meaningful)."""
-        settings = dict(students=40, session_length=12, log_students=200, dkt_hidden=16, dkt_epochs=2, dqn_steps=600, oracle_samples=2)
+        settings = dict(
+            students=40,
+            session_length=12,
+            log_students=200,
+            dkt_hidden=16,
+            dkt_epochs=2,
+            dqn_steps=600,
+            oracle_samples=2,
+        )
         return cls(**{**settings, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,21 +136,31 @@ class TutorConfig:
         return values
 
 
-def train_models(logs: pd.DataFrame, exercise_skill: np.ndarray, hidden: int, epochs: int, seed: int) -> dict[str, Any]:
+def train_models(
+    logs: pd.DataFrame, exercise_skill: np.ndarray, hidden: int, epochs: int, seed: int
+) -> dict[str, Any]:
     """Fit DKT over exercises and BKT over skills on 80% of the logged students; score both on the rest.
 
     Returns:
         {"dkt", "bkt", "dkt_test_auc", "bkt_test_auc", "dkt_seconds", "bkt_seconds"}.
     """
-    from riley_gym.kt.models.bkt import BKT
-    from riley_gym.kt.models.dkt import DKT, DKTConfig
     from riley_gym.kt.data.metrics import binary_metrics
     from riley_gym.kt.data.splits import holdout_split
+    from riley_gym.kt.models.bkt import BKT
+    from riley_gym.kt.models.dkt import DKT, DKTConfig
     from riley_gym.kt.models.training import TrainingConfig
 
     train, test = holdout_split(logs, test_fraction=0.2, seed=seed)
-    config = DKTConfig(input_encoding="one-hot", hidden_size=hidden, dropout=0.0, batch_size=64, max_length=200, valid_fraction=0.1, seed=seed,
-                       training=TrainingConfig(learning_rate=3e-3, max_epochs=epochs, patience=2, seed=seed))
+    config = DKTConfig(
+        input_encoding="one-hot",
+        hidden_size=hidden,
+        dropout=0.0,
+        batch_size=64,
+        max_length=200,
+        valid_fraction=0.1,
+        seed=seed,
+        training=TrainingConfig(learning_rate=3e-3, max_epochs=epochs, patience=2, seed=seed),
+    )
     start = time.perf_counter()
     dkt = DKT(config).fit(train.assign(skill_id=train["item_id"]))  # exercises as the DKT's items
     dkt_seconds = time.perf_counter() - start
@@ -111,14 +172,24 @@ def train_models(logs: pd.DataFrame, exercise_skill: np.ndarray, hidden: int, ep
     return {
         "dkt": dkt,
         "bkt": bkt,
-        "dkt_test_auc": binary_metrics(dkt_pred["correct"].to_numpy(), dkt_pred["p_correct"].to_numpy())["auc"],
-        "bkt_test_auc": binary_metrics(bkt_pred["correct"].to_numpy(), bkt_pred["p_correct"].to_numpy())["auc"],
+        "dkt_test_auc": binary_metrics(
+            dkt_pred["correct"].to_numpy(), dkt_pred["p_correct"].to_numpy()
+        )["auc"],
+        "bkt_test_auc": binary_metrics(
+            bkt_pred["correct"].to_numpy(), bkt_pred["p_correct"].to_numpy()
+        )["auc"],
         "dkt_seconds": dkt_seconds,
         "bkt_seconds": bkt_seconds,
     }
 
 
-def build_recommenders(config: TutorConfig, curriculum: Any, dkt_belief: Any, bkt_belief: BKTBelief, dqn_agent: Any = None) -> dict[str, Recommender]:
+def build_recommenders(
+    config: TutorConfig,
+    curriculum: Any,
+    dkt_belief: Any,
+    bkt_belief: BKTBelief,
+    dqn_agent: Any = None,
+) -> dict[str, Recommender]:
     """The policies named in ``config.policies``, in that order."""
     from riley_gym.kt.tutoring.dqn_tutor import DQNTutor
 
@@ -127,12 +198,18 @@ def build_recommenders(config: TutorConfig, curriculum: Any, dkt_belief: Any, bk
     order, difficulty = curriculum.topological_order(), curriculum.difficulty
     makers: dict[str, Callable[[], Recommender]] = {
         "random": lambda: RandomRecommender(skill, **names),
-        "blocked": lambda: BlockedRecommender(skill, max(1, config.session_length // curriculum.n_skills), order, difficulty, **names),
+        "blocked": lambda: BlockedRecommender(
+            skill, max(1, config.session_length // curriculum.n_skills), order, difficulty, **names
+        ),
         "interleaved": lambda: InterleavedRecommender(skill, order, difficulty, **names),
-        "mastery": lambda: MasteryRecommender(bkt_belief, skill, order, config.mastery_threshold, difficulty, **names),
+        "mastery": lambda: MasteryRecommender(
+            bkt_belief, skill, order, config.mastery_threshold, difficulty, **names
+        ),
         "zpd": lambda: ZPDRecommender(dkt_belief, skill, config.zpd_target, **names),
         "greedy": lambda: GreedyRecommender(dkt_belief, skill, **names),
-        "expectimax": lambda: ExpectimaxRecommender(dkt_belief, skill, config.expectimax_horizon, config.expectimax_beam, **names),
+        "expectimax": lambda: ExpectimaxRecommender(
+            dkt_belief, skill, config.expectimax_horizon, config.expectimax_beam, **names
+        ),
         "dqn": lambda: DQNTutor(dqn_agent, dkt_belief, skill, config.session_length, **names),
         "oracle": lambda: OracleRecommender(skill, config.oracle_samples, **names),
     }
@@ -158,7 +235,14 @@ def knowledge_heatmap(record: Any, curriculum: Any, path: Path) -> tuple[Path, i
     truth = record.true_p_correct_traced[1:, student] @ average  # (T, n_skills)
     skills = curriculum.exercise_skill[record.exercises[:, student]]
     knowledge = record.knowledge_traced[1:, student]  # (T, n_skills)
-    written = plot_knowledge_heatmap(curriculum.skill_names, skills, record.correct[:, student].astype(int), knowledge, path, truth=truth)
+    written = plot_knowledge_heatmap(
+        curriculum.skill_names,
+        skills,
+        record.correct[:, student].astype(int),
+        knowledge,
+        path,
+        truth=truth,
+    )
     return written, student
 
 
@@ -168,14 +252,25 @@ MODEL_BASED = ("mastery", "zpd", "greedy", "expectimax", "dqn")
 def best_policies(table: pd.DataFrame) -> dict[str, str | None]:
     """The best real policy (oracle excluded) and the best DKT-based/learned one (greedy, expectimax, dqn, zpd) by mean post-test."""
     real = table.drop(index=[name for name in ("oracle",) if name in table.index])
-    dkt_based = real.loc[[name for name in ("zpd", "greedy", "expectimax", "dqn") if name in real.index]]
+    dkt_based = real.loc[
+        [name for name in ("zpd", "greedy", "expectimax", "dqn") if name in real.index]
+    ]
     return {
         "best_real_policy": str(real["post_test_mean"].idxmax()) if len(real) else None,
-        "best_dkt_or_learned_policy": str(dkt_based["post_test_mean"].idxmax()) if len(dkt_based) else None,
+        "best_dkt_or_learned_policy": str(dkt_based["post_test_mean"].idxmax())
+        if len(dkt_based)
+        else None,
     }
 
 
-def run_comparison(config: TutorConfig, dynamics: Any, logs: pd.DataFrame, out_dir: Path, progress: Any = None, label: str = "") -> dict[str, Any]:
+def run_comparison(
+    config: TutorConfig,
+    dynamics: Any,
+    logs: pd.DataFrame,
+    out_dir: Path,
+    progress: Any = None,
+    label: str = "",
+) -> dict[str, Any]:
     """Train the models on ``logs``, build the policies, tutor fresh students from ``dynamics``; write the files.
 
     Returns:
@@ -186,7 +281,9 @@ def run_comparison(config: TutorConfig, dynamics: Any, logs: pd.DataFrame, out_d
     say = progress.set_description if progress is not None else (lambda text: None)
     say(f"{label}training DKT and BKT")
     start = time.perf_counter()
-    models = train_models(logs, curriculum.exercise_skill, config.dkt_hidden, config.dkt_epochs, config.seed)
+    models = train_models(
+        logs, curriculum.exercise_skill, config.dkt_hidden, config.dkt_epochs, config.seed
+    )
     timings["models"] = time.perf_counter() - start
     if progress is not None:
         progress.update(1)
@@ -198,7 +295,12 @@ def run_comparison(config: TutorConfig, dynamics: Any, logs: pd.DataFrame, out_d
 
         say(f"{label}training the DQN tutor")
         start = time.perf_counter()
-        agent = train_dqn_tutor(dynamics, dkt_belief, config.session_length, DQNTutorConfig(total_steps=config.dqn_steps, seed=config.seed))
+        agent = train_dqn_tutor(
+            dynamics,
+            dkt_belief,
+            config.session_length,
+            DQNTutorConfig(total_steps=config.dqn_steps, seed=config.seed),
+        )
         timings["dqn"] = time.perf_counter() - start
     if progress is not None:
         progress.update(1)
@@ -213,7 +315,14 @@ def run_comparison(config: TutorConfig, dynamics: Any, logs: pd.DataFrame, out_d
         started.append(name)
         say(f"{label}tutoring with {name}")
 
-    comparison = compare_policies(recommenders, dynamics, config.students, config.session_length, seed=config.seed + 7919, progress=on_policy)
+    comparison = compare_policies(
+        recommenders,
+        dynamics,
+        config.students,
+        config.session_length,
+        seed=config.seed + 7919,
+        progress=on_policy,
+    )
     timings["tutoring"] = time.perf_counter() - start
     timings["per_policy"] = comparison.seconds
     if progress is not None:
@@ -221,11 +330,20 @@ def run_comparison(config: TutorConfig, dynamics: Any, logs: pd.DataFrame, out_d
     out_dir.mkdir(parents=True, exist_ok=True)
     comparison.table.to_csv(out_dir / "comparison.csv")
     comparison.learning_curves().to_csv(out_dir / "learning_curves.csv", index=False)
-    plot_learning_curves(comparison, out_dir / "learning_curves.png", title=f"{curriculum.name} ({dynamics.name} dynamics): mean expected post-test, 95% CI")
-    heatmap_policy = next((name for name in ("expectimax", "greedy", "zpd", "dqn") if name in comparison.records), None)
+    plot_learning_curves(
+        comparison,
+        out_dir / "learning_curves.png",
+        title=f"{curriculum.name} ({dynamics.name} dynamics): mean expected post-test, 95% CI",
+    )
+    heatmap_policy = next(
+        (name for name in ("expectimax", "greedy", "zpd", "dqn") if name in comparison.records),
+        None,
+    )
     heatmap = heatmap_student = None
     if heatmap_policy is not None:
-        heatmap, heatmap_student = knowledge_heatmap(comparison.records[heatmap_policy], curriculum, out_dir / "knowledge_heatmap.png")
+        heatmap, heatmap_student = knowledge_heatmap(
+            comparison.records[heatmap_policy], curriculum, out_dir / "knowledge_heatmap.png"
+        )
     paired = comparison.paired_differences()
     return {
         "policies": comparison.to_dict(),
@@ -257,7 +375,12 @@ def run_tutor(config: TutorConfig, out_dir: str | Path, progress: Any = None) ->
     out_dir = Path(out_dir)
     start = time.perf_counter()
     dynamics = make_dynamics(config.dynamics, load_curriculum(config.curriculum))
-    logs = simulate_logs(config.log_students, dynamics=dynamics, episode_length=config.session_length, seed=config.seed)
+    logs = simulate_logs(
+        config.log_students,
+        dynamics=dynamics,
+        episode_length=config.session_length,
+        seed=config.seed,
+    )
     result = run_comparison(config, dynamics, logs, out_dir, progress)
     summary = {
         "policies": result["policies"],
@@ -275,7 +398,13 @@ def run_tutor(config: TutorConfig, out_dir: str | Path, progress: Any = None) ->
         "dynamics_params": dynamics.params.to_dict(),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return {**summary, "table": result["table"], "models": result["models"], "recommenders": result["recommenders"], "dynamics": dynamics}
+    return {
+        **summary,
+        "table": result["table"],
+        "models": result["models"],
+        "recommenders": result["recommenders"],
+        "dynamics": dynamics,
+    }
 
 
 def interactive_recommender(config: TutorConfig, policy: str) -> Recommender:
@@ -289,14 +418,23 @@ def interactive_recommender(config: TutorConfig, policy: str) -> Recommender:
     from riley_gym.kt.models.bkt import BKT
 
     if policy not in ("mastery", "zpd", "greedy", "expectimax"):
-        raise ValueError(f"interactive_recommender: policy must be mastery, zpd, greedy or expectimax, got {policy!r}")
+        raise ValueError(
+            f"interactive_recommender: policy must be mastery, zpd, greedy or expectimax, got {policy!r}"
+        )
     dynamics = make_dynamics(config.dynamics, load_curriculum(config.curriculum))
     curriculum = dynamics.curriculum
-    logs = simulate_logs(config.log_students, dynamics=dynamics, episode_length=config.session_length, seed=config.seed)
+    logs = simulate_logs(
+        config.log_students,
+        dynamics=dynamics,
+        episode_length=config.session_length,
+        seed=config.seed,
+    )
     bkt_belief = BKTBelief.from_model(BKT().fit(logs), curriculum.exercise_skill)
     dkt_belief = None
     if policy != "mastery":
-        models = train_models(logs, curriculum.exercise_skill, config.dkt_hidden, config.dkt_epochs, config.seed)
+        models = train_models(
+            logs, curriculum.exercise_skill, config.dkt_hidden, config.dkt_epochs, config.seed
+        )
         dkt_belief = DKTBelief(models["dkt"], curriculum.exercise_skill)
     single = TutorConfig(**{**asdict(config), "policies": ("random", policy)})
     return build_recommenders(single, curriculum, dkt_belief, bkt_belief)[policy]

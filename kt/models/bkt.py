@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riley_gym.kt.models.files import read_model, write_model
-from riley_gym.kt.data.attempts import student_codes
 from riley_gym.kt.data import validate_table
+from riley_gym.kt.data.attempts import student_codes
 from riley_gym.kt.data.table import PREDICTION_COLUMN
+from riley_gym.kt.models.files import read_model, write_model
 
 __all__ = ["BKTConfig", "BKT", "PARAMETER_NAMES"]
 
@@ -60,23 +60,47 @@ _RELAYOUT_FRACTION = 0.7
 class BKTConfig:
     """Settings of BKT and its EM fit."""
 
-    forget: bool = field(default=False, metadata={"help": "fit a forget probability (classic BKT: no forgetting)"})
+    forget: bool = field(
+        default=False, metadata={"help": "fit a forget probability (classic BKT: no forgetting)"}
+    )
     max_iterations: int = field(default=100, metadata={"help": "most EM iterations"})
     # Each skill stopping on its own at 1e-4, the training log-likelihood per row is 2.3e-4
     # (ASSISTments 2009 builder, 77 iterations for the slowest skill) and 5.5e-4 (2015 pyKT
     # train_valid, 36) below the fully converged fit (1e-7); 3e-4 left 6e-4 and 1.2e-3. Test
     # AUC moves by a few 1e-4 with the tolerance and not monotonically: 2009 0.7601 (3e-4:
     # 0.7604, converged 0.7595), 2015 0.6998 (3e-4: 0.6992, converged 0.6998).
-    tolerance: float = field(default=1e-4, metadata={"help": "a skill stops when an iteration improves its log-likelihood per row by at most this"})
-    n_restarts: int = field(default=1, metadata={"help": "EM starts per skill: the first from the init_* values, the others random; each skill keeps its best"})
-    max_guess: float = field(default=0.5, metadata={"help": "upper bound of guess, in (0, 0.5] (0.3 cost 0.004 test AUC on ASSISTments 2009)"})
+    tolerance: float = field(
+        default=1e-4,
+        metadata={
+            "help": "a skill stops when an iteration improves its log-likelihood per row by at most this"
+        },
+    )
+    n_restarts: int = field(
+        default=1,
+        metadata={
+            "help": "EM starts per skill: the first from the init_* values, the others random; each skill keeps its best"
+        },
+    )
+    max_guess: float = field(
+        default=0.5,
+        metadata={
+            "help": "upper bound of guess, in (0, 0.5] (0.3 cost 0.004 test AUC on ASSISTments 2009)"
+        },
+    )
     max_slip: float = field(default=0.5, metadata={"help": "upper bound of slip, in (0, 0.5]"})
     # Default start: the best training log-likelihood of a 12-point grid (prior 0.2/0.5/0.8,
     # guess 0.2/0.3, slip 0.1/0.2) summed over ASSISTments 2009 builder train and 2015
     # train/valid (EM lands in different optima per skill from different starts).
-    init_prior: float = field(default=0.2, metadata={"help": "initial p(known) before the first attempt"})
-    init_learn: float = field(default=0.1, metadata={"help": "initial p(unknown -> known) per attempt"})
-    init_forget: float = field(default=0.02, metadata={"help": "initial p(known -> unknown) per attempt (forget=True only)"})
+    init_prior: float = field(
+        default=0.2, metadata={"help": "initial p(known) before the first attempt"}
+    )
+    init_learn: float = field(
+        default=0.1, metadata={"help": "initial p(unknown -> known) per attempt"}
+    )
+    init_forget: float = field(
+        default=0.02,
+        metadata={"help": "initial p(known -> unknown) per attempt (forget=True only)"},
+    )
     init_guess: float = field(default=0.3, metadata={"help": "initial p(correct | unknown)"})
     init_slip: float = field(default=0.1, metadata={"help": "initial p(wrong | known)"})
     seed: int = field(default=0, metadata={"help": "seed of the random restarts"})
@@ -91,7 +115,9 @@ class BKTConfig:
         for name in ("max_guess", "max_slip"):
             value = getattr(self, name)
             if not 0.0 < value <= 0.5:
-                raise ValueError(f"BKTConfig.{name} must be in (0, 0.5] (identifiability: known must mean more likely right), got {value!r}")
+                raise ValueError(
+                    f"BKTConfig.{name} must be in (0, 0.5] (identifiability: known must mean more likely right), got {value!r}"
+                )
         for name in ("init_prior", "init_learn", "init_forget", "init_guess", "init_slip"):
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
@@ -156,7 +182,9 @@ def _time_major(student: np.ndarray, skill: np.ndarray, order: np.ndarray) -> _L
     """
     n_rows = len(student)
     same_student = student[1:] == student[:-1]  # (n_rows - 1,)
-    if np.all(student[1:] >= student[:-1]) and np.all(order[1:][same_student] >= order[:-1][same_student]):
+    if np.all(student[1:] >= student[:-1]) and np.all(
+        order[1:][same_student] >= order[:-1][same_student]
+    ):
         # Rows already by student and order (as the readers return them): a stable sort by
         # skill alone is the same permutation, 5 ms instead of 33 ms for the three-key
         # lexsort on ASSISTments 2009 builder.
@@ -165,7 +193,9 @@ def _time_major(student: np.ndarray, skill: np.ndarray, order: np.ndarray) -> _L
         perm = np.lexsort((order, student, skill))  # (n_rows,) stable: ties keep row order
     sorted_student, sorted_skill = student[perm], skill[perm]
     new_sequence = np.ones(n_rows, dtype=bool)
-    new_sequence[1:] = (sorted_student[1:] != sorted_student[:-1]) | (sorted_skill[1:] != sorted_skill[:-1])
+    new_sequence[1:] = (sorted_student[1:] != sorted_student[:-1]) | (
+        sorted_skill[1:] != sorted_skill[:-1]
+    )
     sequence = np.cumsum(new_sequence) - 1  # (n_rows,) sorted rows
     starts = np.flatnonzero(new_sequence)  # (n_sequences,)
     step = np.arange(n_rows) - starts[sequence]  # (n_rows,) position within its sequence
@@ -186,7 +216,15 @@ def _time_major(student: np.ndarray, skill: np.ndarray, order: np.ndarray) -> _L
     step_of[flat] = step
     last_positions = np.empty(len(lengths), dtype=np.int64)
     last_positions[rank] = offsets[lengths - 1] + rank  # (n_sequences,) by rank
-    return _Layout(rows, offsets, n_active, sorted_skill[starts][by_length], sequence_of, step_of, last_positions)
+    return _Layout(
+        rows,
+        offsets,
+        n_active,
+        sorted_skill[starts][by_length],
+        sequence_of,
+        step_of,
+        last_positions,
+    )
 
 
 def _forward(
@@ -268,7 +306,9 @@ def _single_tail(n_active: np.ndarray) -> int:
     return int(several[-1]) + 1 if len(several) else 0
 
 
-def _smooth(layout: _Layout, last_posterior: np.ndarray, constant: np.ndarray, slope: np.ndarray) -> np.ndarray:
+def _smooth(
+    layout: _Layout, last_posterior: np.ndarray, constant: np.ndarray, slope: np.ndarray
+) -> np.ndarray:
     """Backward pass: p(unknown at a row | the whole sequence) from the filter's results.
 
     h_t = constant + slope * h_{t+1} (coefficients indexed by transition, as in
@@ -327,7 +367,9 @@ def _subset(layout: _Layout, keep: np.ndarray) -> tuple[_Layout, np.ndarray]:
     ended = np.cumsum(np.bincount(kept_lengths, minlength=max_length + 1))[:max_length]
     n_active = len(kept_lengths) - ended  # (max_length,)
     offsets = np.concatenate([[0], np.cumsum(n_active)])  # (max_length + 1,)
-    old = np.flatnonzero(keep[layout.sequence_of])  # (n_kept_positions,) old flat positions, old order
+    old = np.flatnonzero(
+        keep[layout.sequence_of]
+    )  # (n_kept_positions,) old flat positions, old order
     flat = offsets[layout.step[old]] + new_rank[layout.sequence_of[old]]  # (n_kept_positions,)
     positions = np.empty_like(old)
     positions[flat] = old
@@ -388,7 +430,9 @@ def _em(
             row_skill, row_correct = row_skill[positions], row_correct[positions]
         em_step = _em_step(layout, row_skill, row_correct, n_total, config)
         layout_rows = n_rows[running].sum()
-        while iteration < max_iterations and n_rows[running].sum() > _RELAYOUT_FRACTION * layout_rows:
+        while (
+            iteration < max_iterations and n_rows[running].sum() > _RELAYOUT_FRACTION * layout_rows
+        ):
             updated, new_log_likelihood = em_step(values)
             iteration += 1
             improvement = (new_log_likelihood - log_likelihood) / np.maximum(n_rows, 1.0)
@@ -399,7 +443,9 @@ def _em(
     return values, log_likelihood, iteration
 
 
-def _em_step(layout: _Layout, row_skill: np.ndarray, row_correct: np.ndarray, n_total: int, config: BKTConfig):
+def _em_step(
+    layout: _Layout, row_skill: np.ndarray, row_correct: np.ndarray, n_total: int, config: BKTConfig
+):
     """One EM iteration over a layout, as a function of the parameters.
 
     Args:
@@ -424,18 +470,25 @@ def _em_step(layout: _Layout, row_skill: np.ndarray, row_correct: np.ndarray, n_
         """One E-step and M-step: (updated parameters, log-likelihood (n_total,) of ``values``)."""
         prior, learn, forget, guess, slip = (values[name] for name in PARAMETER_NAMES)
         # E-step in p(unknown): forward filter, backward smoother, expected counts.
-        ratio = np.stack([(1.0 - guess) / slip, guess / (1.0 - slip)], axis=1).ravel()[answer]  # (n_positions,)
+        ratio = np.stack([(1.0 - guess) / slip, guess / (1.0 - slip)], axis=1).ravel()[
+            answer
+        ]  # (n_positions,)
         moving_learn = learn[moving_skill]  # (n_transitions,)
         moving_forget = forget[moving_skill] if config.forget else None  # (n_transitions,)
         keep = 1.0 - moving_learn if moving_forget is None else 1.0 - moving_learn - moving_forget
-        unknown = _forward(layout, 1.0 - prior[layout.sequence_skill], ratio, keep, moving_forget, moving_posterior)
+        unknown = _forward(
+            layout, 1.0 - prior[layout.sequence_skill], ratio, keep, moving_forget, moving_posterior
+        )
         evidence = unknown * ratio  # (n_positions,) becomes p(answer | past) / p(answer | known)
         evidence += 1.0
         evidence -= unknown
         # log p(answer | past) = log evidence + log p(answer | known); the second sum is closed-form.
         last_posterior = unknown[last] * ratio[last] / evidence[last]  # (n_sequences,)
-        log_likelihood = (np.bincount(row_skill, weights=np.log(evidence, out=evidence), minlength=n_total)
-                          + n_right * np.log(1.0 - slip) + (n_rows - n_right) * np.log(slip))
+        log_likelihood = (
+            np.bincount(row_skill, weights=np.log(evidence, out=evidence), minlength=n_total)
+            + n_right * np.log(1.0 - slip)
+            + (n_rows - n_right) * np.log(slip)
+        )
         next_unknown = unknown[start:]  # (n_transitions,) p(unknown) before the next row
         # Backward recursion h_t = to_known + (stay_unknown - to_known) h_{t+1}, whatever the forget:
         # P(unknown now | known next, past) = posterior * learn / P(known next | past),
@@ -445,37 +498,61 @@ def _em_step(layout: _Layout, row_skill: np.ndarray, row_correct: np.ndarray, n_
             # without forgetting, P(unknown next | past) is exactly posterior * (1 - learn): the ratio is 1
             stay_unknown = (next_unknown > 0).astype(np.float64)
         else:
-            stay_unknown = np.divide(moving_posterior * (1.0 - moving_learn), next_unknown,
-                                     out=np.zeros_like(next_unknown), where=next_unknown > 0)
+            stay_unknown = np.divide(
+                moving_posterior * (1.0 - moving_learn),
+                next_unknown,
+                out=np.zeros_like(next_unknown),
+                where=next_unknown > 0,
+            )
         stay_unknown -= to_known
         # (n_positions,) p(unknown | all answers); rounding may leave it 1e-16 outside [0, 1],
         # harmless in the sums below (the M-step clips the parameters).
         smoothed = _smooth(layout, last_posterior, to_known, stay_unknown)
         next_smoothed = smoothed[start:]  # (n_transitions,)
-        learned = np.bincount(moving_skill, weights=to_known * (1.0 - next_smoothed), minlength=n_total)
+        learned = np.bincount(
+            moving_skill, weights=to_known * (1.0 - next_smoothed), minlength=n_total
+        )
         by_answer = np.bincount(answer, weights=smoothed, minlength=2 * n_total).reshape(n_total, 2)
         unknown_right = by_answer[:, 1]  # (n_total,) expected unknown rows answered right
         unknown_all = by_answer.sum(axis=1)  # (n_total,)
-        unknown_before = unknown_all - np.bincount(last_skill, weights=smoothed[last], minlength=n_total)
+        unknown_before = unknown_all - np.bincount(
+            last_skill, weights=smoothed[last], minlength=n_total
+        )
         known_before = (n_rows - n_first) - unknown_before
         if moving_forget is not None:
             # P(known now, unknown next | all) = (1 - posterior) * forget * P(unknown next | all) / P(unknown next | past)
-            forgotten = np.divide((1.0 - moving_posterior) * moving_forget * next_smoothed, next_unknown,
-                                  out=np.zeros_like(next_unknown), where=next_unknown > 0)
+            forgotten = np.divide(
+                (1.0 - moving_posterior) * moving_forget * next_smoothed,
+                next_unknown,
+                out=np.zeros_like(next_unknown),
+                where=next_unknown > 0,
+            )
             forgotten_sum = np.bincount(moving_skill, weights=forgotten, minlength=n_total)
         else:
             forgotten_sum = np.zeros(n_total)
         # M-step: each parameter's update is a one-dimensional concave maximisation, so
         # clipping it to its bounds gives the constrained maximum.
         updated = {
-            "prior": 1.0 - _ratio_or(np.bincount(layout.sequence_skill, weights=smoothed[:start], minlength=n_total), n_first, 1.0 - prior),
+            "prior": 1.0
+            - _ratio_or(
+                np.bincount(layout.sequence_skill, weights=smoothed[:start], minlength=n_total),
+                n_first,
+                1.0 - prior,
+            ),
             "learn": _ratio_or(learned, unknown_before, learn),
             "forget": _ratio_or(forgotten_sum, known_before, forget),
             "guess": _ratio_or(unknown_right, unknown_all, guess),
-            "slip": _ratio_or((n_rows - n_right) - (unknown_all - unknown_right), n_rows - unknown_all, slip),
+            "slip": _ratio_or(
+                (n_rows - n_right) - (unknown_all - unknown_right), n_rows - unknown_all, slip
+            ),
         }
-        upper = {"prior": 1.0 - _EPS, "learn": 1.0 - _EPS, "forget": 1.0 - _EPS,
-                 "guess": config.max_guess, "slip": config.max_slip}
+        upper = {
+            "prior": 1.0 - _EPS,
+            "learn": 1.0 - _EPS,
+            "forget": 1.0 - _EPS,
+            "guess": config.max_guess,
+            "slip": config.max_slip,
+        }
         values = {name: np.clip(updated[name], _EPS, upper[name]) for name in PARAMETER_NAMES}
         if not config.forget:
             values["forget"] = np.zeros(n_total)
@@ -558,13 +635,20 @@ class BKT:
         skill_ids = np.asarray(skill_ids, dtype=np.int64)
         if len(np.unique(skill_ids)) != len(skill_ids):
             raise ValueError("BKT.from_params: skill_ids must be distinct")
-        values = {"prior": prior, "learn": learn, "guess": guess, "slip": slip,
-                  "forget": np.zeros(len(skill_ids)) if forget is None else forget}
+        values = {
+            "prior": prior,
+            "learn": learn,
+            "guess": guess,
+            "slip": slip,
+            "forget": np.zeros(len(skill_ids)) if forget is None else forget,
+        }
         columns = {}
         for name in PARAMETER_NAMES:
             value = np.asarray(values[name], dtype=np.float64)
             if value.shape != skill_ids.shape:
-                raise ValueError(f"BKT.from_params: {name} has shape {value.shape}, skill_ids {skill_ids.shape}")
+                raise ValueError(
+                    f"BKT.from_params: {name} has shape {value.shape}, skill_ids {skill_ids.shape}"
+                )
             if not np.all((value >= 0.0) & (value <= 1.0)):
                 raise ValueError(f"BKT.from_params: {name} must be in [0, 1], got {value}")
             columns[name] = value
@@ -581,7 +665,9 @@ class BKT:
 
     def _require_fitted(self, where: str) -> None:
         if self.params is None:
-            raise RuntimeError(f"BKT.{where}: the model is not fitted; call fit(table) or load(directory) first")
+            raise RuntimeError(
+                f"BKT.{where}: the model is not fitted; call fit(table) or load(directory) first"
+            )
 
     def _initial(self, n_skills: int) -> dict[str, np.ndarray]:
         """(n_restarts * n_skills,) starting values: restart 0 from config, the rest random."""
@@ -598,7 +684,10 @@ class BKT:
         first = {name: getattr(config, f"init_{name}") for name in PARAMETER_NAMES}
         if not config.forget:
             first["forget"] = 0.0
-        return {name: np.concatenate([np.full(n_skills, first[name]), draws[name]]) for name in PARAMETER_NAMES}
+        return {
+            name: np.concatenate([np.full(n_skills, first[name]), draws[name]])
+            for name in PARAMETER_NAMES
+        }
 
     def fit(self, table: pd.DataFrame, valid: pd.DataFrame | None = None) -> "BKT":
         """Fit prior, learn, (forget,) guess and slip of every skill by EM.
@@ -618,7 +707,9 @@ class BKT:
         if len(table) == 0:
             raise ValueError("BKT.fit: the training table is empty")
         config = self.config
-        skill, skill_ids = pd.factorize(table["skill_id"].to_numpy(), sort=True)  # 2 ms; np.unique 17 ms
+        skill, skill_ids = pd.factorize(
+            table["skill_id"].to_numpy(), sort=True
+        )  # 2 ms; np.unique 17 ms
         n_skills, repeats = len(skill_ids), config.n_restarts
         correct = table["correct"].to_numpy().astype(bool)
         student, order = student_codes(table), table["order"].to_numpy()
@@ -631,25 +722,36 @@ class BKT:
             # Restart r fits a copy of every skill as skill r * n_skills + k, side by side.
             tiled = _tile(layout, repeats, n_skills)
             values, log_likelihood, self.n_iterations = _em(
-                tiled, tiled.sequence_skill[tiled.sequence_of], np.repeat(row_correct, repeats), values,
-                repeats * n_skills, config, config.max_iterations)
+                tiled,
+                tiled.sequence_skill[tiled.sequence_of],
+                np.repeat(row_correct, repeats),
+                values,
+                repeats * n_skills,
+                config,
+                config.max_iterations,
+            )
             best = np.argmax(log_likelihood.reshape(repeats, n_skills), axis=0)  # (n_skills,)
             pick = best * n_skills + np.arange(n_skills)
             values = {name: value[pick] for name, value in values.items()}
-        values, log_likelihood, iterations = _em(layout, row_skill, row_correct, values, n_skills, config,
-                                                 config.max_iterations)
+        values, log_likelihood, iterations = _em(
+            layout, row_skill, row_correct, values, n_skills, config, config.max_iterations
+        )
         self.n_iterations += iterations
         columns = {name: values[name] for name in PARAMETER_NAMES}
         columns["n_rows"] = np.bincount(row_skill, minlength=n_skills)
         columns["log_likelihood"] = log_likelihood
-        self.params = pd.DataFrame(columns, index=pd.Index(skill_ids.astype(np.int64), name="skill_id"))
+        self.params = pd.DataFrame(
+            columns, index=pd.Index(skill_ids.astype(np.int64), name="skill_id")
+        )
         self.global_mean = float(correct.mean())
         return self
 
     def _arrays(self) -> tuple[np.ndarray, ...]:
         return tuple(self.params[name].to_numpy() for name in PARAMETER_NAMES)
 
-    def _filter(self, table: pd.DataFrame, where: str) -> tuple[np.ndarray, np.ndarray, _Layout, np.ndarray]:
+    def _filter(
+        self, table: pd.DataFrame, where: str
+    ) -> tuple[np.ndarray, np.ndarray, _Layout, np.ndarray]:
         """Forward filter over the known-skill rows of a table.
 
         Returns:
@@ -663,13 +765,24 @@ class BKT:
         index = np.minimum(np.searchsorted(skill_ids, skill), len(skill_ids) - 1)  # (n_rows,)
         known_rows = np.flatnonzero(skill_ids[index] == skill)
         skill_index = index[known_rows]
-        layout = _time_major(student_codes(table)[known_rows], skill_index, table["order"].to_numpy()[known_rows])
+        layout = _time_major(
+            student_codes(table)[known_rows], skill_index, table["order"].to_numpy()[known_rows]
+        )
         prior, learn, forget, guess, slip = self._arrays()
         row_skill = skill_index[layout.rows]  # (n_positions,)
-        ratio = _answer_ratio(guess[row_skill], slip[row_skill], table["correct"].to_numpy()[known_rows][layout.rows].astype(bool))
-        moving_skill = row_skill[layout.offsets[1]:]  # (n_transitions,)
-        p_unknown = _forward(layout, 1.0 - prior[layout.sequence_skill], ratio,
-                             1.0 - forget[moving_skill] - learn[moving_skill], forget[moving_skill])
+        ratio = _answer_ratio(
+            guess[row_skill],
+            slip[row_skill],
+            table["correct"].to_numpy()[known_rows][layout.rows].astype(bool),
+        )
+        moving_skill = row_skill[layout.offsets[1] :]  # (n_transitions,)
+        p_unknown = _forward(
+            layout,
+            1.0 - prior[layout.sequence_skill],
+            ratio,
+            1.0 - forget[moving_skill] - learn[moving_skill],
+            forget[moving_skill],
+        )
         return known_rows, skill_index, layout, p_unknown
 
     def predict(self, table: pd.DataFrame) -> pd.DataFrame:
@@ -707,14 +820,20 @@ class BKT:
         known_rows, skill_index, layout, p_unknown = self._filter(table, "BKT.predict")
         prior, learn, forget, guess, slip = self._arrays()
         row_skill = skill_index[layout.rows]  # (n_positions,)
-        p_flat = 1.0 - slip[row_skill] - p_unknown * (1.0 - slip[row_skill] - guess[row_skill])  # (n_positions,)
+        p_flat = (
+            1.0 - slip[row_skill] - p_unknown * (1.0 - slip[row_skill] - guess[row_skill])
+        )  # (n_positions,)
         # A repeated row of the same attempt (same student, skill and order) takes the
         # prediction of the first of them: it must not see its twin's answer.
         order = table["order"].to_numpy()[known_rows][layout.rows]  # (n_positions,)
         along = np.lexsort((layout.step, layout.sequence_of))  # flat positions in sequence order
         head = np.ones(len(along), dtype=bool)
-        head[1:] = (layout.sequence_of[along][1:] != layout.sequence_of[along][:-1]) | (order[along][1:] != order[along][:-1])
-        first_of_attempt = np.maximum.accumulate(np.where(head, np.arange(len(along)), 0))  # (n_positions,)
+        head[1:] = (layout.sequence_of[along][1:] != layout.sequence_of[along][:-1]) | (
+            order[along][1:] != order[along][:-1]
+        )
+        first_of_attempt = np.maximum.accumulate(
+            np.where(head, np.arange(len(along)), 0)
+        )  # (n_positions,)
         p_flat[along] = p_flat[along][first_of_attempt]
         p = np.empty(len(table))
         p[known_rows[layout.rows]] = p_flat
@@ -724,7 +843,9 @@ class BKT:
         """(n_skills,) p(unknown) before a next attempt after one student's history."""
         self._require_fitted(where)
         if len(history) and history["user_id"].nunique() > 1:
-            raise ValueError(f"BKT.{where}: needs one student's history, got {history['user_id'].nunique()} students")
+            raise ValueError(
+                f"BKT.{where}: needs one student's history, got {history['user_id'].nunique()} students"
+            )
         prior, learn, forget, guess, slip = self._arrays()
         unknown = 1.0 - prior
         if len(history) and np.isin(history["skill_id"].to_numpy(), self.skill_ids).any():
@@ -768,8 +889,14 @@ class BKT:
     def save(self, directory: str | Path) -> Path:
         """Write the parameters and settings to ``directory`` (``model.pt``, ``config.json``)."""
         self._require_fitted("save")
-        payload = {"skill_ids": np.array(self.skill_ids), "global_mean": self.global_mean, "n_iterations": self.n_iterations,
-                   "columns": {name: np.array(self.params[name].to_numpy()) for name in self.params.columns}}
+        payload = {
+            "skill_ids": np.array(self.skill_ids),
+            "global_mean": self.global_mean,
+            "n_iterations": self.n_iterations,
+            "columns": {
+                name: np.array(self.params[name].to_numpy()) for name in self.params.columns
+            },
+        }
         return write_model(directory, "bkt", payload, self.config.to_dict())
 
     @classmethod
@@ -778,7 +905,9 @@ class BKT:
         payload, config = read_model(directory, "bkt")
         model = cls(BKTConfig.from_dict(config))
         index = pd.Index(payload["skill_ids"].numpy(), name="skill_id")
-        model.params = pd.DataFrame({name: value.numpy() for name, value in payload["columns"].items()}, index=index)
+        model.params = pd.DataFrame(
+            {name: value.numpy() for name, value in payload["columns"].items()}, index=index
+        )
         model.global_mean = float(payload["global_mean"])
         model.n_iterations = int(payload["n_iterations"])
         return model

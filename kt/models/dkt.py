@@ -38,7 +38,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from riley_gym import nets
-from riley_gym.kt.models.files import read_model, write_model
 from riley_gym.kt.data.sequences import (
     EncodedSequences,
     SequenceBatch,
@@ -48,6 +47,7 @@ from riley_gym.kt.data.sequences import (
     evaluation_rounds,
     make_batches,
 )
+from riley_gym.kt.models.files import read_model, write_model
 from riley_gym.kt.models.training import TrainingConfig, TrainingHistory, train
 
 INPUT_ENCODINGS = ("embedding", "one-hot")
@@ -57,43 +57,107 @@ INPUT_ENCODINGS = ("embedding", "one-hot")
 class DKTConfig:
     """Settings of a DKT model and its training."""
 
-    input_encoding: str = field(default="embedding", metadata={"help": "step input: 'embedding' of the (skill, correct) pair or 'one-hot' (2 * n_skills)"})
-    embedding_size: int = field(default=200, metadata={"help": "width of the (skill, correct) embedding (input_encoding='embedding')"})
+    input_encoding: str = field(
+        default="embedding",
+        metadata={
+            "help": "step input: 'embedding' of the (skill, correct) pair or 'one-hot' (2 * n_skills)"
+        },
+    )
+    embedding_size: int = field(
+        default=200,
+        metadata={"help": "width of the (skill, correct) embedding (input_encoding='embedding')"},
+    )
     hidden_size: int = field(default=200, metadata={"help": "recurrent state width"})
     cell: str = field(default="lstm", metadata={"help": "recurrent cell: lstm, gru or rnn"})
     num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
     dropout: float = field(default=0.2, metadata={"help": "dropout on the recurrent outputs"})
-    input_dropout: float = field(default=0.0, metadata={"help": "dropout on the step inputs while training (one-hot: hides whole (skill, correct) steps)"})
-    max_length: int = field(default=200, metadata={"help": "rows per training window (prediction carries the state across windows)"})
+    input_dropout: float = field(
+        default=0.0,
+        metadata={
+            "help": "dropout on the step inputs while training (one-hot: hides whole (skill, correct) steps)"
+        },
+    )
+    max_length: int = field(
+        default=200,
+        metadata={"help": "rows per training window (prediction carries the state across windows)"},
+    )
     batch_size: int = field(default=256, metadata={"help": "windows per training batch"})
-    eval_batch_size: int = field(default=512, metadata={"help": "windows per batch when predicting"})
-    packed: bool = field(default=False, metadata={"help": "pack training batches (off: length-sorted padded batches took 10 s per ASSISTments 2015 epoch on CPU, packed 53 s)"})
-    valid_fraction: float = field(default=0.1, metadata={"help": "students held out for early stopping when fit() gets no valid table (0: none)"})
-    refit: bool = field(default=False, metadata={"help": "after early stopping on the valid_fraction students, train a fresh network on all training students for the best epoch count (only when fit() holds out its own validation students)"})
-    concept_mixing: float = field(default=0.0, metadata={"help": "train also on this many virtual students per real one, each taking every concept's answers from a random real student (kt/experiments/concept_mixing.py; only for logs where all students answer the same exercises in one order and concepts are independent; 0: off)"})
-    mixing_concepts: int = field(default=0, metadata={"help": "concepts the exercises are clustered into for concept_mixing (0: chosen by held-out likelihood)"})
+    eval_batch_size: int = field(
+        default=512, metadata={"help": "windows per batch when predicting"}
+    )
+    packed: bool = field(
+        default=False,
+        metadata={
+            "help": "pack training batches (off: length-sorted padded batches took 10 s per ASSISTments 2015 epoch on CPU, packed 53 s)"
+        },
+    )
+    valid_fraction: float = field(
+        default=0.1,
+        metadata={
+            "help": "students held out for early stopping when fit() gets no valid table (0: none)"
+        },
+    )
+    refit: bool = field(
+        default=False,
+        metadata={
+            "help": "after early stopping on the valid_fraction students, train a fresh network on all training students for the best epoch count (only when fit() holds out its own validation students)"
+        },
+    )
+    concept_mixing: float = field(
+        default=0.0,
+        metadata={
+            "help": "train also on this many virtual students per real one, each taking every concept's answers from a random real student (kt/experiments/concept_mixing.py; only for logs where all students answer the same exercises in one order and concepts are independent; 0: off)"
+        },
+    )
+    mixing_concepts: int = field(
+        default=0,
+        metadata={
+            "help": "concepts the exercises are clustered into for concept_mixing (0: chosen by held-out likelihood)"
+        },
+    )
     device: str = field(default="cpu", metadata={"help": "torch device: cpu, cuda or auto"})
-    seed: int = field(default=0, metadata={"help": "seed of initial weights, dropout and validation hold-out"})
-    training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "optimiser and early-stopping settings"})
+    seed: int = field(
+        default=0, metadata={"help": "seed of initial weights, dropout and validation hold-out"}
+    )
+    training: TrainingConfig = field(
+        default_factory=TrainingConfig, metadata={"help": "optimiser and early-stopping settings"}
+    )
 
     def __post_init__(self) -> None:
         if self.input_encoding not in INPUT_ENCODINGS:
-            raise ValueError(f"DKTConfig.input_encoding must be one of {INPUT_ENCODINGS}, got {self.input_encoding!r}")
+            raise ValueError(
+                f"DKTConfig.input_encoding must be one of {INPUT_ENCODINGS}, got {self.input_encoding!r}"
+            )
         if self.cell not in nets.recurrent.CELLS:
-            raise ValueError(f"DKTConfig.cell must be one of {sorted(nets.recurrent.CELLS)}, got {self.cell!r}")
-        for name in ("embedding_size", "hidden_size", "num_layers", "max_length", "batch_size", "eval_batch_size"):
+            raise ValueError(
+                f"DKTConfig.cell must be one of {sorted(nets.recurrent.CELLS)}, got {self.cell!r}"
+            )
+        for name in (
+            "embedding_size",
+            "hidden_size",
+            "num_layers",
+            "max_length",
+            "batch_size",
+            "eval_batch_size",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"DKTConfig.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("dropout", "input_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"DKTConfig.{name} must be in [0, 1), got {getattr(self, name)}")
         if self.concept_mixing < 0 or self.mixing_concepts < 0:
-            raise ValueError(f"DKTConfig.concept_mixing and mixing_concepts must be >= 0 (0: off / chosen), got "
-                             f"{self.concept_mixing} and {self.mixing_concepts}")
+            raise ValueError(
+                f"DKTConfig.concept_mixing and mixing_concepts must be >= 0 (0: off / chosen), got "
+                f"{self.concept_mixing} and {self.mixing_concepts}"
+            )
         if not 0.0 <= self.valid_fraction < 1.0:
-            raise ValueError(f"DKTConfig.valid_fraction must be in [0, 1), got {self.valid_fraction}")
+            raise ValueError(
+                f"DKTConfig.valid_fraction must be in [0, 1), got {self.valid_fraction}"
+            )
         if not isinstance(self.training, TrainingConfig):
-            raise TypeError(f"DKTConfig.training must be a TrainingConfig, got {type(self.training).__name__}")
+            raise TypeError(
+                f"DKTConfig.training must be a TrainingConfig, got {type(self.training).__name__}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (the training settings nested under ``training``)."""
@@ -114,8 +178,14 @@ class DKTConfig:
     @classmethod
     def pykt(cls) -> "DKTConfig":
         """pyKT's DKT settings for ASSISTments 2015: embedding 200, hidden 200, dropout 0.2, lr 1e-3, batch 256, windows of 200."""
-        return cls(embedding_size=200, hidden_size=200, dropout=0.2, batch_size=256, max_length=200,
-                   training=replace(TrainingConfig(), learning_rate=1e-3))
+        return cls(
+            embedding_size=200,
+            hidden_size=200,
+            dropout=0.2,
+            batch_size=256,
+            max_length=200,
+            training=replace(TrainingConfig(), learning_rate=1e-3),
+        )
 
 
 def next_attempt_logits(
@@ -146,7 +216,9 @@ def next_attempt_logits(
         (n_real,) the picked logits of the real steps, in row-major (batch, time) order.
     """
     batch, time, hidden = outputs.shape
-    with_initial = torch.cat([initial_outputs.unsqueeze(1), outputs], dim=1)  # (batch, time + 1, hidden)
+    with_initial = torch.cat(
+        [initial_outputs.unsqueeze(1), outputs], dim=1
+    )  # (batch, time + 1, hidden)
     base = torch.arange(batch, device=outputs.device).unsqueeze(1) * (time + 1)  # (batch, 1)
     index = (base + context + 1)[mask]  # (n_real,)
     picked = with_initial.reshape(-1, hidden)[index]  # (n_real, hidden)
@@ -166,8 +238,12 @@ class DKTNetwork(nn.Module):
         self.one_hot = config.input_encoding == "one-hot"
         input_size = 2 * n_skills if self.one_hot else config.embedding_size
         self.embedding = None if self.one_hot else nn.Embedding(2 * n_skills, config.embedding_size)
-        self.input_dropout = nn.Dropout(config.input_dropout) if config.input_dropout > 0 else nn.Identity()
-        self.encoder = nets.SequenceEncoder(input_size, config.hidden_size, config.cell, config.num_layers, config.dropout)
+        self.input_dropout = (
+            nn.Dropout(config.input_dropout) if config.input_dropout > 0 else nn.Identity()
+        )
+        self.encoder = nets.SequenceEncoder(
+            input_size, config.hidden_size, config.cell, config.num_layers, config.dropout
+        )
         self.head = nets.SigmoidHead(config.hidden_size, n_skills)
 
     def step_inputs(self, skills: torch.Tensor, correct: torch.Tensor) -> torch.Tensor:
@@ -197,7 +273,9 @@ class DKTNetwork(nn.Module):
         Returns:
             outputs (batch, time, hidden) and the recurrent state after the last step run.
         """
-        features = self.input_dropout(self.step_inputs(skills, correct))  # (batch, time, input_size)
+        features = self.input_dropout(
+            self.step_inputs(skills, correct)
+        )  # (batch, time, input_size)
         return self.encoder(features, lengths, state)  # (batch, time, hidden)
 
     def forward(
@@ -213,7 +291,9 @@ class DKTNetwork(nn.Module):
 
     def initial_outputs(self, batch: int) -> torch.Tensor:
         """(batch, hidden) output before any step: zeros, so the first prediction is the head's bias."""
-        return self.head.linear.bias.new_zeros(batch, self.head.linear.in_features)  # (batch, hidden)
+        return self.head.linear.bias.new_zeros(
+            batch, self.head.linear.in_features
+        )  # (batch, hidden)
 
 
 def _last_layer_output(state: Any) -> torch.Tensor:
@@ -257,12 +337,18 @@ class DKT:
         n_unknown_skill_rows: rows of the last ``predict`` whose skill was unknown.
     """
 
-    def __init__(self, config: DKTConfig | None = None, teacher: Callable[[pd.DataFrame], np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        config: DKTConfig | None = None,
+        teacher: Callable[[pd.DataFrame], np.ndarray] | None = None,
+    ) -> None:
         self.config = config if config is not None else DKTConfig()
         if not isinstance(self.config, DKTConfig):
             raise TypeError(f"DKT config must be a DKTConfig, got {type(self.config).__name__}")
         self.teacher = teacher
-        self._targets: torch.Tensor | None = None  # (n_rows,) the teacher's p(correct) per encoded training row
+        self._targets: torch.Tensor | None = (
+            None  # (n_rows,) the teacher's p(correct) per encoded training row
+        )
         self.network: DKTNetwork | None = None
         self.history = TrainingHistory()
         self.mixing: dict | None = None
@@ -284,7 +370,9 @@ class DKT:
 
     def _require_fitted(self, what: str) -> DKTNetwork:
         if self.network is None:
-            raise ValueError(f"DKT.{what} needs a fitted model; call fit(table) or DKT.load(directory) first")
+            raise ValueError(
+                f"DKT.{what} needs a fitted model; call fit(table) or DKT.load(directory) first"
+            )
         return self.network
 
     def loss(self, batch: SequenceBatch) -> torch.Tensor:
@@ -298,14 +386,24 @@ class DKT:
         Over an epoch the mean of these losses is the mean BCE per step.
         """
         network = self._require_fitted("loss")
-        outputs, _ = network.encode(batch.skills, batch.correct, batch.lengths if self.config.packed else None)  # (B, T, H)
+        outputs, _ = network.encode(
+            batch.skills, batch.correct, batch.lengths if self.config.packed else None
+        )  # (B, T, H)
         initial = network.initial_outputs(outputs.shape[0])  # (B, H)
-        picked = next_attempt_logits(outputs, initial, batch.context, batch.skills, batch.mask, network.head)  # (n_real,)
-        target = batch.correct[batch.mask] if self._targets is None else self._targets[batch.rows[batch.mask]]  # (n_real,)
+        picked = next_attempt_logits(
+            outputs, initial, batch.context, batch.skills, batch.mask, network.head
+        )  # (n_real,)
+        target = (
+            batch.correct[batch.mask]
+            if self._targets is None
+            else self._targets[batch.rows[batch.mask]]
+        )  # (n_real,)
         total = F.binary_cross_entropy_with_logits(picked, target, reduction="sum")  # scalar
         return total / self._steps_per_batch
 
-    def fit(self, table: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = False) -> "DKT":
+    def fit(
+        self, table: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = False
+    ) -> "DKT":
         """Train on ``table``, early-stopping on ``valid`` by AUC.
 
         Args:
@@ -324,13 +422,17 @@ class DKT:
         if len(table) == 0:
             raise ValueError("DKT.fit got an empty table")
         if self.config.refit and (valid is not None or self.config.valid_fraction == 0):
-            raise ValueError("DKTConfig.refit needs fit() to hold out its own validation students (valid=None and "
-                             "valid_fraction > 0); here the validation table is given or there is none")
+            raise ValueError(
+                "DKTConfig.refit needs fit() to hold out its own validation students (valid=None and "
+                "valid_fraction > 0); here the validation table is given or there is none"
+            )
         whole = table
         if valid is None and self.config.valid_fraction > 0:
             from riley_gym.kt.data.splits import holdout_split
 
-            table, valid = holdout_split(table, test_fraction=self.config.valid_fraction, seed=self.config.seed)
+            table, valid = holdout_split(
+                table, test_fraction=self.config.valid_fraction, seed=self.config.seed
+            )
         # With refit the final network trains on every student, so it knows every training skill.
         self._skill_ids = np.unique((whole if self.config.refit else table)["skill_id"].to_numpy())
         self.mixing = None
@@ -340,8 +442,12 @@ class DKT:
         batches = self._training_batches(encoded, training_table)
         validate = None
         if valid is not None and len(valid):
-            valid_encoded, _ = drop_unknown_skills(encode_table(valid, self._skill_ids, where="validation table"))
-            valid_rounds = evaluation_rounds(valid_encoded, self.config.max_length, self.config.eval_batch_size)
+            valid_encoded, _ = drop_unknown_skills(
+                encode_table(valid, self._skill_ids, where="validation table")
+            )
+            valid_rounds = evaluation_rounds(
+                valid_encoded, self.config.max_length, self.config.eval_batch_size
+            )
             valid_correct = valid_encoded.correct
 
             def validate() -> dict[str, float]:
@@ -370,15 +476,24 @@ class DKT:
         from riley_gym.kt.experiments.concept_mixing import concept_mixtures
 
         concept = None if self.mixing is None else np.asarray(self.mixing["concept"])
-        mixed, report = concept_mixtures(table, self.config.concept_mixing, self.config.mixing_concepts,
-                                         seed=self.config.seed, concept=concept)
+        mixed, report = concept_mixtures(
+            table,
+            self.config.concept_mixing,
+            self.config.mixing_concepts,
+            seed=self.config.seed,
+            concept=concept,
+        )
         self.mixing = report
         return mixed
 
-    def _training_batches(self, encoded: EncodedSequences, table: pd.DataFrame) -> list[SequenceBatch]:
+    def _training_batches(
+        self, encoded: EncodedSequences, table: pd.DataFrame
+    ) -> list[SequenceBatch]:
         """Windows of ``encoded`` (rows of ``table``) batched on the device; sets the loss's mean steps per batch and targets."""
         windows = cut_windows(encoded, self.config.max_length)
-        batches = [b.to(self._device) for b in make_batches(encoded, windows, self.config.batch_size)]
+        batches = [
+            b.to(self._device) for b in make_batches(encoded, windows, self.config.batch_size)
+        ]
         self._steps_per_batch = encoded.n_rows / max(len(batches), 1)
         self._targets = None
         if self.teacher is not None:
@@ -390,12 +505,16 @@ class DKT:
         """(len(table),) the teacher's p(correct) of every row, checked."""
         probabilities = np.asarray(self.teacher(table), dtype=np.float64)
         if probabilities.shape != (len(table),):
-            raise ValueError(f"DKT teacher returned shape {probabilities.shape} for a training table of {len(table)} rows")
+            raise ValueError(
+                f"DKT teacher returned shape {probabilities.shape} for a training table of {len(table)} rows"
+            )
         bad = ~((probabilities >= 0) & (probabilities <= 1))  # NaN too
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"DKT teacher gave {probabilities[row]} for training row {row} (student "
-                             f"{table['user_id'].iloc[row]!r}); a target must be a probability in [0, 1]")
+            raise ValueError(
+                f"DKT teacher gave {probabilities[row]} for training row {row} (student "
+                f"{table['user_id'].iloc[row]!r}); a target must be a probability in [0, 1]"
+            )
         return probabilities
 
     def _refit(self, whole: pd.DataFrame, progress: bool) -> None:
@@ -407,14 +526,18 @@ class DKT:
         selection run's (``<name>_refit.pt``) and resumes from there.
         """
         training_table = self._with_mixtures(whole)
-        encoded = encode_table(training_table, self._skill_ids, where="training table")  # its skills are the model's
+        encoded = encode_table(
+            training_table, self._skill_ids, where="training table"
+        )  # its skills are the model's
         self.global_mean = float(encoded.correct.mean())
         batches = self._training_batches(encoded, training_table)
         training = replace(self.config.training, max_epochs=max(self.history.best_epoch, 1))
         if training.checkpoint_path:
             path = Path(training.checkpoint_path)
             path = path.with_name(f"{path.stem}_refit{path.suffix}")
-            training = replace(training, checkpoint_path=str(path), resume=training.resume and path.is_file())
+            training = replace(
+                training, checkpoint_path=str(path), resume=training.resume and path.is_file()
+            )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
             self.network = DKTNetwork(self.n_skills, self.config).to(self._device)
@@ -442,9 +565,15 @@ class DKT:
                     assert stored[students].all(), "a continued window's state was not kept"
                     state = _select_state(store, batch.students)
                     initial = _last_layer_output(state)  # (B, H)
-                outputs, new_state = network.encode(batch.skills, batch.correct, None, state)  # (B, T, H)
-                picked = next_attempt_logits(outputs, initial, batch.context, batch.skills, batch.mask, network.head)
-                probabilities[batch.rows[batch.mask].cpu().numpy()] = torch.sigmoid(picked).double().cpu().numpy()
+                outputs, new_state = network.encode(
+                    batch.skills, batch.correct, None, state
+                )  # (B, T, H)
+                picked = next_attempt_logits(
+                    outputs, initial, batch.context, batch.skills, batch.mask, network.head
+                )
+                probabilities[batch.rows[batch.mask].cpu().numpy()] = (
+                    torch.sigmoid(picked).double().cpu().numpy()
+                )
                 if number + 1 < len(rounds) and bool((batch.lengths == batch.lengths[0]).all()):
                     if store is None:
                         shape = lambda part: (part.shape[0], encoded.n_students, part.shape[2])  # noqa: E731
@@ -502,19 +631,27 @@ class DKT:
         """
         network = self._require_fitted("knowledge_state")
         if len(history) and history["user_id"].nunique() > 1:
-            raise ValueError(f"knowledge_state needs one student's history, got {history['user_id'].nunique()} students")
+            raise ValueError(
+                f"knowledge_state needs one student's history, got {history['user_id'].nunique()} students"
+            )
         encoded = encode_table(history, self._skill_ids, where="history")
         network.eval()
         initial = network.head.probabilities(network.initial_outputs(1))[0]  # (S,)
         trajectory = initial.expand(encoded.n_rows + 1, -1).clone()  # (n_rows + 1, S)
         known = np.flatnonzero(encoded.skill >= 0)
         if known.size:
-            skills = torch.from_numpy(encoded.skill[known]).to(self._device).unsqueeze(0)  # (1, n_known)
-            correct = torch.from_numpy(encoded.correct[known]).to(self._device).unsqueeze(0)  # (1, n_known)
+            skills = (
+                torch.from_numpy(encoded.skill[known]).to(self._device).unsqueeze(0)
+            )  # (1, n_known)
+            correct = (
+                torch.from_numpy(encoded.correct[known]).to(self._device).unsqueeze(0)
+            )  # (1, n_known)
             logits, _ = network(skills, correct)  # (1, n_known, S)
             after = torch.sigmoid(logits[0])  # (n_known, S)
             # Each row takes the output of the last known row at or before it.
-            last_known = np.searchsorted(known, np.arange(encoded.n_rows), side="right") - 1  # (n_rows,)
+            last_known = (
+                np.searchsorted(known, np.arange(encoded.n_rows), side="right") - 1
+            )  # (n_rows,)
             has = last_known >= 0
             trajectory[1:][torch.from_numpy(has)] = after[torch.from_numpy(last_known[has])]
         return trajectory.double().cpu().numpy()

@@ -15,7 +15,9 @@ CHECKPOINT_FILE = "model.pt"
 CONFIG_FILE = "config.json"
 
 
-def write_model(directory: str | Path, model_name: str, payload: dict[str, Any], config: dict[str, Any]) -> Path:
+def write_model(
+    directory: str | Path, model_name: str, payload: dict[str, Any], config: dict[str, Any]
+) -> Path:
     """Write ``payload`` and ``config`` (tagged with ``model_name``) to ``directory``; returns the directory."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -35,5 +37,7 @@ def read_model(directory: str | Path, model_name: str) -> tuple[dict[str, Any], 
     config = dict(config)
     found = config.pop("model", model_name)
     if found != model_name:
-        raise ValueError(f"{directory} holds a {found!r} model checkpoint, not a {model_name!r} one")
+        raise ValueError(
+            f"{directory} holds a {found!r} model checkpoint, not a {model_name!r} one"
+        )
     return payload, config

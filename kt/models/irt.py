@@ -31,24 +31,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riley_gym.kt.models.files import read_model, write_model
-from riley_gym.kt.data.attempts import canonical_order, student_codes
 from riley_gym.kt.data import validate_table
+from riley_gym.kt.data.attempts import canonical_order, student_codes
 from riley_gym.kt.data.table import PREDICTION_COLUMN
+from riley_gym.kt.models.files import read_model, write_model
 
 __all__ = ["IRTConfig", "IRT", "fit_rasch"]
-
 
 
 @dataclass(frozen=True)
 class IRTConfig:
     """Settings of the Rasch model, its fit and its online ability tracing."""
 
-    ability_prior_var: float = field(default=1.0, metadata={"help": "variance of the N(0, var) prior on a student's ability"})
-    difficulty_prior_var: float = field(default=10.0, metadata={"help": "variance of the N(0, var) prior on an item's difficulty"})
-    max_iterations: int = field(default=100, metadata={"help": "most alternating Newton sweeps of the fit"})
-    tolerance: float = field(default=1e-4, metadata={"help": "stop when no ability or difficulty moves by more than this"})
-    newton_steps: int = field(default=3, metadata={"help": "Newton iterations per online ability update"})
+    ability_prior_var: float = field(
+        default=1.0, metadata={"help": "variance of the N(0, var) prior on a student's ability"}
+    )
+    difficulty_prior_var: float = field(
+        default=10.0, metadata={"help": "variance of the N(0, var) prior on an item's difficulty"}
+    )
+    max_iterations: int = field(
+        default=100, metadata={"help": "most alternating Newton sweeps of the fit"}
+    )
+    tolerance: float = field(
+        default=1e-4,
+        metadata={"help": "stop when no ability or difficulty moves by more than this"},
+    )
+    newton_steps: int = field(
+        default=3, metadata={"help": "Newton iterations per online ability update"}
+    )
 
     def __post_init__(self) -> None:
         for name in ("ability_prior_var", "difficulty_prior_var"):
@@ -108,13 +118,27 @@ def fit_rasch(
     for sweep in range(1, config.max_iterations + 1):
         p = _sigmoid(ability[student] - difficulty[item])  # (n_rows,)
         # d(-log posterior)/d(theta_u) = sum (p - y) + theta_u / var; curvature sum p(1-p) + 1 / var.
-        gradient = np.bincount(student, weights=p - target, minlength=n_students) + ability / config.ability_prior_var
-        curvature = np.bincount(student, weights=p * (1.0 - p), minlength=n_students) + 1.0 / config.ability_prior_var
-        ability_step = np.clip(gradient / curvature, -2.0, 2.0)  # (n_students,) the cap guards early sweeps
+        gradient = (
+            np.bincount(student, weights=p - target, minlength=n_students)
+            + ability / config.ability_prior_var
+        )
+        curvature = (
+            np.bincount(student, weights=p * (1.0 - p), minlength=n_students)
+            + 1.0 / config.ability_prior_var
+        )
+        ability_step = np.clip(
+            gradient / curvature, -2.0, 2.0
+        )  # (n_students,) the cap guards early sweeps
         ability -= ability_step
         p = _sigmoid(ability[student] - difficulty[item])
-        gradient = np.bincount(item, weights=target - p, minlength=n_items) + difficulty / config.difficulty_prior_var
-        curvature = np.bincount(item, weights=p * (1.0 - p), minlength=n_items) + 1.0 / config.difficulty_prior_var
+        gradient = (
+            np.bincount(item, weights=target - p, minlength=n_items)
+            + difficulty / config.difficulty_prior_var
+        )
+        curvature = (
+            np.bincount(item, weights=p * (1.0 - p), minlength=n_items)
+            + 1.0 / config.difficulty_prior_var
+        )
         difficulty_step = np.clip(gradient / curvature, -2.0, 2.0)  # (n_items,)
         difficulty -= difficulty_step
         if max(np.abs(ability_step).max(), np.abs(difficulty_step).max()) <= config.tolerance:
@@ -141,7 +165,9 @@ class IRT:
         self.difficulties: pd.Series | None = None
         self.train_abilities: np.ndarray | None = None
         self._skill_ids: np.ndarray | None = None
-        self._skill_items: tuple[np.ndarray, np.ndarray] | None = None  # (skill index, item index) pairs
+        self._skill_items: tuple[np.ndarray, np.ndarray] | None = (
+            None  # (skill index, item index) pairs
+        )
         self.n_iterations = 0
         self.n_unknown_item_rows = 0
 
@@ -153,7 +179,9 @@ class IRT:
 
     def _require_fitted(self, where: str) -> None:
         if self.difficulties is None:
-            raise RuntimeError(f"IRT.{where}: the model is not fitted; call fit(table) or load(directory) first")
+            raise RuntimeError(
+                f"IRT.{where}: the model is not fitted; call fit(table) or load(directory) first"
+            )
 
     def fit(self, table: pd.DataFrame, valid: pd.DataFrame | None = None) -> "IRT":
         """Fit item difficulties (and training abilities) by joint MAP.
@@ -171,11 +199,21 @@ class IRT:
         student = student_codes(table)
         item_ids, item = np.unique(table["item_id"].to_numpy(), return_inverse=True)
         ability, difficulty, self.n_iterations = fit_rasch(
-            student, item, table["correct"].to_numpy(), int(student.max()) + 1, len(item_ids), self.config)
-        self.difficulties = pd.Series(difficulty, index=pd.Index(item_ids.astype(np.int64), name="item_id"), name="difficulty")
+            student,
+            item,
+            table["correct"].to_numpy(),
+            int(student.max()) + 1,
+            len(item_ids),
+            self.config,
+        )
+        self.difficulties = pd.Series(
+            difficulty, index=pd.Index(item_ids.astype(np.int64), name="item_id"), name="difficulty"
+        )
         self.train_abilities = ability
         skill_ids, skill = np.unique(table["skill_id"].to_numpy(), return_inverse=True)
-        pairs = np.unique(np.stack([skill, item], axis=1), axis=0)  # (n_pairs, 2) distinct (skill, item)
+        pairs = np.unique(
+            np.stack([skill, item], axis=1), axis=0
+        )  # (n_pairs, 2) distinct (skill, item)
         self._skill_ids = skill_ids.astype(np.int64)
         self._skill_items = (pairs[:, 0], pairs[:, 1])
         return self
@@ -212,7 +250,9 @@ class IRT:
         attempt_id = np.cumsum(new_attempt) - 1  # (n_rows,) global attempt number
         first_attempt = attempt_id[new_student]  # (n_students,)
         step = attempt_id - first_attempt[student]  # (n_rows,) attempt index within the student
-        n_attempts = np.bincount(student, weights=new_attempt, minlength=n_students).astype(np.int64)
+        n_attempts = np.bincount(student, weights=new_attempt, minlength=n_students).astype(
+            np.int64
+        )
         # Students ranked by attempt count (longest first): at step t the running students
         # are ranks 0 .. n_running[t] - 1, and their rows are one contiguous block.
         by_count = np.argsort(-n_attempts, kind="stable")
@@ -220,7 +260,9 @@ class IRT:
         rank[by_count] = np.arange(n_students)
         row_rank = rank[student]  # (n_rows,)
         blocks = np.lexsort((row_rank, step))  # canonical positions sorted by (step, rank)
-        block_starts = np.searchsorted(step[blocks], np.arange((n_attempts.max() if n_students else 0) + 1))
+        block_starts = np.searchsorted(
+            step[blocks], np.arange((n_attempts.max() if n_students else 0) + 1)
+        )
         mean = np.zeros(n_students)  # by rank
         var = np.full(n_students, config.ability_prior_var)
         mean_before = np.empty(n_rows)
@@ -233,7 +275,10 @@ class IRT:
             theta = prior_mean.copy()
             for _ in range(config.newton_steps):
                 p = _sigmoid(theta[who] - difficulty[rows])  # (n_block,)
-                gradient = np.bincount(who, weights=p - target[rows], minlength=n) + (theta - prior_mean) / prior_var
+                gradient = (
+                    np.bincount(who, weights=p - target[rows], minlength=n)
+                    + (theta - prior_mean) / prior_var
+                )
                 curvature = np.bincount(who, weights=p * (1.0 - p), minlength=n) + 1.0 / prior_var
                 theta -= gradient / curvature
             p = _sigmoid(theta[who] - difficulty[rows])
@@ -276,7 +321,9 @@ class IRT:
         if len(history) == 0:
             return 0.0, self.config.ability_prior_var
         if history["user_id"].nunique() > 1:
-            raise ValueError(f"IRT.ability: needs one student's history, got {history['user_id'].nunique()} students")
+            raise ValueError(
+                f"IRT.ability: needs one student's history, got {history['user_id'].nunique()} students"
+            )
         _, _, mean, var = self._trace(history)
         return float(mean[0]), float(var[0])
 
@@ -295,7 +342,9 @@ class IRT:
         mean, _ = self.ability(history)
         skill, item = self._skill_items
         p = _sigmoid(mean - self.difficulties.to_numpy()[item])  # (n_pairs,)
-        state = np.bincount(skill, weights=p, minlength=len(self._skill_ids)) / np.bincount(skill, minlength=len(self._skill_ids))
+        state = np.bincount(skill, weights=p, minlength=len(self._skill_ids)) / np.bincount(
+            skill, minlength=len(self._skill_ids)
+        )
         return np.clip(state, 1e-9, 1.0 - 1e-9)
 
     def save(self, directory: str | Path) -> Path:
@@ -317,8 +366,11 @@ class IRT:
         """Read a model written by ``save`` (weights-only loading, no pickle)."""
         payload, config = read_model(directory, "irt")
         model = cls(IRTConfig.from_dict(config))
-        model.difficulties = pd.Series(payload["difficulties"].numpy(),
-                                       index=pd.Index(payload["item_ids"].numpy(), name="item_id"), name="difficulty")
+        model.difficulties = pd.Series(
+            payload["difficulties"].numpy(),
+            index=pd.Index(payload["item_ids"].numpy(), name="item_id"),
+            name="difficulty",
+        )
         model.train_abilities = payload["train_abilities"].numpy()
         model._skill_ids = payload["skill_ids"].numpy()
         model._skill_items = (payload["pair_skill"].numpy(), payload["pair_item"].numpy())

@@ -21,23 +21,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riley_gym.kt.models.files import read_model, write_model
 from riley_gym.kt.data import validate_table
 from riley_gym.kt.data.table import PREDICTION_COLUMN
+from riley_gym.kt.models.files import read_model, write_model
 
 __all__ = ["MarginalConfig", "Marginal"]
-
 
 
 @dataclass(frozen=True)
 class MarginalConfig:
     """Settings of the marginal (per-skill mean) baseline."""
 
-    smoothing: float = field(default=1.0, metadata={"help": "pseudo-rows at the global mean added to each skill's count (0: raw per-skill mean)"})
+    smoothing: float = field(
+        default=1.0,
+        metadata={
+            "help": "pseudo-rows at the global mean added to each skill's count (0: raw per-skill mean)"
+        },
+    )
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.smoothing, (int, float)) and np.isfinite(self.smoothing) and self.smoothing >= 0):
-            raise ValueError(f"MarginalConfig.smoothing must be a finite number >= 0, got {self.smoothing!r}")
+        if not (
+            isinstance(self.smoothing, (int, float))
+            and np.isfinite(self.smoothing)
+            and self.smoothing >= 0
+        ):
+            raise ValueError(
+                f"MarginalConfig.smoothing must be a finite number >= 0, got {self.smoothing!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict of the settings."""
@@ -49,7 +59,9 @@ class MarginalConfig:
         known = {item.name for item in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"MarginalConfig got unknown field(s) {unknown}; allowed: {sorted(known)}")
+            raise ValueError(
+                f"MarginalConfig got unknown field(s) {unknown}; allowed: {sorted(known)}"
+            )
         return cls(**values)
 
 
@@ -80,7 +92,9 @@ class Marginal:
 
     def _require_fitted(self, where: str) -> None:
         if self._skill_ids is None:
-            raise RuntimeError(f"Marginal.{where}: the model is not fitted; call fit(table) or load(directory) first")
+            raise RuntimeError(
+                f"Marginal.{where}: the model is not fitted; call fit(table) or load(directory) first"
+            )
 
     def fit(self, table: pd.DataFrame, valid: pd.DataFrame | None = None) -> "Marginal":
         """Count each skill's correct and total training rows.
@@ -98,8 +112,12 @@ class Marginal:
         skill_ids, skill_index = np.unique(table["skill_id"].to_numpy(), return_inverse=True)
         correct = table["correct"].to_numpy().astype(np.float64)  # (n_rows,)
         self.global_mean = float(correct.mean())
-        n_correct = np.bincount(skill_index, weights=correct, minlength=len(skill_ids))  # (n_skills,)
-        n_rows = np.bincount(skill_index, minlength=len(skill_ids)).astype(np.float64)  # (n_skills,)
+        n_correct = np.bincount(
+            skill_index, weights=correct, minlength=len(skill_ids)
+        )  # (n_skills,)
+        n_rows = np.bincount(skill_index, minlength=len(skill_ids)).astype(
+            np.float64
+        )  # (n_skills,)
         smoothing = self.config.smoothing
         self.skill_means = (n_correct + smoothing * self.global_mean) / (n_rows + smoothing)
         self._skill_ids = skill_ids.astype(np.int64)
@@ -148,7 +166,11 @@ class Marginal:
     def save(self, directory: str | Path) -> Path:
         """Write the skill means and settings to ``directory`` (``model.pt``, ``config.json``)."""
         self._require_fitted("save")
-        payload = {"skill_ids": self._skill_ids, "skill_means": self.skill_means, "global_mean": self.global_mean}
+        payload = {
+            "skill_ids": self._skill_ids,
+            "skill_means": self.skill_means,
+            "global_mean": self.global_mean,
+        }
         return write_model(directory, "marginal", payload, self.config.to_dict())
 
     @classmethod

@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riley_gym.kt.models.files import read_model, write_model
-from riley_gym.kt.data.attempts import prior_counts
 from riley_gym.kt.data import validate_table
+from riley_gym.kt.data.attempts import prior_counts
 from riley_gym.kt.data.table import PREDICTION_COLUMN
+from riley_gym.kt.models.files import read_model, write_model
 
 __all__ = ["PFAConfig", "PFA", "fit_logistic_groups"]
 
@@ -45,18 +45,32 @@ COUNT_TRANSFORMS = ("raw", "log")
 class PFAConfig:
     """Settings of PFA and its Newton fit."""
 
-    count_transform: str = field(default="log", metadata={"help": "feature of a count c: 'raw' (c, as in the paper) or 'log' (log(1 + c))"})
-    l2: float = field(default=1.0, metadata={"help": "L2 penalty on each skill's weights (added to the summed log-loss)"})
+    count_transform: str = field(
+        default="log",
+        metadata={"help": "feature of a count c: 'raw' (c, as in the paper) or 'log' (log(1 + c))"},
+    )
+    l2: float = field(
+        default=1.0,
+        metadata={"help": "L2 penalty on each skill's weights (added to the summed log-loss)"},
+    )
     max_iterations: int = field(default=50, metadata={"help": "most Newton iterations"})
-    tolerance: float = field(default=1e-8, metadata={"help": "stop when no weight moves by more than this"})
+    tolerance: float = field(
+        default=1e-8, metadata={"help": "stop when no weight moves by more than this"}
+    )
 
     def __post_init__(self) -> None:
         if self.count_transform not in COUNT_TRANSFORMS:
-            raise ValueError(f"PFAConfig.count_transform must be one of {COUNT_TRANSFORMS}, got {self.count_transform!r}")
+            raise ValueError(
+                f"PFAConfig.count_transform must be one of {COUNT_TRANSFORMS}, got {self.count_transform!r}"
+            )
         if not self.l2 > 0:
-            raise ValueError(f"PFAConfig.l2 must be > 0 (it keeps a skill answered always right finite), got {self.l2!r}")
+            raise ValueError(
+                f"PFAConfig.l2 must be > 0 (it keeps a skill answered always right finite), got {self.l2!r}"
+            )
         if not isinstance(self.max_iterations, (int, np.integer)) or self.max_iterations < 1:
-            raise ValueError(f"PFAConfig.max_iterations must be an integer >= 1, got {self.max_iterations!r}")
+            raise ValueError(
+                f"PFAConfig.max_iterations must be an integer >= 1, got {self.max_iterations!r}"
+            )
         if not self.tolerance >= 0:
             raise ValueError(f"PFAConfig.tolerance must be >= 0, got {self.tolerance!r}")
 
@@ -103,18 +117,30 @@ def fit_logistic_groups(
     n_rows, n_features = features.shape
     weights = np.zeros((n_groups, n_features))
     pairs = [(i, j) for i in range(n_features) for j in range(i, n_features)]
-    products = {pair: features[:, pair[0]] * features[:, pair[1]] for pair in pairs}  # each (n_rows,)
+    products = {
+        pair: features[:, pair[0]] * features[:, pair[1]] for pair in pairs
+    }  # each (n_rows,)
     iteration = 0
     for iteration in range(1, max_iterations + 1):
         logits = np.einsum("rf,rf->r", features, weights[group])  # (n_rows,)
         p = 1.0 / (1.0 + np.exp(-logits))  # (n_rows,)
         residual = p - target  # (n_rows,)
         curvature = p * (1.0 - p)  # (n_rows,)
-        gradient = np.stack([np.bincount(group, weights=residual * features[:, i], minlength=n_groups)
-                             for i in range(n_features)], axis=1) + l2 * weights  # (n_groups, n_features)
+        gradient = (
+            np.stack(
+                [
+                    np.bincount(group, weights=residual * features[:, i], minlength=n_groups)
+                    for i in range(n_features)
+                ],
+                axis=1,
+            )
+            + l2 * weights
+        )  # (n_groups, n_features)
         hessian = np.zeros((n_groups, n_features, n_features))
         for i, j in pairs:
-            hessian[:, i, j] = hessian[:, j, i] = np.bincount(group, weights=curvature * products[(i, j)], minlength=n_groups)
+            hessian[:, i, j] = hessian[:, j, i] = np.bincount(
+                group, weights=curvature * products[(i, j)], minlength=n_groups
+            )
         hessian += l2 * np.eye(n_features)  # (n_groups, n_features, n_features)
         step = np.linalg.solve(hessian, gradient[..., None])[..., 0]  # (n_groups, n_features)
         # Newton on the regularised log-loss converges from 0; the cap only guards the
@@ -155,7 +181,9 @@ class PFA:
 
     def _require_fitted(self, where: str) -> None:
         if self.weights is None:
-            raise RuntimeError(f"PFA.{where}: the model is not fitted; call fit(table) or load(directory) first")
+            raise RuntimeError(
+                f"PFA.{where}: the model is not fitted; call fit(table) or load(directory) first"
+            )
 
     def _features(self, successes: np.ndarray, failures: np.ndarray) -> np.ndarray:
         """(n_rows, 3) columns 1, x(successes), x(failures)."""
@@ -182,11 +210,28 @@ class PFA:
         features = self._features(*prior_counts(table, by="skill_id"))  # (n_rows, 3)
         target = table["correct"].to_numpy().astype(np.float64)  # (n_rows,)
         weights, self.n_iterations = fit_logistic_groups(
-            features, target, skill, len(skill_ids), config.l2, config.max_iterations, config.tolerance)
+            features,
+            target,
+            skill,
+            len(skill_ids),
+            config.l2,
+            config.max_iterations,
+            config.tolerance,
+        )
         global_weights, _ = fit_logistic_groups(
-            features, target, np.zeros(len(target), dtype=np.int64), 1, config.l2, config.max_iterations, config.tolerance)
-        self.weights = pd.DataFrame(weights, columns=["intercept", "success", "failure"],
-                                    index=pd.Index(skill_ids.astype(np.int64), name="skill_id"))
+            features,
+            target,
+            np.zeros(len(target), dtype=np.int64),
+            1,
+            config.l2,
+            config.max_iterations,
+            config.tolerance,
+        )
+        self.weights = pd.DataFrame(
+            weights,
+            columns=["intercept", "success", "failure"],
+            index=pd.Index(skill_ids.astype(np.int64), name="skill_id"),
+        )
         self.global_weights = global_weights[0]
         return self
 
@@ -207,7 +252,9 @@ class PFA:
         skill = table["skill_id"].to_numpy()
         index = np.minimum(np.searchsorted(skill_ids, skill), len(skill_ids) - 1)  # (n_rows,)
         known = skill_ids[index] == skill  # (n_rows,)
-        row_weights = np.where(known[:, None], self.weights.to_numpy()[index], self.global_weights)  # (n_rows, 3)
+        row_weights = np.where(
+            known[:, None], self.weights.to_numpy()[index], self.global_weights
+        )  # (n_rows, 3)
         features = self._features(*prior_counts(table, by="skill_id"))  # (n_rows, 3)
         p = 1.0 / (1.0 + np.exp(-np.einsum("rf,rf->r", features, row_weights)))  # (n_rows,)
         self.n_unknown_skill_rows = int((~known).sum())
@@ -237,13 +284,17 @@ class PFA:
         self._require_fitted("knowledge_state")
         validate_table(history, where="PFA.knowledge_state")
         if len(history) and history["user_id"].nunique() > 1:
-            raise ValueError(f"PFA.knowledge_state: needs one student's history, got {history['user_id'].nunique()} students")
+            raise ValueError(
+                f"PFA.knowledge_state: needs one student's history, got {history['user_id'].nunique()} students"
+            )
         skill_ids = self.skill_ids
         skill = history["skill_id"].to_numpy()
         index = np.minimum(np.searchsorted(skill_ids, skill), len(skill_ids) - 1)
         known = skill_ids[index] == skill
         correct = history["correct"].to_numpy()[known].astype(np.float64)
-        successes = np.bincount(index[known], weights=correct, minlength=len(skill_ids))  # (n_skills,)
+        successes = np.bincount(
+            index[known], weights=correct, minlength=len(skill_ids)
+        )  # (n_skills,)
         failures = np.bincount(index[known], minlength=len(skill_ids)) - successes  # (n_skills,)
         logits = np.einsum("sf,sf->s", self._features(successes, failures), self.weights.to_numpy())
         return np.clip(1.0 / (1.0 + np.exp(-logits)), 1e-9, 1.0 - 1e-9)
@@ -251,8 +302,12 @@ class PFA:
     def save(self, directory: str | Path) -> Path:
         """Write the weights and settings to ``directory`` (``model.pt``, ``config.json``)."""
         self._require_fitted("save")
-        payload = {"skill_ids": np.array(self.skill_ids), "weights": np.array(self.weights.to_numpy()),
-                   "global_weights": self.global_weights, "n_iterations": self.n_iterations}
+        payload = {
+            "skill_ids": np.array(self.skill_ids),
+            "weights": np.array(self.weights.to_numpy()),
+            "global_weights": self.global_weights,
+            "n_iterations": self.n_iterations,
+        }
         return write_model(directory, "pfa", payload, self.config.to_dict())
 
     @classmethod
@@ -260,8 +315,11 @@ class PFA:
         """Read a model written by ``save`` (weights-only loading, no pickle)."""
         payload, config = read_model(directory, "pfa")
         model = cls(PFAConfig.from_dict(config))
-        model.weights = pd.DataFrame(payload["weights"].numpy(), columns=["intercept", "success", "failure"],
-                                     index=pd.Index(payload["skill_ids"].numpy(), name="skill_id"))
+        model.weights = pd.DataFrame(
+            payload["weights"].numpy(),
+            columns=["intercept", "success", "failure"],
+            index=pd.Index(payload["skill_ids"].numpy(), name="skill_id"),
+        )
         model.global_weights = payload["global_weights"].numpy()
         model.n_iterations = int(payload["n_iterations"])
         return model

@@ -35,6 +35,7 @@ from riley_gym import nets
 # Where and whether to checkpoint, not what is trained: they may differ between a run and its resumption.
 CHECKPOINT_FIELDS = ("checkpoint_path", "resume")
 
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Settings of the shared gradient-descent loop."""
@@ -42,14 +43,36 @@ class TrainingConfig:
     learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
     weight_decay: float = field(default=0.0, metadata={"help": "Adam L2 weight decay"})
     max_epochs: int = field(default=30, metadata={"help": "most passes over the training batches"})
-    patience: int = field(default=3, metadata={"help": "stop after this many epochs without a better validation AUC"})
-    grad_clip_norm: float = field(default=0.0, metadata={"help": "clip the gradient norm to this (0: no clipping)"})
+    patience: int = field(
+        default=3, metadata={"help": "stop after this many epochs without a better validation AUC"}
+    )
+    grad_clip_norm: float = field(
+        default=0.0, metadata={"help": "clip the gradient norm to this (0: no clipping)"}
+    )
     seed: int = field(default=0, metadata={"help": "seed of the batch order"})
-    lr_decay: float = field(default=1.0, metadata={"help": "multiply the learning rate by this after every lr_decay_patience epochs without a better validation AUC (1: constant rate); raise patience above lr_decay_patience to let it act"})
-    lr_decay_patience: int = field(default=1, metadata={"help": "epochs without a better validation AUC before each learning-rate decay"})
-    ema_decay: float = field(default=0.0, metadata={"help": "validate, early-stop on and keep a moving average of the weights: the mean of all updates until 1/(1-ema_decay) of them, then an exponential average with this decay per update (0: off)"})
-    checkpoint_path: str = field(default="", metadata={"help": "write the loop's state here after every epoch ('': no checkpoint)"})
-    resume: bool = field(default=False, metadata={"help": "continue from checkpoint_path's last finished epoch"})
+    lr_decay: float = field(
+        default=1.0,
+        metadata={
+            "help": "multiply the learning rate by this after every lr_decay_patience epochs without a better validation AUC (1: constant rate); raise patience above lr_decay_patience to let it act"
+        },
+    )
+    lr_decay_patience: int = field(
+        default=1,
+        metadata={"help": "epochs without a better validation AUC before each learning-rate decay"},
+    )
+    ema_decay: float = field(
+        default=0.0,
+        metadata={
+            "help": "validate, early-stop on and keep a moving average of the weights: the mean of all updates until 1/(1-ema_decay) of them, then an exponential average with this decay per update (0: off)"
+        },
+    )
+    checkpoint_path: str = field(
+        default="",
+        metadata={"help": "write the loop's state here after every epoch ('': no checkpoint)"},
+    )
+    resume: bool = field(
+        default=False, metadata={"help": "continue from checkpoint_path's last finished epoch"}
+    )
 
     def __post_init__(self) -> None:
         if not self.learning_rate > 0:
@@ -61,15 +84,25 @@ class TrainingConfig:
         if self.patience < 1:
             raise ValueError(f"TrainingConfig.patience must be >= 1, got {self.patience}")
         if self.grad_clip_norm < 0:
-            raise ValueError(f"TrainingConfig.grad_clip_norm must be >= 0 (0 disables it), got {self.grad_clip_norm}")
+            raise ValueError(
+                f"TrainingConfig.grad_clip_norm must be >= 0 (0 disables it), got {self.grad_clip_norm}"
+            )
         if not 0.0 < self.lr_decay <= 1.0:
-            raise ValueError(f"TrainingConfig.lr_decay must be in (0, 1] (1 disables it), got {self.lr_decay}")
+            raise ValueError(
+                f"TrainingConfig.lr_decay must be in (0, 1] (1 disables it), got {self.lr_decay}"
+            )
         if self.lr_decay_patience < 1:
-            raise ValueError(f"TrainingConfig.lr_decay_patience must be >= 1, got {self.lr_decay_patience}")
+            raise ValueError(
+                f"TrainingConfig.lr_decay_patience must be >= 1, got {self.lr_decay_patience}"
+            )
         if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"TrainingConfig.ema_decay must be in [0, 1) (0 disables it), got {self.ema_decay}")
+            raise ValueError(
+                f"TrainingConfig.ema_decay must be in [0, 1) (0 disables it), got {self.ema_decay}"
+            )
         if self.resume and not self.checkpoint_path:
-            raise ValueError("TrainingConfig.resume needs checkpoint_path: the checkpoint to continue from")
+            raise ValueError(
+                "TrainingConfig.resume needs checkpoint_path: the checkpoint to continue from"
+            )
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainingConfig":
@@ -77,7 +110,9 @@ class TrainingConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"TrainingConfig got unknown field(s) {unknown}; allowed: {sorted(known)}")
+            raise ValueError(
+                f"TrainingConfig got unknown field(s) {unknown}; allowed: {sorted(known)}"
+            )
         return cls(**values)
 
 
@@ -109,12 +144,20 @@ class TrainingHistory:
     @property
     def seconds_per_epoch(self) -> float:
         """Mean seconds of the training pass of an epoch (validation excluded)."""
-        return float(np.mean([epoch["train_seconds"] for epoch in self.epochs])) if self.epochs else float("nan")
+        return (
+            float(np.mean([epoch["train_seconds"] for epoch in self.epochs]))
+            if self.epochs
+            else float("nan")
+        )
 
     @property
     def cpu_seconds_per_epoch(self) -> float:
         """Mean CPU seconds (all threads) of the training pass of an epoch."""
-        return float(np.mean([epoch["train_cpu_seconds"] for epoch in self.epochs])) if self.epochs else float("nan")
+        return (
+            float(np.mean([epoch["train_cpu_seconds"] for epoch in self.epochs]))
+            if self.epochs
+            else float("nan")
+        )
 
     @property
     def total_seconds(self) -> float:
@@ -138,8 +181,9 @@ class TrainingHistory:
         }
 
 
-def settings_differences(saved: dict[str, Any], given: dict[str, Any], saved_as: str = "the checkpoint",
-                         prefix: str = "") -> list[str]:
+def settings_differences(
+    saved: dict[str, Any], given: dict[str, Any], saved_as: str = "the checkpoint", prefix: str = ""
+) -> list[str]:
     """Name every setting that differs between two nested dicts of plain values.
 
     Args:
@@ -219,8 +263,13 @@ def training_settings(config: TrainingConfig) -> dict[str, Any]:
     return {name: value for name, value in asdict(config).items() if name not in CHECKPOINT_FIELDS}
 
 
-def _save_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.optim.Optimizer, state: _LoopState,
-               n_batches: int) -> None:
+def _save_loop(
+    config: TrainingConfig,
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: _LoopState,
+    n_batches: int,
+) -> None:
     """Write the loop's state to ``config.checkpoint_path`` (atomic; tensors and plain values only)."""
     device = next(network.parameters()).device
     payload = {
@@ -244,8 +293,13 @@ def _save_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.opti
     nets.save_checkpoint(config.checkpoint_path, payload, training_settings(config))
 
 
-def _load_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.optim.Optimizer, n_batches: int,
-               average: WeightAverage | None) -> _LoopState:
+def _load_loop(
+    config: TrainingConfig,
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    n_batches: int,
+    average: WeightAverage | None,
+) -> _LoopState:
     """Restore network, optimizer and RNGs from ``config.checkpoint_path`` and return the loop state.
 
     Raises:
@@ -254,20 +308,30 @@ def _load_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.opti
     """
     path = Path(config.checkpoint_path)
     if not path.is_file():
-        raise FileNotFoundError(f"nothing to resume: no checkpoint at {path} (train once without resume to write it)")
+        raise FileNotFoundError(
+            f"nothing to resume: no checkpoint at {path} (train once without resume to write it)"
+        )
     payload, saved = nets.load_checkpoint(path)
     differences = settings_differences(saved, training_settings(config))
     if differences:
-        raise ValueError(f"cannot resume from {path}: its training settings differ: " + "; ".join(differences))
+        raise ValueError(
+            f"cannot resume from {path}: its training settings differ: " + "; ".join(differences)
+        )
     if payload["n_batches"] != n_batches:
-        raise ValueError(f"cannot resume from {path}: it was trained on {payload['n_batches']} batches per epoch, "
-                         f"now there are {n_batches} (the training data or batch size changed)")
+        raise ValueError(
+            f"cannot resume from {path}: it was trained on {payload['n_batches']} batches per epoch, "
+            f"now there are {n_batches} (the training data or batch size changed)"
+        )
     expected = {name: tuple(value.shape) for name, value in network.state_dict().items()}
     stored = {name: tuple(value.shape) for name, value in payload["network"].items()}
     if expected != stored:
-        changed = sorted(name for name in set(expected) | set(stored) if expected.get(name) != stored.get(name))
-        raise ValueError(f"cannot resume from {path}: its network differs in {changed} "
-                         f"(checkpoint {[stored.get(n) for n in changed]}, now {[expected.get(n) for n in changed]})")
+        changed = sorted(
+            name for name in set(expected) | set(stored) if expected.get(name) != stored.get(name)
+        )
+        raise ValueError(
+            f"cannot resume from {path}: its network differs in {changed} "
+            f"(checkpoint {[stored.get(n) for n in changed]}, now {[expected.get(n) for n in changed]})"
+        )
     network.load_state_dict(payload["network"])
     optimizer.load_state_dict(payload["optimizer"])
     generator = np.random.default_rng()
@@ -286,8 +350,14 @@ def _load_loop(config: TrainingConfig, network: nn.Module, optimizer: torch.opti
         for kept, saved_average in zip(average.average, payload["average"]):
             kept.copy_(saved_average)
         average.updates = int(payload["average_updates"])
-    return _LoopState(int(payload["epochs_done"]), generator, history, payload["best_state"], int(payload["epochs_without_gain"]),
-                      average)
+    return _LoopState(
+        int(payload["epochs_done"]),
+        generator,
+        history,
+        payload["best_state"],
+        int(payload["epochs_without_gain"]),
+        average,
+    )
 
 
 def train(
@@ -327,19 +397,28 @@ def train(
     if len(batches) == 0:
         raise ValueError("train got no batches: the training table has no usable rows")
     network = model.network
-    optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     average = WeightAverage(network, config.ema_decay) if config.ema_decay > 0 else None
     if config.resume:
         state = _load_loop(config, network, optimizer, len(batches), average)
     else:
-        state = _LoopState(0, np.random.default_rng(config.seed), TrainingHistory(), None, 0, average)
+        state = _LoopState(
+            0, np.random.default_rng(config.seed), TrainingHistory(), None, 0, average
+        )
     history = state.history
     finished = validate is not None and state.epochs_without_gain >= config.patience
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=config.max_epochs * len(batches), initial=state.epochs_done * len(batches), desc="train", unit="batch")
+        bar = tqdm(
+            total=config.max_epochs * len(batches),
+            initial=state.epochs_done * len(batches),
+            desc="train",
+            unit="batch",
+        )
     for epoch in range(state.epochs_done + 1, config.max_epochs + 1):
         if finished:
             break
@@ -360,7 +439,9 @@ def train(
             if bar is not None:
                 bar.update(1)
         if not np.isfinite(total_loss):
-            raise ValueError(f"training loss became {total_loss} in epoch {epoch}; lower learning_rate or set grad_clip_norm")
+            raise ValueError(
+                f"training loss became {total_loss} in epoch {epoch}; lower learning_rate or set grad_clip_norm"
+            )
         record = {
             "epoch": epoch,
             "train_loss": total_loss / n_batches,
@@ -376,12 +457,17 @@ def train(
             network.eval()
             metrics = validate()
             if "auc" not in metrics:
-                raise ValueError(f"validate() must return a dict with 'auc', got keys {sorted(metrics)}")
+                raise ValueError(
+                    f"validate() must return a dict with 'auc', got keys {sorted(metrics)}"
+                )
             record.update({f"valid_{name}": float(value) for name, value in metrics.items()})
         record["valid_seconds"] = time.perf_counter() - started
         history.epochs.append(record)
         if bar is not None:
-            bar.set_postfix(loss=f"{record['train_loss']:.4f}", valid_auc=f"{record.get('valid_auc', float('nan')):.4f}")
+            bar.set_postfix(
+                loss=f"{record['train_loss']:.4f}",
+                valid_auc=f"{record.get('valid_auc', float('nan')):.4f}",
+            )
         if validate is None:
             history.best_epoch = epoch
         elif not history.best_valid_auc >= record["valid_auc"]:  # also true while best is NaN

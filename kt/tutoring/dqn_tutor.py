@@ -14,7 +14,7 @@ run on a real student. ``agents.DQN`` learns E[R | A, S] over exercises on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -25,7 +25,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from riley_gym.kt.tutoring.recommend import Belief, Recommender, _BeliefSession
 
 
-def knowledge_observation(p_correct: np.ndarray, steps_done: np.ndarray, session_length: int) -> np.ndarray:
+def knowledge_observation(
+    p_correct: np.ndarray, steps_done: np.ndarray, session_length: int
+) -> np.ndarray:
     """(n, n_exercises + 1) float32: the belief's p(correct) per exercise and the fraction of the session done."""
     fraction = (np.asarray(steps_done, dtype=np.float64) / session_length)[:, None]  # (n, 1)
     return np.concatenate([p_correct, fraction], axis=1).astype(np.float32)
@@ -46,20 +48,28 @@ class KnowledgeVectorEnv(VectorEnv):
 
     def __init__(self, inner: VectorEnv, belief: Belief) -> None:
         if inner.metadata.get("autoreset_mode") != AutoresetMode.SAME_STEP:
-            raise ValueError("KnowledgeVectorEnv needs an inner vector env with SAME_STEP autoreset (StudentVectorEnv)")
+            raise ValueError(
+                "KnowledgeVectorEnv needs an inner vector env with SAME_STEP autoreset (StudentVectorEnv)"
+            )
         self.inner, self.belief = inner, belief
         self.num_envs = inner.num_envs
         self.session_length = int(inner.episode_length)
         self.n_exercises = int(belief.n_exercises)
         self.single_action_space = inner.single_action_space
         self.action_space = inner.action_space
-        self.single_observation_space = spaces.Box(0.0, 1.0, (self.n_exercises + 1,), dtype=np.float32)
-        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.single_observation_space = spaces.Box(
+            0.0, 1.0, (self.n_exercises + 1,), dtype=np.float32
+        )
+        self.observation_space = gym.vector.utils.batch_space(
+            self.single_observation_space, self.num_envs
+        )
         self.state = None
         self.steps_done = np.zeros(self.num_envs, dtype=np.int64)
 
     def _observe(self) -> np.ndarray:
-        return knowledge_observation(self.belief.p_correct(self.state), self.steps_done, self.session_length)
+        return knowledge_observation(
+            self.belief.p_correct(self.state), self.steps_done, self.session_length
+        )
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         _, info = self.inner.reset(seed=seed, options=options)
@@ -76,7 +86,9 @@ class KnowledgeVectorEnv(VectorEnv):
         if ended.any():
             final = self._observe()
             info = dict(info)
-            info["final_obs"] = np.array([final[i] if ended[i] else None for i in range(self.num_envs)], dtype=object)
+            info["final_obs"] = np.array(
+                [final[i] if ended[i] else None for i in range(self.num_envs)], dtype=object
+            )
             info["_final_obs"] = ended.copy()
             self.state = self.belief.merge(self.state, self.belief.init(self.num_envs), ended)
             self.steps_done[ended] = 0
@@ -87,13 +99,23 @@ class KnowledgeVectorEnv(VectorEnv):
 class DQNTutorConfig:
     """Training budget and settings of the DQN tutor."""
 
-    total_steps: int = field(default=60_000, metadata={"help": "student-steps of DQN training (summed over parallel students)"})
-    num_envs: int = field(default=16, metadata={"help": "students simulated in parallel during training"})
+    total_steps: int = field(
+        default=60_000,
+        metadata={"help": "student-steps of DQN training (summed over parallel students)"},
+    )
+    num_envs: int = field(
+        default=16, metadata={"help": "students simulated in parallel during training"}
+    )
     seed: int = field(default=0, metadata={"help": "seed of the agent and the training students"})
-    hidden_sizes: tuple[int, ...] = field(default=(128, 128), metadata={"help": "Q-network MLP widths"})
+    hidden_sizes: tuple[int, ...] = field(
+        default=(128, 128), metadata={"help": "Q-network MLP widths"}
+    )
     learning_rate: float = field(default=5e-4, metadata={"help": "Adam learning rate"})
     train_freq: int = field(default=2, metadata={"help": "vector steps between gradient steps"})
-    epsilon_decay_fraction: float = field(default=0.5, metadata={"help": "fraction of total_steps over which epsilon decays to its end value"})
+    epsilon_decay_fraction: float = field(
+        default=0.5,
+        metadata={"help": "fraction of total_steps over which epsilon decays to its end value"},
+    )
     n_step: int = field(default=3, metadata={"help": "rewards summed per target"})
     gamma: float = field(default=0.99, metadata={"help": "discount factor"})
 
@@ -102,24 +124,38 @@ class DQNTutorConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"DQNTutorConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 < self.epsilon_decay_fraction <= 1.0:
-            raise ValueError(f"DQNTutorConfig.epsilon_decay_fraction must be in (0, 1], got {self.epsilon_decay_fraction}")
+            raise ValueError(
+                f"DQNTutorConfig.epsilon_decay_fraction must be in (0, 1], got {self.epsilon_decay_fraction}"
+            )
         if not self.learning_rate > 0 or not 0.0 < self.gamma <= 1.0:
-            raise ValueError(f"DQNTutorConfig: learning_rate must be > 0 and gamma in (0, 1], got {self.learning_rate}, {self.gamma}")
+            raise ValueError(
+                f"DQNTutorConfig: learning_rate must be > 0 and gamma in (0, 1], got {self.learning_rate}, {self.gamma}"
+            )
 
     def dqn_config(self) -> Any:
         """The ``agents.DQNConfig`` (the student preset with this budget)."""
         from riley_gym.agents import DQNConfig
 
         return DQNConfig.student(
-            seed=self.seed, num_envs=self.num_envs, learning_rate=self.learning_rate, hidden_sizes=tuple(self.hidden_sizes),
-            train_freq=self.train_freq, n_step=self.n_step, gamma=self.gamma, device="cpu",
-            learning_starts=min(1000, self.total_steps // 4), buffer_size=max(self.total_steps, 1000),
+            seed=self.seed,
+            num_envs=self.num_envs,
+            learning_rate=self.learning_rate,
+            hidden_sizes=tuple(self.hidden_sizes),
+            train_freq=self.train_freq,
+            n_step=self.n_step,
+            gamma=self.gamma,
+            device="cpu",
+            learning_starts=min(1000, self.total_steps // 4),
+            buffer_size=max(self.total_steps, 1000),
             epsilon_decay_steps=max(1, int(self.total_steps * self.epsilon_decay_fraction)),
-            target_update_interval=min(1000, max(self.total_steps // 20, 1)), batch_size=min(128, max(self.total_steps // 8, 8)),
+            target_update_interval=min(1000, max(self.total_steps // 20, 1)),
+            batch_size=min(128, max(self.total_steps // 8, 8)),
         )
 
 
-def train_dqn_tutor(dynamics: Any, belief: Belief, session_length: int, config: DQNTutorConfig) -> Any:
+def train_dqn_tutor(
+    dynamics: Any, belief: Belief, session_length: int, config: DQNTutorConfig
+) -> Any:
     """Train ``agents.DQN`` on ``KnowledgeVectorEnv`` over students from ``dynamics``.
 
     Returns:
@@ -128,7 +164,9 @@ def train_dqn_tutor(dynamics: Any, belief: Belief, session_length: int, config: 
     from riley_gym.agents import DQN
     from riley_gym.envs.student_vector import StudentVectorEnv
 
-    inner = StudentVectorEnv(config.num_envs, dynamics=dynamics, episode_length=session_length, flatten_observation=False)
+    inner = StudentVectorEnv(
+        config.num_envs, dynamics=dynamics, episode_length=session_length, flatten_observation=False
+    )
     env = KnowledgeVectorEnv(inner, belief)
     agent = DQN(env, config.dqn_config())
     agent.learn(config.total_steps)
@@ -165,10 +203,14 @@ class DQNTutor(Recommender):
     name = "dqn"
     session_class = _DQNSession
 
-    def __init__(self, agent: Any, belief: Belief, exercise_skill, session_length: int, **names) -> None:
+    def __init__(
+        self, agent: Any, belief: Belief, exercise_skill, session_length: int, **names
+    ) -> None:
         super().__init__(exercise_skill, **names)
         if belief.n_exercises != self.n_exercises:
-            raise ValueError(f"belief models {belief.n_exercises} exercises but the curriculum has {self.n_exercises}")
+            raise ValueError(
+                f"belief models {belief.n_exercises} exercises but the curriculum has {self.n_exercises}"
+            )
         if session_length < 1:
             raise ValueError(f"session_length must be >= 1, got {session_length}")
         self.agent, self.belief, self.session_length = agent, belief, session_length

@@ -67,14 +67,20 @@ def _as_int_array(values: Any, name: str, n: int, upper: int) -> np.ndarray:
         raise TypeError(f"{name} must hold integers, got dtype {array.dtype}")
     array = array.astype(np.int64)
     if n and (array.min() < 0 or array.max() >= upper):
-        raise ValueError(f"{name} must be in [0, {upper}), got values from {array.min()} to {array.max()}")
+        raise ValueError(
+            f"{name} must be in [0, {upper}), got values from {array.min()} to {array.max()}"
+        )
     return array
 
 
-def _probability_array(values: Any, name: str, shape: tuple[int, ...], low_open: bool = False) -> np.ndarray:
+def _probability_array(
+    values: Any, name: str, shape: tuple[int, ...], low_open: bool = False
+) -> np.ndarray:
     array = np.broadcast_to(np.asarray(values, dtype=np.float64), shape).copy()
     if np.isnan(array).any() or array.min() < 0.0 or array.max() > 1.0:
-        raise ValueError(f"{name} must hold probabilities in [0, 1], got values from {np.nanmin(array)} to {np.nanmax(array)}")
+        raise ValueError(
+            f"{name} must hold probabilities in [0, 1], got values from {np.nanmin(array)} to {np.nanmax(array)}"
+        )
     return array
 
 
@@ -95,10 +101,24 @@ class BKTBelief:
         forget: (n_skills,) p(mastered -> unmastered); 0 is standard BKT.
     """
 
-    def __init__(self, exercise_skill: Sequence[int], prior: Any, learn: Any, guess: Any, slip: Any, forget: Any = 0.0) -> None:
+    def __init__(
+        self,
+        exercise_skill: Sequence[int],
+        prior: Any,
+        learn: Any,
+        guess: Any,
+        slip: Any,
+        forget: Any = 0.0,
+    ) -> None:
         self.exercise_skill = np.asarray(exercise_skill, dtype=np.int64)
-        if self.exercise_skill.ndim != 1 or self.exercise_skill.size == 0 or self.exercise_skill.min() < 0:
-            raise ValueError(f"exercise_skill must be a non-empty 1-D array of skill indices >= 0, got {self.exercise_skill!r}")
+        if (
+            self.exercise_skill.ndim != 1
+            or self.exercise_skill.size == 0
+            or self.exercise_skill.min() < 0
+        ):
+            raise ValueError(
+                f"exercise_skill must be a non-empty 1-D array of skill indices >= 0, got {self.exercise_skill!r}"
+            )
         self.n_exercises = int(self.exercise_skill.size)
         self.n_skills = int(self.exercise_skill.max()) + 1
         self.prior = _probability_array(prior, "prior", (self.n_skills,))
@@ -144,7 +164,9 @@ class BKTBelief:
         """(len(rows), n_skills) the selected students' states."""
         return state[rows]
 
-    def merge(self, state: np.ndarray, other: np.ndarray, rows_from_other: np.ndarray) -> np.ndarray:
+    def merge(
+        self, state: np.ndarray, other: np.ndarray, rows_from_other: np.ndarray
+    ) -> np.ndarray:
         """``state`` with the students where ``rows_from_other`` (n,) bool is True taken from ``other``."""
         return np.where(rows_from_other[:, None], other, state)
 
@@ -203,8 +225,12 @@ class DKTBelief:
         known = np.asarray(model.skill_ids, dtype=np.int64)
         missing = sorted(set(range(self.n_exercises)) - set(known.tolist()))
         if missing:
-            raise ValueError(f"DKTBelief: the DKT never saw exercises {missing} (its item ids are {known.tolist()}); train it on logs covering every exercise")
-        self.model_index = np.searchsorted(known, np.arange(self.n_exercises))  # (n_exercises,) exercise -> model item
+            raise ValueError(
+                f"DKTBelief: the DKT never saw exercises {missing} (its item ids are {known.tolist()}); train it on logs covering every exercise"
+            )
+        self.model_index = np.searchsorted(
+            known, np.arange(self.n_exercises)
+        )  # (n_exercises,) exercise -> model item
         self._model_index = torch.from_numpy(self.model_index)
         self.network.eval()
         device = next(self.network.parameters()).device
@@ -224,10 +250,16 @@ class DKTBelief:
         torch = self._torch
         n = state[0].shape[0]
         exercises = _as_int_array(exercises, "exercises", n, self.n_exercises)
-        items = torch.from_numpy(self.model_index[exercises]).to(self._device).unsqueeze(1)  # (n, 1)
-        answers = torch.from_numpy(np.asarray(correct).astype(np.int64)).to(self._device).unsqueeze(1)  # (n, 1)
+        items = (
+            torch.from_numpy(self.model_index[exercises]).to(self._device).unsqueeze(1)
+        )  # (n, 1)
+        answers = (
+            torch.from_numpy(np.asarray(correct).astype(np.int64)).to(self._device).unsqueeze(1)
+        )  # (n, 1)
         with torch.no_grad():
-            outputs, recurrent = self.network.encode(items, answers, None, state[1])  # (n, 1, hidden)
+            outputs, recurrent = self.network.encode(
+                items, answers, None, state[1]
+            )  # (n, 1, hidden)
         return outputs[:, 0], recurrent
 
     def take(self, state: tuple, rows: np.ndarray) -> tuple:
@@ -252,7 +284,9 @@ class DKTBelief:
             recurrent = zeros if recurrent is None else recurrent
             other_recurrent = zeros if other_recurrent is None else other_recurrent
         if isinstance(recurrent, tuple):
-            merged = tuple(torch.where(mask[None, :, None], b, a) for a, b in zip(recurrent, other_recurrent))
+            merged = tuple(
+                torch.where(mask[None, :, None], b, a) for a, b in zip(recurrent, other_recurrent)
+            )
         else:
             merged = torch.where(mask[None, :, None], other_recurrent, recurrent)
         return outputs, merged
@@ -273,7 +307,9 @@ class DKTBelief:
 class Session:
     """One tutoring session of ``n`` students under a policy; subclasses fill in ``_choose``."""
 
-    def __init__(self, recommender: "Recommender", n_students: int, rng: np.random.Generator) -> None:
+    def __init__(
+        self, recommender: "Recommender", n_students: int, rng: np.random.Generator
+    ) -> None:
         if n_students < 1:
             raise ValueError(f"n_students must be >= 1, got {n_students}")
         self.recommender = recommender
@@ -290,7 +326,9 @@ class Session:
 
     def observe(self, exercises: Any, correct: Any) -> None:
         """Record each student's answer to the exercise they did (need not be the recommended one)."""
-        exercises = _as_int_array(exercises, "exercises", self.n_students, self.recommender.n_exercises)
+        exercises = _as_int_array(
+            exercises, "exercises", self.n_students, self.recommender.n_exercises
+        )
         correct = np.asarray(correct)
         if correct.shape != (self.n_students,):
             raise ValueError(f"correct must have shape ({self.n_students},), got {correct.shape}")
@@ -326,14 +364,33 @@ class Recommender:
     name = "base"
     session_class: type[Session] = Session
 
-    def __init__(self, exercise_skill: Sequence[int], exercise_names: Sequence[str] | None = None, skill_names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        exercise_skill: Sequence[int],
+        exercise_names: Sequence[str] | None = None,
+        skill_names: Sequence[str] | None = None,
+    ) -> None:
         self.exercise_skill = np.asarray(exercise_skill, dtype=np.int64)
-        if self.exercise_skill.ndim != 1 or self.exercise_skill.size == 0 or self.exercise_skill.min() < 0:
-            raise ValueError(f"exercise_skill must be a non-empty 1-D array of skill indices >= 0, got {exercise_skill!r}")
+        if (
+            self.exercise_skill.ndim != 1
+            or self.exercise_skill.size == 0
+            or self.exercise_skill.min() < 0
+        ):
+            raise ValueError(
+                f"exercise_skill must be a non-empty 1-D array of skill indices >= 0, got {exercise_skill!r}"
+            )
         self.n_exercises = int(self.exercise_skill.size)
         self.n_skills = int(self.exercise_skill.max()) + 1
-        self.exercise_names = list(exercise_names) if exercise_names is not None else [f"exercise {e}" for e in range(self.n_exercises)]
-        self.skill_names = list(skill_names) if skill_names is not None else [f"skill {k}" for k in range(self.n_skills)]
+        self.exercise_names = (
+            list(exercise_names)
+            if exercise_names is not None
+            else [f"exercise {e}" for e in range(self.n_exercises)]
+        )
+        self.skill_names = (
+            list(skill_names)
+            if skill_names is not None
+            else [f"skill {k}" for k in range(self.n_skills)]
+        )
         if len(self.exercise_names) != self.n_exercises or len(self.skill_names) != self.n_skills:
             raise ValueError(
                 f"need {self.n_exercises} exercise names and {self.n_skills} skill names, "
@@ -341,7 +398,9 @@ class Recommender:
             )
 
     def exercise_label(self, exercise: int) -> str:
-        return f"{self.exercise_names[exercise]} ({self.skill_names[self.exercise_skill[exercise]]})"
+        return (
+            f"{self.exercise_names[exercise]} ({self.skill_names[self.exercise_skill[exercise]]})"
+        )
 
     def start(self, n_students: int, rng: np.random.Generator, simulator: Any = None) -> Session:
         """Open a session for ``n_students`` students; ``simulator`` is only read by the oracle."""
@@ -356,12 +415,16 @@ class Recommender:
         session = self.start(1, np.random.default_rng(seed))
         if len(history):
             attempts = history.sort_values("order", kind="stable").drop_duplicates("order")
-            for exercise, correct in zip(attempts["item_id"].to_numpy(), attempts["correct"].to_numpy()):
+            for exercise, correct in zip(
+                attempts["item_id"].to_numpy(), attempts["correct"].to_numpy()
+            ):
                 session.observe(np.array([exercise]), np.array([correct]))
         return int(session.choose()[0])
 
 
-def _random_tie_break(scores: np.ndarray, rng: np.random.Generator, maximize: bool = True) -> np.ndarray:
+def _random_tie_break(
+    scores: np.ndarray, rng: np.random.Generator, maximize: bool = True
+) -> np.ndarray:
     """(n,) argmax (or argmin) of each row of ``scores`` (n, k), ties broken uniformly at random."""
     signed = scores if maximize else -scores
     best = signed.max(axis=1, keepdims=True)
@@ -383,15 +446,27 @@ class RandomRecommender(Recommender):
 
 
 def _skill_order(recommender: Recommender, skill_order: Sequence[int] | None) -> np.ndarray:
-    order = np.arange(recommender.n_skills) if skill_order is None else np.asarray(skill_order, dtype=np.int64)
+    order = (
+        np.arange(recommender.n_skills)
+        if skill_order is None
+        else np.asarray(skill_order, dtype=np.int64)
+    )
     if sorted(order.tolist()) != list(range(recommender.n_skills)):
-        raise ValueError(f"skill_order must be a permutation of 0..{recommender.n_skills - 1}, got {list(order)}")
+        raise ValueError(
+            f"skill_order must be a permutation of 0..{recommender.n_skills - 1}, got {list(order)}"
+        )
     return order
 
 
-def _exercises_by_skill(recommender: Recommender, difficulty: Sequence[float] | None) -> list[np.ndarray]:
+def _exercises_by_skill(
+    recommender: Recommender, difficulty: Sequence[float] | None
+) -> list[np.ndarray]:
     """Each skill's exercises, easiest first when difficulties are given."""
-    keys = np.zeros(recommender.n_exercises) if difficulty is None else np.asarray(difficulty, dtype=np.float64)
+    keys = (
+        np.zeros(recommender.n_exercises)
+        if difficulty is None
+        else np.asarray(difficulty, dtype=np.float64)
+    )
     groups = []
     for skill in range(recommender.n_skills):
         members = np.flatnonzero(recommender.exercise_skill == skill)
@@ -422,7 +497,9 @@ class BlockedRecommender(Recommender):
     name = "blocked"
     session_class = _ScheduleSession
 
-    def __init__(self, exercise_skill, run_length: int, skill_order=None, difficulty=None, **names) -> None:
+    def __init__(
+        self, exercise_skill, run_length: int, skill_order=None, difficulty=None, **names
+    ) -> None:
         super().__init__(exercise_skill, **names)
         if run_length < 1:
             raise ValueError(f"run_length must be >= 1, got {run_length}")
@@ -475,14 +552,18 @@ class _BeliefRecommender(Recommender):
     def __init__(self, belief: Belief, exercise_skill, **names) -> None:
         super().__init__(exercise_skill, **names)
         if belief.n_exercises != self.n_exercises:
-            raise ValueError(f"belief models {belief.n_exercises} exercises but the curriculum has {self.n_exercises}")
+            raise ValueError(
+                f"belief models {belief.n_exercises} exercises but the curriculum has {self.n_exercises}"
+            )
         self.belief = belief
 
 
 class _MasterySession(_BeliefSession):
     def _choose(self) -> np.ndarray:
         recommender = self.recommender
-        mastery = recommender.belief.mastery(self.state)[:, recommender.skill_order]  # (n, n_skills) in teaching order
+        mastery = recommender.belief.mastery(self.state)[
+            :, recommender.skill_order
+        ]  # (n, n_skills) in teaching order
         below = mastery < recommender.threshold  # (n, n_skills)
         # First unmastered skill in prerequisite order; when all are mastered, the least mastered one.
         position = np.where(below.any(axis=1), np.argmax(below, axis=1), np.argmin(mastery, axis=1))
@@ -491,7 +572,9 @@ class _MasterySession(_BeliefSession):
         for skill in np.unique(self.current_skill):
             rows = np.flatnonzero(self.current_skill == skill)
             members = recommender.groups[skill]
-            done = self.attempts[np.ix_(rows, members)].sum(axis=1)  # (rows,) practice so far on this skill
+            done = self.attempts[np.ix_(rows, members)].sum(
+                axis=1
+            )  # (rows,) practice so far on this skill
             choice[rows] = members[done % members.size]
         return choice
 
@@ -520,12 +603,22 @@ class MasteryRecommender(_BeliefRecommender):
     name = "mastery"
     session_class = _MasterySession
 
-    def __init__(self, belief: BKTBelief, exercise_skill, skill_order=None, threshold: float = 0.95, difficulty=None, **names) -> None:
+    def __init__(
+        self,
+        belief: BKTBelief,
+        exercise_skill,
+        skill_order=None,
+        threshold: float = 0.95,
+        difficulty=None,
+        **names,
+    ) -> None:
         super().__init__(belief, exercise_skill, **names)
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
         if not hasattr(belief, "mastery"):
-            raise TypeError(f"MasteryRecommender needs a belief with mastery(state) (e.g. BKTBelief), got {type(belief).__name__}")
+            raise TypeError(
+                f"MasteryRecommender needs a belief with mastery(state) (e.g. BKTBelief), got {type(belief).__name__}"
+            )
         self.threshold = threshold
         self.skill_order = _skill_order(self, skill_order)
         self.groups = _exercises_by_skill(self, difficulty)
@@ -593,9 +686,13 @@ def expectimax_values(belief: Belief, state: Any, n: int, horizon: int, beam: in
         # Beam: expand the children of the `beam` exercises with the best one-step value.
         one_step = p_now * leaf[:, :, 0] + (1.0 - p_now) * leaf[:, :, 1]  # (n, E)
         keep = np.argsort(-one_step, axis=1, kind="stable")[:, :beam]  # (n, beam)
-        child_index = (np.arange(n)[:, None, None] * n_exercises + keep[:, :, None]) * 2 + np.array([0, 1])  # (n, beam, 2)
+        child_index = (np.arange(n)[:, None, None] * n_exercises + keep[:, :, None]) * 2 + np.array(
+            [0, 1]
+        )  # (n, beam, 2)
         deeper_state = belief.take(children, child_index.reshape(-1))
-        deeper = expectimax_values(belief, deeper_state, n * beam * 2, horizon - 1, beam).max(axis=1)  # (n*beam*2,)
+        deeper = expectimax_values(belief, deeper_state, n * beam * 2, horizon - 1, beam).max(
+            axis=1
+        )  # (n*beam*2,)
         leaf_kept = deeper.reshape(n, beam, 2)
         leaf = np.full((n, n_exercises, 2), -np.inf)
         np.put_along_axis(leaf, keep[:, :, None].repeat(2, axis=2), leaf_kept, axis=1)
@@ -605,7 +702,13 @@ def expectimax_values(belief: Belief, state: Any, n: int, horizon: int, beam: in
 
 class _LookaheadSession(_BeliefSession):
     def _choose(self) -> np.ndarray:
-        self.values = expectimax_values(self.recommender.belief, self.state, self.n_students, self.recommender.horizon, self.recommender.beam)
+        self.values = expectimax_values(
+            self.recommender.belief,
+            self.state,
+            self.n_students,
+            self.recommender.horizon,
+            self.recommender.beam,
+        )
         return _random_tie_break(self.values, self.rng)
 
     def _explain(self, student: int, exercise: int) -> str:
@@ -637,7 +740,9 @@ class ExpectimaxRecommender(_BeliefRecommender):
     name = "expectimax"
     session_class = _LookaheadSession
 
-    def __init__(self, belief: Belief, exercise_skill, horizon: int = 2, beam: int = 2, **names) -> None:
+    def __init__(
+        self, belief: Belief, exercise_skill, horizon: int = 2, beam: int = 2, **names
+    ) -> None:
         super().__init__(belief, exercise_skill, **names)
         if horizon < 1 or beam < 1:
             raise ValueError(f"horizon and beam must be >= 1, got horizon={horizon}, beam={beam}")
@@ -652,7 +757,9 @@ class _OracleSession(Session):
         self.simulator = simulator
 
     def _choose(self) -> np.ndarray:
-        self.values = self.simulator.expected_post_test_after(self.recommender.samples, self.rng)  # (n, E)
+        self.values = self.simulator.expected_post_test_after(
+            self.recommender.samples, self.rng
+        )  # (n, E)
         return _random_tie_break(self.values, self.rng)
 
     def _explain(self, student: int, exercise: int) -> str:
@@ -681,5 +788,7 @@ class OracleRecommender(Recommender):
 
     def start(self, n_students: int, rng: np.random.Generator, simulator: Any = None) -> Session:
         if simulator is None:
-            raise ValueError("OracleRecommender.start needs the simulator (it reads the hidden state); it is for reports only")
+            raise ValueError(
+                "OracleRecommender.start needs the simulator (it reads the hidden state); it is for reports only"
+            )
         return _OracleSession(self, n_students, rng, simulator)

@@ -34,7 +34,9 @@ import pandas as pd
 from riley_gym.kt.tutoring.recommend import Recommender, Session
 
 Z_975 = 1.959963984540054
-TRACED_STUDENTS = 8  # students whose whole trajectory (hidden truth and belief) is kept, for heatmaps
+TRACED_STUDENTS = (
+    8  # students whose whole trajectory (hidden truth and belief) is kept, for heatmaps
+)
 
 
 def t_quantile_975(df: int) -> float:
@@ -42,7 +44,12 @@ def t_quantile_975(df: int) -> float:
     if df < 1:
         raise ValueError(f"t_quantile_975: df must be >= 1, got {df}")
     z = Z_975
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2) + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+    return (
+        z
+        + (z**3 + z) / (4 * df)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+    )
 
 
 def mean_ci95(values: Any) -> tuple[float, float]:
@@ -53,7 +60,9 @@ def mean_ci95(values: Any) -> tuple[float, float]:
     """
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0 or not np.isfinite(values).all():
-        raise ValueError(f"mean_ci95 needs a non-empty sample of finite numbers, got {values.size} values")
+        raise ValueError(
+            f"mean_ci95 needs a non-empty sample of finite numbers, got {values.size} values"
+        )
     if values.size == 1:
         return float(values[0]), float("nan")
     half = t_quantile_975(values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
@@ -94,7 +103,9 @@ class SimulatedClass:
 
 def _take_state(state: Any, rows: np.ndarray) -> Any:
     """A copy of the rows ``rows`` of a dynamics state dataclass (every field has a leading student axis)."""
-    return type(state)(**{f.name: getattr(state, f.name)[rows].copy() for f in dataclasses.fields(state)})
+    return type(state)(
+        **{f.name: getattr(state, f.name)[rows].copy() for f in dataclasses.fields(state)}
+    )
 
 
 @dataclass
@@ -156,12 +167,18 @@ def run_sessions(
         The ``SessionRecord``.
     """
     if session_length < 1 or n_students < 1:
-        raise ValueError(f"run_sessions: n_students and session_length must be >= 1, got {n_students}, {session_length}")
+        raise ValueError(
+            f"run_sessions: n_students and session_length must be >= 1, got {n_students}, {session_length}"
+        )
     if recommender.n_exercises != dynamics.n_exercises:
-        raise ValueError(f"run_sessions: the recommender has {recommender.n_exercises} exercises, the simulator {dynamics.n_exercises}")
+        raise ValueError(
+            f"run_sessions: the recommender has {recommender.n_exercises} exercises, the simulator {dynamics.n_exercises}"
+        )
     threshold = mastery_threshold_of(dynamics) if mastery_threshold is None else mastery_threshold
     simulated = SimulatedClass(dynamics, n_students, seed)
-    session: Session = recommender.start(n_students, np.random.default_rng([seed, 2]), simulator=simulated)
+    session: Session = recommender.start(
+        n_students, np.random.default_rng([seed, 2]), simulator=simulated
+    )
     post_test = np.empty((session_length + 1, n_students))
     post_test[0] = dynamics.post_test(simulated.state)
     mastery = dynamics.mastery(simulated.state)
@@ -213,9 +230,14 @@ class Comparison:
 
     def to_dict(self) -> dict[str, dict[str, float]]:
         """policy name -> headline figures (JSON-able)."""
-        return {name: {key: _plain(value) for key, value in row.items()} for name, row in self.table.to_dict(orient="index").items()}
+        return {
+            name: {key: _plain(value) for key, value in row.items()}
+            for name, row in self.table.to_dict(orient="index").items()
+        }
 
-    def paired_differences(self, baselines: tuple[str, ...] = ("random", "blocked", "interleaved", "oracle")) -> dict[str, dict[str, dict[str, float]]]:
+    def paired_differences(
+        self, baselines: tuple[str, ...] = ("random", "blocked", "interleaved", "oracle")
+    ) -> dict[str, dict[str, dict[str, float]]]:
         """policy -> baseline -> {"diff", "ci95"}: mean per-student post-test difference (policy - baseline), paired."""
         present = [b for b in baselines if b in self.records]
         result = {}
@@ -231,8 +253,23 @@ class Comparison:
         rows = []
         for name, record in self.records.items():
             mean = record.post_test.mean(axis=1)
-            half = t_quantile_975(record.post_test.shape[1] - 1) * record.post_test.std(axis=1, ddof=1) / math.sqrt(record.post_test.shape[1]) if record.post_test.shape[1] > 1 else np.full(mean.shape, np.nan)
-            rows.append(pd.DataFrame({"policy": name, "step": np.arange(mean.size), "post_test_mean": mean, "ci95": half}))
+            half = (
+                t_quantile_975(record.post_test.shape[1] - 1)
+                * record.post_test.std(axis=1, ddof=1)
+                / math.sqrt(record.post_test.shape[1])
+                if record.post_test.shape[1] > 1
+                else np.full(mean.shape, np.nan)
+            )
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "policy": name,
+                        "step": np.arange(mean.size),
+                        "post_test_mean": mean,
+                        "ci95": half,
+                    }
+                )
+            )
         return pd.concat(rows, ignore_index=True)
 
 
@@ -256,7 +293,9 @@ def summarise(records: Mapping[str, SessionRecord], baseline: str = "random") ->
     rows = {}
     for name, record in records.items():
         if record.final.shape != base.shape:
-            raise ValueError(f"summarise: policy {name!r} tutored {record.final.size} students, {baseline!r} {base.size}")
+            raise ValueError(
+                f"summarise: policy {name!r} tutored {record.final.size} students, {baseline!r} {base.size}"
+            )
         post_mean, post_half = mean_ci95(record.final)
         gain_mean, gain_half = mean_ci95(record.final - record.pre_test)
         steps_mean, steps_half = mean_ci95(record.steps_to_mastery)
@@ -299,7 +338,9 @@ def compare_policies(
         The ``Comparison``.
     """
     if baseline not in recommenders:
-        raise ValueError(f"compare_policies: the baseline {baseline!r} must be one of the policies {list(recommenders)}")
+        raise ValueError(
+            f"compare_policies: the baseline {baseline!r} must be one of the policies {list(recommenders)}"
+        )
     records, seconds = {}, {}
     for name, recommender in recommenders.items():
         if progress is not None:
@@ -310,7 +351,9 @@ def compare_policies(
     return Comparison(records, baseline, seconds)
 
 
-def format_paired(paired: Mapping[str, Mapping[str, Mapping[str, float]]], policies: list[str]) -> str:
+def format_paired(
+    paired: Mapping[str, Mapping[str, Mapping[str, float]]], policies: list[str]
+) -> str:
     """Lines 'policy vs baseline: +d +- h (CI excludes 0: yes/no)' for the given policies."""
     lines = []
     for name in policies:
@@ -320,7 +363,9 @@ def format_paired(paired: Mapping[str, Mapping[str, Mapping[str, float]]], polic
                 continue
             low, high = figures["diff"] - figures["ci95"], figures["diff"] + figures["ci95"]
             verdict = "better" if low > 0 else ("worse" if high < 0 else "no clear difference")
-            parts.append(f"vs {baseline} {figures['diff']:+.3f} +- {figures['ci95']:.3f} ({verdict})")
+            parts.append(
+                f"vs {baseline} {figures['diff']:+.3f} +- {figures['ci95']:.3f} ({verdict})"
+            )
         if parts:
             lines.append(f"{name}: " + "; ".join(parts))
     return "\n".join(lines)
@@ -328,7 +373,9 @@ def format_paired(paired: Mapping[str, Mapping[str, Mapping[str, float]]], polic
 
 def format_table(table: pd.DataFrame) -> str:
     """The comparison table as aligned text for a terminal."""
-    lines = [f"{'policy':<14}{'post-test (95% CI)':>22}{'gain':>8}{'steps to mastery':>18}{'mastered':>10}{'diff vs random (95% CI)':>26}"]
+    lines = [
+        f"{'policy':<14}{'post-test (95% CI)':>22}{'gain':>8}{'steps to mastery':>18}{'mastered':>10}{'diff vs random (95% CI)':>26}"
+    ]
     for name, row in table.iterrows():
         lines.append(
             f"{name:<14}{row.post_test_mean:>12.3f} +- {row.post_test_ci95:<6.3f}{row.gain_mean:>8.3f}"
@@ -348,8 +395,19 @@ def plot_learning_curves(comparison: Comparison, path: Any, title: str = "") -> 
     curves = comparison.learning_curves()
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for name, curve in curves.groupby("policy", sort=False):
-        line = axis.plot(curve["step"], curve["post_test_mean"], label=name, linestyle="--" if name == "oracle" else "-")
-        axis.fill_between(curve["step"], curve["post_test_mean"] - curve["ci95"], curve["post_test_mean"] + curve["ci95"], alpha=0.2, color=line[0].get_color())
+        line = axis.plot(
+            curve["step"],
+            curve["post_test_mean"],
+            label=name,
+            linestyle="--" if name == "oracle" else "-",
+        )
+        axis.fill_between(
+            curve["step"],
+            curve["post_test_mean"] - curve["ci95"],
+            curve["post_test_mean"] + curve["ci95"],
+            alpha=0.2,
+            color=line[0].get_color(),
+        )
     axis.set_xlabel("exercises done")
     axis.set_ylabel("expected post-test score (hidden truth)")
     axis.set_title(title or "Learning curves (mean, 95% CI)")
@@ -392,7 +450,9 @@ def interactive_session(
     answers = 0
     while answers < max_steps:
         exercise = int(session.choose()[0])
-        output_stream.write(f"\nNext: {recommender.exercise_label(exercise)}\n  why: {session.explain(0)}\n")
+        output_stream.write(
+            f"\nNext: {recommender.exercise_label(exercise)}\n  why: {session.explain(0)}\n"
+        )
         while True:
             output_stream.write("Did you answer it correctly? [y/n, q to quit] ")
             output_stream.flush()
@@ -402,7 +462,9 @@ def interactive_session(
                 return answers
             reply = line.strip().lower()
             if not input_stream.isatty():
-                output_stream.write(f"{reply}\n")  # echo piped answers so the transcript reads like a session
+                output_stream.write(
+                    f"{reply}\n"
+                )  # echo piped answers so the transcript reads like a session
             if reply in ("y", "yes", "n", "no", "q", "quit"):
                 break
             output_stream.write(f"  please type y, n or q (got {reply!r})\n")

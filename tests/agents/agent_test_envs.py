@@ -32,7 +32,13 @@ class Corridor(gym.Env):
         self.cell = min(self.cell + 1, GOAL) if action == 1 else max(self.cell - 1, 0)
         self.steps += 1
         terminated = self.cell == GOAL
-        return self.cell, float(terminated), terminated, self.steps >= self.time_limit and not terminated, {}
+        return (
+            self.cell,
+            float(terminated),
+            terminated,
+            self.steps >= self.time_limit and not terminated,
+            {},
+        )
 
 
 def corridor_q_star(gamma: float) -> np.ndarray:

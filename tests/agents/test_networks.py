@@ -15,7 +15,13 @@ def test_discrete_becomes_one_hot():
 
 
 def test_dict_is_flattened_like_gymnasium():
-    space = gym.spaces.Dict({"answers": gym.spaces.MultiBinary(3), "last": gym.spaces.Discrete(2), "x": gym.spaces.Box(-1, 1, (2, 2))})
+    space = gym.spaces.Dict(
+        {
+            "answers": gym.spaces.MultiBinary(3),
+            "last": gym.spaces.Discrete(2),
+            "x": gym.spaces.Box(-1, 1, (2, 2)),
+        }
+    )
     samples = [space.sample() for _ in range(3)]
     batch = {key: np.stack([s[key] for s in samples]) for key in space.spaces}
     expected = np.stack([gym.spaces.flatten(space, s) for s in samples]).astype(np.float32)

@@ -28,15 +28,36 @@ def test_a_misspelt_bool_is_an_error_not_false():
 
 
 def test_flags_override_the_preset_and_the_rest_stays():
-    config = config_from_arguments(parser().parse_args(["--learning-rate", "0.01", "--hidden-sizes", "8", "8"]))
+    config = config_from_arguments(
+        parser().parse_args(["--learning-rate", "0.01", "--hidden-sizes", "8", "8"])
+    )
     assert config.learning_rate == 0.01 and config.hidden_sizes == (8, 8)
     assert config.batch_size == DQNConfig.cartpole().batch_size
 
 
 def test_tensorboard_scalars_match_metrics_csv(tmp_path):
-    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator", reason="tensorboard is a dev dependency")
-    config = DQNConfig.cartpole(hidden_sizes=(16,), learning_starts=100, buffer_size=1000, train_freq=16, gradient_steps=2, device="cpu")
-    summary = train_run("CartPole-v1", config, 600, tmp_path, eval_interval=200, eval_episodes=2, final_eval_episodes=2, keep_best=False)
+    event_accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator",
+        reason="tensorboard is a dev dependency",
+    )
+    config = DQNConfig.cartpole(
+        hidden_sizes=(16,),
+        learning_starts=100,
+        buffer_size=1000,
+        train_freq=16,
+        gradient_steps=2,
+        device="cpu",
+    )
+    summary = train_run(
+        "CartPole-v1",
+        config,
+        600,
+        tmp_path,
+        eval_interval=200,
+        eval_episodes=2,
+        final_eval_episodes=2,
+        keep_best=False,
+    )
     assert summary["tensorboard"] is True
     events = event_accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()

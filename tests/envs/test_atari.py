@@ -8,7 +8,14 @@ from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from riley_gym.envs.atari import AreaResize, AtariConfig, area_resize_matrix, make_atari, make_atari_vector, rom_id
+from riley_gym.envs.atari import (
+    AreaResize,
+    AtariConfig,
+    area_resize_matrix,
+    make_atari,
+    make_atari_vector,
+    rom_id,
+)
 
 
 @pytest.mark.parametrize(
@@ -87,7 +94,9 @@ def test_area_resize_of_blocks_is_block_mean():
 def test_single_env_shapes_and_frame_stack_shift():
     env = make_atari("Breakout")
     obs, info = env.reset(seed=0)
-    assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8 and env.observation_space.contains(obs)
+    assert (
+        obs.shape == (4, 84, 84) and obs.dtype == np.uint8 and env.observation_space.contains(obs)
+    )
     assert env.action_space.n == 4 and info["lives"] == 5
     assert not obs[:3].any() and obs[3].any()  # zeros before the game's first frame
     for action in (1, 2, 3, 0, 2, 2):
@@ -187,7 +196,9 @@ def test_vector_env_shapes_autoreset_and_a_few_hundred_steps():
     n_ended = 0
     for _ in range(300):
         obs, rewards, terminated, truncated, info = envs.step(rng.integers(0, 4, size=4))
-        assert obs.shape == (4, 4, 84, 84) and rewards.dtype == np.float32 and terminated.shape == (4,)
+        assert (
+            obs.shape == (4, 4, 84, 84) and rewards.dtype == np.float32 and terminated.shape == (4,)
+        )
         if terminated.any():
             assert info["_final_obs"][terminated].all() and info["final_obs"].shape == obs.shape
             n_ended += int(terminated.sum())

@@ -9,7 +9,9 @@ def test_atari_throughput_reports_both_rates():
     result = atari_throughput("Pong", steps=40, num_envs=2, num_threads=1)
     assert result["num_envs"] == 2 and result["steps"] == 40
     assert result["single_steps_per_second"] > 0 and result["vector_steps_per_second"] > 0
-    assert result["speedup"] == pytest.approx(result["vector_steps_per_second"] / result["single_steps_per_second"])
+    assert result["speedup"] == pytest.approx(
+        result["vector_steps_per_second"] / result["single_steps_per_second"]
+    )
 
 
 @pytest.mark.parametrize("kwargs", [{"steps": 0}, {"num_envs": 0}])

@@ -77,21 +77,41 @@ def test_round_trip_through_dict_and_file(tmp_path):
     "overrides, message",
     [
         ({"skills": [{"name": "a"}, {"name": "a"}]}, "duplicate skill name 'a'"),
-        ({"skills": [{"name": "a"}, {"name": "b", "prerequisites": ["z"]}]}, "unknown prerequisite 'z'"),
         (
-            {"skills": [{"name": "a", "prerequisites": ["b"]}, {"name": "b", "prerequisites": ["a"]}]},
+            {"skills": [{"name": "a"}, {"name": "b", "prerequisites": ["z"]}]},
+            "unknown prerequisite 'z'",
+        ),
+        (
+            {
+                "skills": [
+                    {"name": "a", "prerequisites": ["b"]},
+                    {"name": "b", "prerequisites": ["a"]},
+                ]
+            },
             "cycle among the skills ['a', 'b']",
         ),
         (
-            {"exercises": [{"name": "a1", "skill": "q", "difficulty": 0.0, "guess": 0.1, "slip": 0.1}]},
+            {
+                "exercises": [
+                    {"name": "a1", "skill": "q", "difficulty": 0.0, "guess": 0.1, "slip": 0.1}
+                ]
+            },
             "exercise 'a1' names unknown skill 'q'",
         ),
         (
-            {"exercises": [{"name": "a1", "skill": "a", "difficulty": 0.0, "guess": 0.5, "slip": 0.1}]},
+            {
+                "exercises": [
+                    {"name": "a1", "skill": "a", "difficulty": 0.0, "guess": 0.5, "slip": 0.1}
+                ]
+            },
             "guess=0.5 is outside the allowed range [0, 0.5)",
         ),
         (
-            {"exercises": [{"name": "a1", "skill": "a", "difficulty": 0.0, "guess": 0.1, "slip": -0.1}]},
+            {
+                "exercises": [
+                    {"name": "a1", "skill": "a", "difficulty": 0.0, "guess": 0.1, "slip": -0.1}
+                ]
+            },
             "slip=-0.1 is outside",
         ),
         (
@@ -100,8 +120,16 @@ def test_round_trip_through_dict_and_file(tmp_path):
         ),
         ({"exercises": []}, "needs at least one exercise"),
     ],
-    ids=["duplicate-skill", "unknown-prerequisite", "cycle", "unknown-skill", "guess-range", "slip-range",
-         "missing-key", "no-exercises"],
+    ids=[
+        "duplicate-skill",
+        "unknown-prerequisite",
+        "cycle",
+        "unknown-skill",
+        "guess-range",
+        "slip-range",
+        "missing-key",
+        "no-exercises",
+    ],
 )
 def test_validation_names_the_offending_entry(overrides, message):
     with pytest.raises(ValueError) as error:
@@ -111,7 +139,9 @@ def test_validation_names_the_offending_entry(overrides, message):
 
 def test_file_errors_name_the_file(tmp_path):
     path = tmp_path / "broken.json"
-    path.write_text(json.dumps(_small(skills=[{"name": "a"}, {"name": "b", "prerequisites": ["b"]}])))
+    path.write_text(
+        json.dumps(_small(skills=[{"name": "a"}, {"name": "b", "prerequisites": ["b"]}]))
+    )
     with pytest.raises(ValueError, match=r"broken\.json: .*own prerequisite"):
         Curriculum.from_file(path)
     with pytest.raises(ValueError, match="neither a bundled curriculum"):

@@ -8,7 +8,6 @@ out-of-range action raises a ValueError that names the action.
 import warnings
 
 import gymnasium as gym
-import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
@@ -17,10 +16,15 @@ from riley_gym import envs  # noqa: F401  (registers the riley/ envs)
 
 RILEY_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("riley/"))
 # Every registered env, plus the GridWorld observation types and render modes the registrations leave at their defaults.
-CASES = [(env_id, {}) for env_id in RILEY_IDS] + [
-    ("riley/GridWorld-v0", {"obs_type": obs_type}) for obs_type in ("coords", "rgb", "index")
-] + [("riley/GridWorld-v0", {"render_mode": mode}) for mode in ("ansi", "rgb_array")]
-CASE_IDS = [env_id + "".join(f"[{key}={value}]" for key, value in kwargs.items()) for env_id, kwargs in CASES]
+CASES = (
+    [(env_id, {}) for env_id in RILEY_IDS]
+    + [("riley/GridWorld-v0", {"obs_type": obs_type}) for obs_type in ("coords", "rgb", "index")]
+    + [("riley/GridWorld-v0", {"render_mode": mode}) for mode in ("ansi", "rgb_array")]
+)
+CASE_IDS = [
+    env_id + "".join(f"[{key}={value}]" for key, value in kwargs.items())
+    for env_id, kwargs in CASES
+]
 
 
 def _make(env_id, kwargs=None):
@@ -35,7 +39,12 @@ def _make(env_id, kwargs=None):
 
 
 def test_registry_has_riley_envs():
-    assert {"riley/GridWorld-v0", "riley/GridWorld4x4-v0", "riley/GridWorld8x8-v0", "riley/CliffWalk-v0"} <= set(RILEY_IDS)
+    assert {
+        "riley/GridWorld-v0",
+        "riley/GridWorld4x4-v0",
+        "riley/GridWorld8x8-v0",
+        "riley/CliffWalk-v0",
+    } <= set(RILEY_IDS)
 
 
 @pytest.mark.parametrize("env_id, kwargs", CASES, ids=CASE_IDS)
@@ -79,7 +88,9 @@ def test_out_of_range_action_raises_value_error(env_id):
     env = _make(env_id).unwrapped
     env.reset(seed=0)
     space = env.action_space
-    assert isinstance(space, gym.spaces.Discrete), f"{env_id}: the contract test covers Discrete actions only"
+    assert isinstance(space, gym.spaces.Discrete), (
+        f"{env_id}: the contract test covers Discrete actions only"
+    )
     bad = int(space.start + space.n)
     with pytest.raises(ValueError, match=str(bad)):
         env.step(bad)

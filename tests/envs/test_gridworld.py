@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 
 from riley_gym import envs  # noqa: F401  (registers riley/ envs)
-from riley_gym.envs.gridworld import DOWN, LEFT, RIGHT, UP, GridWorldEnv, greedy_policy_is_optimal, parse_map, q_star, v_star
+from riley_gym.envs.gridworld import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    GridWorldEnv,
+    greedy_policy_is_optimal,
+    parse_map,
+    q_star,
+    v_star,
+)
 
 
 def test_corridor_q_star_by_hand():
@@ -18,7 +28,12 @@ def test_corridor_q_star_by_hand():
     expected = np.array(
         [
             # left         down          right        up
-            [0.9 * 0.9, 0.9 * 0.9, 0.9 * 1.0, 0.9 * 0.9],  # state 0: every move but right stays at 0
+            [
+                0.9 * 0.9,
+                0.9 * 0.9,
+                0.9 * 1.0,
+                0.9 * 0.9,
+            ],  # state 0: every move but right stays at 0
             [0.9 * 0.9, 0.9 * 1.0, 1.0, 0.9 * 1.0],  # state 1: left goes to 0, up/down stay at 1
             [0.0, 0.0, 0.0, 0.0],  # state 2: the goal is terminal
         ]
@@ -46,16 +61,23 @@ def test_slippery_two_cell_q_star_by_hand():
     env = GridWorldEnv(desc=["SG"], slip=0.2)
     value = 0.8 / 0.82
     q = q_star(env, gamma=0.9)
-    np.testing.assert_allclose(q[0], [0.9 * value, 0.1 + 0.81 * value, 0.8 + 0.18 * value, 0.1 + 0.81 * value], atol=1e-9)
+    np.testing.assert_allclose(
+        q[0], [0.9 * value, 0.1 + 0.81 * value, 0.8 + 0.18 * value, 0.1 + 0.81 * value], atol=1e-9
+    )
     # The table merges the three ways of staying put into one entry of probability 0.2.
-    outcomes = {(next_state, reward, terminated): prob for prob, next_state, reward, terminated in env.P[0][RIGHT]}
+    outcomes = {
+        (next_state, reward, terminated): prob
+        for prob, next_state, reward, terminated in env.P[0][RIGHT]
+    }
     assert outcomes == {(1, 1.0, True): pytest.approx(0.8), (0, 0.0, False): pytest.approx(0.2)}
 
 
 def test_trap_that_returns_to_start_by_hand():
     # 'ST.G' style cliff in one row is impassable; use a 2x2: start bottom-left, trap
     # bottom-right returns to start, goal top-right. step_cost -1, trap -10, goal 0, gamma 1.
-    env = GridWorldEnv(desc=[".G", "ST"], step_cost=-1.0, trap_reward=-10.0, goal_reward=0.0, trap_terminates=False)
+    env = GridWorldEnv(
+        desc=[".G", "ST"], step_cost=-1.0, trap_reward=-10.0, goal_reward=0.0, trap_terminates=False
+    )
     q = q_star(env, gamma=1.0)
     # From S (state 2): up to (0,0) then right to G costs 2; right into the trap costs 11
     # and returns to S, then 2 more: 13.
@@ -81,7 +103,12 @@ def _bfs_length(desc):
             return distance[(r, c)]
         for dr, dc in ((0, -1), (1, 0), (0, 1), (-1, 0)):
             nr, nc = r + dr, c + dc
-            if 0 <= nr < rows and 0 <= nc < cols and desc[nr][nc] not in "#T" and (nr, nc) not in distance:
+            if (
+                0 <= nr < rows
+                and 0 <= nc < cols
+                and desc[nr][nc] not in "#T"
+                and (nr, nc) not in distance
+            ):
                 distance[(nr, nc)] = distance[(r, c)] + 1
                 queue.append((nr, nc))
     raise AssertionError("no path")
@@ -212,7 +239,11 @@ def test_walls_block_and_are_never_entered():
 
 @pytest.mark.parametrize(
     "obs_type, expected_first",
-    [("index", 1), ("coords", np.array([0.0, 1 / 3], np.float32)), ("onehot", np.eye(16, dtype=np.float32)[1])],
+    [
+        ("index", 1),
+        ("coords", np.array([0.0, 1 / 3], np.float32)),
+        ("onehot", np.eye(16, dtype=np.float32)[1]),
+    ],
 )
 def test_observation_types(obs_type, expected_first):
     env = GridWorldEnv(map_name="4x4", obs_type=obs_type)

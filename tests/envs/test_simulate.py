@@ -56,7 +56,9 @@ def test_callable_policy_sees_the_observation():
         return np.where(last == RILEY.n_exercises, 4, last)
 
     params = BKTParams(prior=0.0, learn=0.0, prior_sd=0.0)
-    table = simulate_logs(n_students=5, episode_length=4, policy=repeat_last_or_start, params=params, seed=0)
+    table = simulate_logs(
+        n_students=5, episode_length=4, policy=repeat_last_or_start, params=params, seed=0
+    )
     assert (table["item_id"] == 4).all()
     np.testing.assert_allclose(seen, [0.0, 0.25, 0.5, 0.75])
     np.testing.assert_allclose(table["p_correct_true"], RILEY.guess[4])

@@ -51,7 +51,9 @@ def test_observation_counts_what_the_tutor_saw():
         obs, _, _, _, info = env.step(exercise)
         answers.append(info["correct"])
         assert info["exercise"] == exercise
-        assert int(obs["last_exercise"]) == exercise and int(obs["last_correct"]) == int(info["correct"])
+        assert int(obs["last_exercise"]) == exercise and int(obs["last_correct"]) == int(
+            info["correct"]
+        )
     expected_attempts = np.zeros(E)
     expected_attempts[[3, 7]] = [2, 1]
     np.testing.assert_array_equal(obs["attempts"], expected_attempts)
@@ -101,7 +103,9 @@ def test_same_seed_same_trajectory_and_different_seed_differs():
 def test_invalid_action_raises_value_error(action):
     env = StudentEnv()
     env.reset(seed=0)
-    with pytest.raises(ValueError, match=rf"invalid action {action}; allowed exercise ids are 0..{E - 1}"):
+    with pytest.raises(
+        ValueError, match=rf"invalid action {action}; allowed exercise ids are 0..{E - 1}"
+    ):
         env.step(action)
 
 

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from riley_gym.envs.curriculum import Curriculum, Exercise, Skill, load_curriculum
-from riley_gym.envs.student_dynamics import BKTDynamics, BKTParams, IRTDynamics, IRTParams, make_dynamics
+from riley_gym.envs.student_dynamics import (
+    BKTDynamics,
+    BKTParams,
+    IRTDynamics,
+    IRTParams,
+    make_dynamics,
+)
 
 N = 20_000
 TOL = 0.015
@@ -56,7 +62,9 @@ def test_bkt_forgetting_rate():
 def test_bkt_prerequisites_block_learning(mastered_prerequisites, rate):
     prior = [1.0 if name in mastered_prerequisites else 0.0 for name in RILEY.skill_names]
     rng = np.random.default_rng(2)
-    dynamics = BKTDynamics(RILEY, _no_variation(prior=tuple(prior), learn=0.3, prerequisite_penalty=0.1))
+    dynamics = BKTDynamics(
+        RILEY, _no_variation(prior=tuple(prior), learn=0.3, prerequisite_penalty=0.1)
+    )
     state = dynamics.init_state(N, rng)
     steps = 5
     _practise(dynamics, state, RILEY.exercises_of("graphing linear equations")[0], steps, rng)
@@ -71,7 +79,9 @@ def test_bkt_guess_and_slip_give_the_configured_correct_rates():
         state = dynamics.init_state(N, rng)
         rates = [dynamics.step(state, np.full(N, e), rng).mean() for e in range(RILEY.n_exercises)]
         np.testing.assert_allclose(rates, expected, atol=TOL)
-        np.testing.assert_allclose(dynamics.p_correct(state), np.broadcast_to(expected, (N, RILEY.n_exercises)))
+        np.testing.assert_allclose(
+            dynamics.p_correct(state), np.broadcast_to(expected, (N, RILEY.n_exercises))
+        )
 
 
 def test_bkt_population_variation_follows_the_documented_draws():
@@ -81,7 +91,9 @@ def test_bkt_population_variation_follows_the_documented_draws():
     log_multiplier = np.log(state.learn_multiplier)
     assert abs(state.learn_multiplier.mean() - 1.0) < 0.03  # mean-one lognormal
     assert abs(log_multiplier.std() - 0.6) < 0.02
-    np.testing.assert_allclose(state.learn, 1.0 - 0.8 ** state.learn_multiplier[:, None] * np.ones((1, 5)))
+    np.testing.assert_allclose(
+        state.learn, 1.0 - 0.8 ** state.learn_multiplier[:, None] * np.ones((1, 5))
+    )
     prior_logit = np.log(state.prior / (1.0 - state.prior))
     assert abs(prior_logit.mean() - math.log(0.3 / 0.7)) < 0.03
     assert abs(prior_logit.std() - 0.8) < 0.02
@@ -93,10 +105,13 @@ def test_post_test_is_the_mean_p_correct():
     for dynamics in (make_dynamics("bkt", RILEY), make_dynamics("irt", RILEY)):
         state = dynamics.init_state(64, rng)
         _practise(dynamics, state, 4, 3, rng)
-        np.testing.assert_allclose(dynamics.post_test(state), dynamics.p_correct(state).mean(axis=1))
+        np.testing.assert_allclose(
+            dynamics.post_test(state), dynamics.p_correct(state).mean(axis=1)
+        )
         exercises = rng.integers(0, RILEY.n_exercises, 64)
         np.testing.assert_allclose(
-            dynamics.p_correct_of(state, exercises), dynamics.p_correct(state)[np.arange(64), exercises]
+            dynamics.p_correct_of(state, exercises),
+            dynamics.p_correct(state)[np.arange(64), exercises],
         )
 
 
@@ -127,7 +142,9 @@ def test_irt_growth_is_largest_at_moderate_difficulty():
         _practise(dynamics, state, exercise, 4, rng)
         assert (state.ability[:, 0] > gains[-1]).all(), "ability keeps growing with practice"
     q_easy = 1.0 / (1.0 + math.exp(-4.0))
-    np.testing.assert_allclose(gains, [0.3 * 4 * q_easy * (1 - q_easy), 0.3, 0.3 * 4 * q_easy * (1 - q_easy)])
+    np.testing.assert_allclose(
+        gains, [0.3 * 4 * q_easy * (1 - q_easy), 0.3, 0.3 * 4 * q_easy * (1 - q_easy)]
+    )
     assert gains[1] > 5 * max(gains[0], gains[2])
 
 
@@ -139,7 +156,9 @@ def test_irt_prerequisites_damp_growth():
         mean = [0.0] * 5
         mean[SKILL["slope"]] = slope_ability
         mean[SKILL["y-intercept"]] = 1.0
-        params = IRTParams(ability_mean=tuple(mean), ability_sd=0.0, growth_rate_sd=0.0, prerequisite_damping=0.2)
+        params = IRTParams(
+            ability_mean=tuple(mean), ability_sd=0.0, growth_rate_sd=0.0, prerequisite_damping=0.2
+        )
         dynamics = IRTDynamics(RILEY, params)
         state = dynamics.init_state(10, rng)
         dynamics.step(state, np.full(10, graphing), rng)
@@ -161,8 +180,16 @@ def _scalar_bkt_reference(params, actions, seed):
     mastered, learn = [], []
     for i in range(n):
         multiplier = math.exp(sd * z[i] - sd * sd / 2)
-        prior = [1 / (1 + math.exp(-(math.log(params.prior / (1 - params.prior)) + params.prior_sd * jitter[i, s])))
-                 for s in range(5)]
+        prior = [
+            1
+            / (
+                1
+                + math.exp(
+                    -(math.log(params.prior / (1 - params.prior)) + params.prior_sd * jitter[i, s])
+                )
+            )
+            for s in range(5)
+        ]
         mastered.append([u0[i, s] < prior[s] for s in range(5)])
         learn.append([1 - (1 - params.learn) ** multiplier for _ in range(5)])
     corrects = np.zeros((steps, n), dtype=bool)
@@ -193,7 +220,9 @@ def _scalar_irt_reference(params, actions, seed):
     noise = rng.standard_normal((n, 5))
     sd = params.growth_rate_sd
     growth = [params.growth_rate * math.exp(sd * z[i] - sd * sd / 2) for i in range(n)]
-    ability = [[params.ability_mean + params.ability_sd * noise[i, s] for s in range(5)] for i in range(n)]
+    ability = [
+        [params.ability_mean + params.ability_sd * noise[i, s] for s in range(5)] for i in range(n)
+    ]
     corrects = np.zeros((steps, n), dtype=bool)
     for t in range(steps):
         u_answer = rng.random(n)
@@ -203,7 +232,9 @@ def _scalar_irt_reference(params, actions, seed):
             q = 1 / (1 + math.exp(-(ability[i][s] - difficulty[e])))
             corrects[t, i] = u_answer[i] < guess[e] + (1 - guess[e]) * q
             gain = growth[i] * 4 * q * (1 - q)
-            if any(ability[i][j] < 0.0 for j in prerequisites[s]):  # mastery threshold 0.5 <=> ability 0
+            if any(
+                ability[i][j] < 0.0 for j in prerequisites[s]
+            ):  # mastery threshold 0.5 <=> ability 0
                 gain *= params.prerequisite_damping
             ability[i][s] += gain
     return np.array(ability), corrects
@@ -214,7 +245,14 @@ def test_vectorised_dynamics_match_a_scalar_loop_on_the_same_stream(name):
     seed, n, steps = 11, 40, 30
     actions = np.random.default_rng(99).integers(0, RILEY.n_exercises, size=(steps, n))
     if name == "bkt":
-        params = BKTParams(prior=0.3, learn=0.25, forget=0.05, prerequisite_penalty=0.1, learn_rate_sd=0.7, prior_sd=0.9)
+        params = BKTParams(
+            prior=0.3,
+            learn=0.25,
+            forget=0.05,
+            prerequisite_penalty=0.1,
+            learn_rate_sd=0.7,
+            prior_sd=0.9,
+        )
         expected_state, expected_correct = _scalar_bkt_reference(params, actions, seed)
     else:
         params = IRTParams(ability_mean=-0.5, ability_sd=0.8, growth_rate=0.4, growth_rate_sd=0.5)
@@ -234,7 +272,10 @@ def test_vectorised_dynamics_match_a_scalar_loop_on_the_same_stream(name):
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: BKTParams(learn=1.5), "BKTParams.learn: value 1.5 is outside the allowed range [0.0, 1.0]"),
+        (
+            lambda: BKTParams(learn=1.5),
+            "BKTParams.learn: value 1.5 is outside the allowed range [0.0, 1.0]",
+        ),
         (lambda: BKTDynamics(RILEY, BKTParams(prior=(0.1, 0.2))), "expected a scalar or 5 values"),
         (lambda: IRTParams(mastery_threshold=1.0), "mastery_threshold"),
         (lambda: make_dynamics("pfa", RILEY), "unknown student dynamics 'pfa'"),

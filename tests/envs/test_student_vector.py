@@ -7,16 +7,20 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 
-from riley_gym import envs  # noqa: F401  (registers riley/)
 import riley_gym.envs.student
 import riley_gym.envs.student_vector
+from riley_gym import envs  # noqa: F401  (registers riley/)
 from riley_gym.envs.student import StudentEnv
 from riley_gym.envs.student_vector import StudentVectorEnv
 
 E = 16
 
 
-@pytest.mark.parametrize("module", [riley_gym.envs.student, riley_gym.envs.student_vector], ids=["student", "student_vector"])
+@pytest.mark.parametrize(
+    "module",
+    [riley_gym.envs.student, riley_gym.envs.student_vector],
+    ids=["student", "student_vector"],
+)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
@@ -24,7 +28,9 @@ def test_docstring_examples_run(module):
 
 @pytest.mark.parametrize("env_id", ["riley/Student-v0", "riley/StudentIRT-v0"])
 def test_make_vec_builds_the_native_env(env_id):
-    vec = gym.make_vec(env_id, num_envs=5, vectorization_mode="vector_entry_point", episode_length=7)
+    vec = gym.make_vec(
+        env_id, num_envs=5, vectorization_mode="vector_entry_point", episode_length=7
+    )
     assert isinstance(vec.unwrapped, StudentVectorEnv)
     assert vec.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
     obs, info = vec.reset(seed=0)
@@ -94,7 +100,11 @@ def test_same_step_autoreset_returns_final_obs_and_info():
         assert final["attempts"][[0, 1, 2]].tolist() == [1.0, 1.0, 1.0]
     np.testing.assert_allclose(total, info["final_info"]["post_test"] - pre_test, atol=1e-12)
     # The returned observation already starts the next session.
-    assert (obs["time"] == 0).all() and (obs["last_exercise"] == E).all() and (obs["attempts"] == 0).all()
+    assert (
+        (obs["time"] == 0).all()
+        and (obs["last_exercise"] == E).all()
+        and (obs["attempts"] == 0).all()
+    )
     np.testing.assert_allclose(vector.post_test(), vector.hidden_p_correct().mean(axis=1))
     assert vector.hidden_mastery().shape == (6, 5)
     _, _, terminated, _, info = vector.step(np.zeros(6, dtype=np.int64))

@@ -7,7 +7,12 @@ from riley_gym.kt.models.training import TrainingConfig
 def tiny_dkt_config(**changes):
     """A 24-wide DKT trained 40 epochs at a high rate; ``changes`` replace fields."""
     settings = dict(
-        embedding_size=16, hidden_size=24, dropout=0.0, batch_size=16, max_length=25, valid_fraction=0.0,
+        embedding_size=16,
+        hidden_size=24,
+        dropout=0.0,
+        batch_size=16,
+        max_length=25,
+        valid_fraction=0.0,
         training=TrainingConfig(max_epochs=40, learning_rate=0.02),
     )
     settings.update(changes)

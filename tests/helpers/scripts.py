@@ -9,7 +9,19 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 # train_kt.py flags of a DKT that trains in a second.
-TINY_DKT = ["--hidden-size", "8", "--embedding-size", "8", "--batch-size", "8", "--max-epochs", "2", "--threads", "1", "--no-progress"]
+TINY_DKT = [
+    "--hidden-size",
+    "8",
+    "--embedding-size",
+    "8",
+    "--batch-size",
+    "8",
+    "--max-epochs",
+    "2",
+    "--threads",
+    "1",
+    "--no-progress",
+]
 
 
 def write_tiny_log(path: Path, n_students: int = 30, seed: int = 0) -> Path:
@@ -20,7 +32,15 @@ def write_tiny_log(path: Path, n_students: int = 30, seed: int = 0) -> Path:
         previous = -1
         for order in range(int(rng.integers(5, 25))):
             skill = int(rng.integers(0, 3))
-            rows.append({"user_id": 100 + user, "item_id": skill, "skill_id": skill, "correct": int(skill == previous), "order": order})
+            rows.append(
+                {
+                    "user_id": 100 + user,
+                    "item_id": skill,
+                    "skill_id": skill,
+                    "correct": int(skill == previous),
+                    "order": order,
+                }
+            )
             previous = skill
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
@@ -28,5 +48,10 @@ def write_tiny_log(path: Path, n_students: int = 30, seed: int = 0) -> Path:
 
 def run_script(name: str, *arguments: str, timeout: float = 240) -> subprocess.CompletedProcess:
     """``python scripts/<name> ARGUMENTS`` from the repository root, output captured."""
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *arguments], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

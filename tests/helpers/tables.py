@@ -6,12 +6,14 @@ import pandas as pd
 
 def prediction_table():
     """Six scored rows of three students on skills 5 and 7."""
-    return pd.DataFrame({
-        "user_id": [1, 1, 2, 2, 3, 3],
-        "skill_id": [5, 5, 5, 7, 7, 7],
-        "correct": [1, 0, 1, 1, 1, 1],
-        "p_correct": [0.8, 0.3, 0.6, 0.7, 0.2, 0.9],
-    })
+    return pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 2, 3, 3],
+            "skill_id": [5, 5, 5, 7, 7, 7],
+            "correct": [1, 0, 1, 1, 1, 1],
+            "p_correct": [0.8, 0.3, 0.6, 0.7, 0.2, 0.9],
+        }
+    )
 
 
 def pattern_table(n_students, seed, multi_skill=False):

@@ -48,7 +48,9 @@ def test_nature_cnn_takes_uint8_and_scales_inside():
     out = cnn(frames)
     assert out.shape == (3, 512)
     assert torch.allclose(out, cnn(frames.float()))  # uint8 and float in [0, 255] agree
-    assert nets.count_parameters(cnn) == 1_684_128  # the Nature-DQN torso: 3 convs + 3136x512 linear
+    assert (
+        nets.count_parameters(cnn) == 1_684_128
+    )  # the Nature-DQN torso: 3 convs + 3136x512 linear
 
 
 def test_nature_cnn_channels_last_gives_the_same_features_and_gradients():
@@ -205,7 +207,9 @@ def test_device_selection_and_free_cores():
     assert 1 <= nets.free_cores() <= (os.cpu_count() or 1)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU, so asking for cuda is valid")
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="this machine has a GPU, so asking for cuda is valid"
+)
 def test_cuda_without_gpu_is_a_clear_error():
     with pytest.raises(ValueError, match="no CUDA"):
         nets.select_device("cuda")

@@ -33,9 +33,26 @@ def run_bench(tmp_path: Path, pybkt_python: Path) -> dict:
     train = write_three_line(tmp_path / "train.csv", 60, seed=0)
     test = write_three_line(tmp_path / "test.csv", 30, seed=1)
     out = tmp_path / "out"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_bkt.py"), "--train", str(train), "--test", str(test),
-                    "--pybkt-python", str(pybkt_python), "--num-fits", "1", "--out", str(out)],
-                   check=True, cwd=ROOT, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench_bkt.py"),
+            "--train",
+            str(train),
+            "--test",
+            str(test),
+            "--pybkt-python",
+            str(pybkt_python),
+            "--num-fits",
+            "1",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     return json.loads((out / "summary.json").read_text())
 
 
@@ -49,10 +66,14 @@ def test_without_pybkt_records_the_reason(tmp_path):
 
 def test_against_pybkt(tmp_path):
     if not PYBKT_PYTHON.is_file():
-        pytest.skip(f"pyBKT's C++ build is not installed at {PYBKT_PYTHON} (see issue 4 for the recipe)")
+        pytest.skip(
+            f"pyBKT's C++ build is not installed at {PYBKT_PYTHON} (see issue 4 for the recipe)"
+        )
     summary = run_bench(tmp_path, PYBKT_PYTHON)
     assert summary["skipped"] == {}
     theirs = summary["sides"]["pybkt"]
     assert theirs["c_extension"].endswith(".so") and 0.5 < theirs["test_auc"] < 1.0
     ratios = summary["ratios"]
-    assert ratios["fit_speedup"] == pytest.approx(theirs["fit_seconds"] / summary["sides"]["ours"]["fit_seconds"])
+    assert ratios["fit_speedup"] == pytest.approx(
+        theirs["fit_seconds"] / summary["sides"]["ours"]["fit_seconds"]
+    )

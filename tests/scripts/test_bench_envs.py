@@ -11,8 +11,21 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bench_envs_student_tiny(tmp_path):
     out = tmp_path / "bench"
     command = [
-        sys.executable, str(ROOT / "scripts" / "bench_envs.py"), "--only", "student", "--out", str(out),
-        "--num-envs", "1", "8", "--dynamics", "bkt", "--min-seconds", "0.05", "--repeats", "1",
+        sys.executable,
+        str(ROOT / "scripts" / "bench_envs.py"),
+        "--only",
+        "student",
+        "--out",
+        str(out),
+        "--num-envs",
+        "1",
+        "8",
+        "--dynamics",
+        "bkt",
+        "--min-seconds",
+        "0.05",
+        "--repeats",
+        "1",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr

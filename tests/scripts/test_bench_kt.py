@@ -18,32 +18,67 @@ def _write_pykt(path: Path, folds: list[int], seed: int) -> Path:
         length = int(rng.integers(4, 15))
         concepts = rng.integers(0, 4, length)
         responses = (rng.random(length) < 0.3 + 0.15 * concepts).astype(int)
-        rows.append({"fold": fold, "uid": 1000 * seed + number, "concepts": ",".join(map(str, concepts)),
-                     "responses": ",".join(map(str, responses))})
+        rows.append(
+            {
+                "fold": fold,
+                "uid": 1000 * seed + number,
+                "concepts": ",".join(map(str, concepts)),
+                "responses": ",".join(map(str, responses)),
+            }
+        )
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
 
 def tiny_split(folder: Path) -> tuple[Path, Path]:
     """A pyKT train_valid.csv (6 students in each of 5 folds) and test.csv (8 students) in ``folder``."""
-    return (_write_pykt(folder / "train_valid.csv", [fold for fold in range(5) for _ in range(6)], seed=1),
-            _write_pykt(folder / "test.csv", [-1] * 8, seed=2))
+    return (
+        _write_pykt(
+            folder / "train_valid.csv", [fold for fold in range(5) for _ in range(6)], seed=1
+        ),
+        _write_pykt(folder / "test.csv", [-1] * 8, seed=2),
+    )
 
 
 def test_bench_kt_runs_our_side_and_names_why_the_reference_is_skipped(tmp_path):
     train_valid, test = tiny_split(tmp_path)
     out = tmp_path / "bench"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_kt.py"), "--train-valid", str(train_valid), "--test", str(test),
-         "--max-epochs", "1", "--threads", "1", "--reference-python", str(tmp_path / "absent" / "python"), "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench_kt.py"),
+            "--train-valid",
+            str(train_valid),
+            "--test",
+            str(test),
+            "--max-epochs",
+            "1",
+            "--threads",
+            "1",
+            "--reference-python",
+            str(tmp_path / "absent" / "python"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert "no reference python" in summary["skipped"]["pykt"] and "skipped pykt" in done.stdout
     ours = summary["sides"]["ours"]
     assert ours["settings"]["embedding_size"] == 200 and ours["settings"]["batch_size"] == 256
-    assert ours["protocol"] == "pykt" and ours["n_train_students"] == 24 and ours["n_test_students"] == 8
-    assert ours["seconds_per_epoch"] > 0 and ours["cpu_seconds_per_epoch"] > 0 and summary["ratios"] == {}
+    assert (
+        ours["protocol"] == "pykt"
+        and ours["n_train_students"] == 24
+        and ours["n_test_students"] == 8
+    )
+    assert (
+        ours["seconds_per_epoch"] > 0
+        and ours["cpu_seconds_per_epoch"] > 0
+        and summary["ratios"] == {}
+    )
     table = pd.read_csv(out / "bench.csv")
     assert table["side"].tolist() == ["ours"] and table["test_auc"].iloc[0] == ours["test_auc"]

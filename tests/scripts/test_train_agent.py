@@ -15,13 +15,46 @@ import torch
 from riley_gym import nets
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--env", "CartPole-v1", "--learning-starts", "200", "--train-freq", "4", "--gradient-steps", "1", "--hidden-sizes", "32",
-        "--buffer-size", "5000", "--eval-interval", "500", "--eval-episodes", "2", "--final-eval-episodes", "3",
-        "--checkpoint-interval", "500", "--threads", "1", "--no-progress", "--seed", "7"]
+TINY = [
+    "--env",
+    "CartPole-v1",
+    "--learning-starts",
+    "200",
+    "--train-freq",
+    "4",
+    "--gradient-steps",
+    "1",
+    "--hidden-sizes",
+    "32",
+    "--buffer-size",
+    "5000",
+    "--eval-interval",
+    "500",
+    "--eval-episodes",
+    "2",
+    "--final-eval-episodes",
+    "3",
+    "--checkpoint-interval",
+    "500",
+    "--threads",
+    "1",
+    "--no-progress",
+    "--seed",
+    "7",
+]
 
 
 def run(out, steps, *extra):
-    command = [sys.executable, str(ROOT / "scripts" / "train_agent.py"), *TINY, "--total-steps", str(steps), "--out", str(out), *extra]
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "train_agent.py"),
+        *TINY,
+        "--total-steps",
+        str(steps),
+        "--out",
+        str(out),
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
 
 
@@ -29,16 +62,31 @@ def test_train_agent_writes_summary_metrics_curve_and_checkpoint(tmp_path):
     result = run(tmp_path, 1500)
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
-    for key in ["env_id", "total_steps", "seed", "mean_eval_return", "std_eval_return", "eval_episodes", "steps_per_second", "wall_seconds", "peak_rss_mb"]:
+    for key in [
+        "env_id",
+        "total_steps",
+        "seed",
+        "mean_eval_return",
+        "std_eval_return",
+        "eval_episodes",
+        "steps_per_second",
+        "wall_seconds",
+        "peak_rss_mb",
+    ]:
         assert key in summary, key
     assert summary["total_steps"] == 1500 and summary["eval_episodes"] == 3 and summary["seed"] == 7
-    assert 0 < summary["train_seconds"] < summary["wall_seconds"]  # wall time also covers evaluations and checkpoints
+    assert (
+        0 < summary["train_seconds"] < summary["wall_seconds"]
+    )  # wall time also covers evaluations and checkpoints
     assert summary["steps_per_second"] == pytest.approx(1500 / summary["train_seconds"])
     assert summary["settings"]["dqn"]["hidden_sizes"] == [32] and summary["mean_eval_return"] >= 8
     rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
     assert [int(row["env_steps"]) for row in rows] == [500, 1000, 1500]
     assert (tmp_path / "learning_curve.png").stat().st_size > 1000
-    assert summary["best_periodic_eval"] == max(float(row["eval_mean"]) for row in rows) and "best_mean_eval_return" in summary
+    assert (
+        summary["best_periodic_eval"] == max(float(row["eval_mean"]) for row in rows)
+        and "best_mean_eval_return" in summary
+    )
     payload, config = nets.load_checkpoint(tmp_path / "checkpoint.pt")
     assert payload["counters"]["env_steps"] == 1500 and config["dqn"]["seed"] == 7
 
@@ -47,10 +95,24 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     steps = 2000
     assert run(tmp_path / "straight", steps).returncode == 0
     killed = tmp_path / "killed"
-    command = [sys.executable, str(ROOT / "scripts" / "train_agent.py"), *TINY, "--total-steps", str(steps), "--out", str(killed)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "train_agent.py"),
+        *TINY,
+        "--total-steps",
+        str(steps),
+        "--out",
+        str(killed),
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
-    while not (killed / "checkpoint.pt").exists() and time.time() < deadline and process.poll() is None:
+    while (
+        not (killed / "checkpoint.pt").exists()
+        and time.time() < deadline
+        and process.poll() is None
+    ):
         time.sleep(0.02)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
@@ -63,7 +125,13 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     resumed_weights, _ = nets.load_checkpoint(killed / "checkpoint.pt")
     for name, value in straight_weights["online"].items():
         torch.testing.assert_close(resumed_weights["online"][name], value, rtol=0, atol=0, msg=name)
-    drop_times = lambda rows: [{k: v for k, v in row.items() if k not in ("train_seconds", "steps_per_second")} for row in rows]
+
+    def drop_times(rows):
+        return [
+            {k: v for k, v in row.items() if k not in ("train_seconds", "steps_per_second")}
+            for row in rows
+        ]
+
     straight_rows = list(csv.DictReader(open(tmp_path / "straight" / "metrics.csv")))
     resumed_rows = list(csv.DictReader(open(killed / "metrics.csv")))
     assert drop_times(resumed_rows) == drop_times(straight_rows)

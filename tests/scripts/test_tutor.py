@@ -18,7 +18,14 @@ FAST = "random,blocked,interleaved,mastery,zpd,greedy,expectimax,dqn,oracle"
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args, "--threads", "1"], cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args, "--threads", "1"],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_quick_default_run_writes_summary_and_plots_and_is_reproducible(tmp_path):
@@ -28,7 +35,13 @@ def test_quick_default_run_writes_summary_and_plots_and_is_reproducible(tmp_path
     assert set(summary["policies"]) == set(FAST.split(","))
     for figures in summary["policies"].values():
         assert 0.0 <= figures["post_test_mean"] <= 1.0
-        assert {"post_test_ci95", "gain_mean", "steps_to_mastery_mean", "diff_vs_random", "diff_ci95"} <= set(figures)
+        assert {
+            "post_test_ci95",
+            "gain_mean",
+            "steps_to_mastery_mean",
+            "diff_vs_random",
+            "diff_ci95",
+        } <= set(figures)
     assert summary["settings"]["seed"] == 3 and summary["settings"]["dynamics"] == "bkt"
     assert summary["torch_threads"] == 1  # --threads 1: recorded, since results depend on it
     for name in ("learning_curves.png", "knowledge_heatmap.png"):
@@ -42,24 +55,46 @@ def test_quick_default_run_writes_summary_and_plots_and_is_reproducible(tmp_path
 
 
 def test_quick_irt_run(tmp_path):
-    result = run("--quick", "--dynamics", "irt", "--policies", "random,mastery", "--out", str(tmp_path))
+    result = run(
+        "--quick", "--dynamics", "irt", "--policies", "random,mastery", "--out", str(tmp_path)
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["settings"]["dynamics"] == "irt" and set(summary["policies"]) == {"random", "mastery"}
+    assert summary["settings"]["dynamics"] == "irt" and set(summary["policies"]) == {
+        "random",
+        "mastery",
+    }
 
 
 def test_interactive_mode_with_piped_answers_ends_cleanly_on_eof(tmp_path):
     result = run("--interactive", "--quick", "--out", str(tmp_path), stdin="y\nn\nwhat\ny\n")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("Next:") == 4  # three answers, then a fourth recommendation met by EOF
+    assert (
+        result.stdout.count("Next:") == 4
+    )  # three answers, then a fourth recommendation met by EOF
     assert "knowledge estimate per skill" in result.stdout and "why:" in result.stdout
     assert "(end of input)" in result.stdout
     assert json.loads((tmp_path / "summary.json").read_text())["answers"] == 3
 
 
-@pytest.mark.skipif(not BUILDER.exists(), reason=f"ASSISTments 2009 builder data not found at {BUILDER} (set RILEY_DATA_DIR)")
+@pytest.mark.skipif(
+    not BUILDER.exists(),
+    reason=f"ASSISTments 2009 builder data not found at {BUILDER} (set RILEY_DATA_DIR)",
+)
 def test_logs_mode_on_assistments_builder(tmp_path):
-    result = run("--quick", "--logs", str(BUILDER), "--format", "three-line", "--top-skills", "4", "--policies", "random,mastery,greedy", "--out", str(tmp_path))
+    result = run(
+        "--quick",
+        "--logs",
+        str(BUILDER),
+        "--format",
+        "three-line",
+        "--top-skills",
+        "4",
+        "--policies",
+        "random,mastery,greedy",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert len(summary["top_skills"]) == 4 and 0.5 < summary["dkt_heldout_auc"] <= 1.0

@@ -19,12 +19,14 @@ from riley_gym.kt.data.attempts import (
 @pytest.fixture
 def hand_table():
     # Student "b" first seen; its attempt at order 3 carries two skills (rows 0 and 3).
-    return pd.DataFrame({
-        "user_id": ["b", "b", "a", "b", "b", "a"],
-        "order": [3, 1, 1, 3, 5, 0],
-        "skill_id": [0, 0, 0, 1, 0, 0],
-        "correct": [1, 1, 0, 0, 1, 1],
-    })
+    return pd.DataFrame(
+        {
+            "user_id": ["b", "b", "a", "b", "b", "a"],
+            "order": [3, 1, 1, 3, 5, 0],
+            "skill_id": [0, 0, 0, 1, 0, 0],
+            "correct": [1, 1, 0, 0, 1, 1],
+        }
+    )
 
 
 def test_hand_worked_grouping(hand_table):
@@ -53,12 +55,14 @@ def test_prior_counts_hand_worked(hand_table):
 
 def _random_table(seed, n_rows=120):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "user_id": rng.integers(0, 6, n_rows),
-        "order": rng.integers(0, 15, n_rows).astype(float),  # many ties: multi-skill attempts
-        "skill_id": rng.integers(0, 3, n_rows),
-        "correct": rng.integers(0, 2, n_rows),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 6, n_rows),
+            "order": rng.integers(0, 15, n_rows).astype(float),  # many ties: multi-skill attempts
+            "skill_id": rng.integers(0, 3, n_rows),
+            "correct": rng.integers(0, 2, n_rows),
+        }
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

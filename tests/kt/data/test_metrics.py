@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers.tables import prediction_table
 from riley_gym.kt.data.metrics import (
     auc_score,
     binary_metrics,
@@ -15,6 +14,7 @@ from riley_gym.kt.data.metrics import (
     evaluate_predictions,
     per_skill_metrics,
 )
+from tests.helpers.tables import prediction_table
 
 
 def test_hand_computed_example_with_ties():
@@ -28,8 +28,14 @@ def test_hand_computed_example_with_ties():
     assert metrics["acc"] == pytest.approx(4 / 6)
     squared = [0.01, 0.81, 0.36, 0.16, 0.16, 0.01]
     assert metrics["rmse"] == pytest.approx(math.sqrt(sum(squared) / 6))
-    losses = [-math.log(0.9), -math.log(0.1), -math.log(0.4), -math.log(0.6), -math.log(0.6),
-              -math.log(0.9)]
+    losses = [
+        -math.log(0.9),
+        -math.log(0.1),
+        -math.log(0.4),
+        -math.log(0.6),
+        -math.log(0.6),
+        -math.log(0.9),
+    ]
     assert metrics["log_loss"] == pytest.approx(sum(losses) / 6)
     assert metrics["n"] == 6
 
@@ -51,7 +57,9 @@ def test_extreme_predictions_and_perfect_ranking():
     assert metrics["auc"] == 1.0 and metrics["acc"] == 1.0 and metrics["rmse"] == 0.0
     assert metrics["log_loss"] == pytest.approx(-math.log(1 - 1e-15), abs=1e-12)
     # a confident mistake costs -log(1e-15) per row, not infinity
-    assert binary_metrics([0, 1], [1.0, 0.0])["log_loss"] == pytest.approx(-math.log(1e-15), rel=1e-4)
+    assert binary_metrics([0, 1], [1.0, 0.0])["log_loss"] == pytest.approx(
+        -math.log(1e-15), rel=1e-4
+    )
 
 
 @pytest.mark.parametrize(
@@ -75,7 +83,9 @@ def test_evaluate_and_per_skill():
     before = table.copy()
     overall = evaluate_predictions(table)
     assert overall["n_students"] == 3 and overall["n"] == 6
-    assert overall["auc"] == pytest.approx(binary_metrics(table["correct"], table["p_correct"])["auc"])
+    assert overall["auc"] == pytest.approx(
+        binary_metrics(table["correct"], table["p_correct"])["auc"]
+    )
     skills = per_skill_metrics(table)
     assert skills["skill_id"].tolist() == [5, 7] and skills["n"].tolist() == [3, 3]
     assert skills.loc[0, "auc"] == pytest.approx(1.0)  # 0.8, 0.6 (right) above 0.3 (wrong)

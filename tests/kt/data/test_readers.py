@@ -110,8 +110,13 @@ def test_three_line_errors_name_file_and_line(tmp_path, text, message):
 def test_matrix_reader_and_missing_answers(tmp_path):
     path = write(tmp_path, "m.csv", "0,1,1\n1,,0\n")
     table, report = read_matrix(path)
-    assert rows(table) == [(0, 0, 0, 0, 0), (0, 1, 1, 1, 1), (0, 2, 2, 1, 2),
-                           (1, 0, 0, 1, 0), (1, 2, 2, 0, 2)]
+    assert rows(table) == [
+        (0, 0, 0, 0, 0),
+        (0, 1, 1, 1, 1),
+        (0, 2, 2, 1, 2),
+        (1, 0, 0, 1, 0),
+        (1, 2, 2, 0, 2),
+    ]
     assert report.n_rows_read == 6 and report.n_rows_kept == 5
     assert report.dropped == {"missing answer (empty field)": 1}
     assert report.examples["missing answer (empty field)"] == [f"{path}:2"]
@@ -127,17 +132,25 @@ def test_matrix_reader_and_missing_answers(tmp_path):
 
 
 def test_pykt_expands_keeps_fold_drops_padding(tmp_path):
-    text = ('fold,uid,questions,concepts,responses,selectmasks,is_repeat\n'
-            '2,17,"4,4,9,-1","1,2,3,-1","1,0,1,-1","1,1,1,-1","0,1,0,-1"\n'
-            '0,30,"5","1","0","1","0"\n'
-            '2,17,"8","1","1","1","0"\n')
+    text = (
+        "fold,uid,questions,concepts,responses,selectmasks,is_repeat\n"
+        '2,17,"4,4,9,-1","1,2,3,-1","1,0,1,-1","1,1,1,-1","0,1,0,-1"\n'
+        '0,30,"5","1","0","1","0"\n'
+        '2,17,"8","1","1","1","0"\n'
+    )
     path = write(tmp_path, "pykt.csv", text)
     table, report = read_log(path)
     assert report.format == "pykt"
     # question 4 carries concepts 1 and 2 (is_repeat=1): one attempt, order 0 for both
-    assert rows(table, ("user_id", "item_id", "skill_id", "correct", "order", "fold", "window")) == [
-        (17, 4, 1, 1, 0, 2, 0), (17, 4, 2, 0, 0, 2, 0), (17, 9, 3, 1, 1, 2, 0),
-        (17, 8, 1, 1, 2, 2, 1), (30, 5, 1, 0, 0, 0, 0)]
+    assert rows(
+        table, ("user_id", "item_id", "skill_id", "correct", "order", "fold", "window")
+    ) == [
+        (17, 4, 1, 1, 0, 2, 0),
+        (17, 4, 2, 0, 0, 2, 0),
+        (17, 9, 3, 1, 1, 2, 0),
+        (17, 8, 1, 1, 2, 2, 1),
+        (30, 5, 1, 0, 0, 0, 0),
+    ]
     assert report.n_rows_read == 6 and report.dropped == {"padding (-1)": 1}
     assert report.examples["padding (-1)"] == [f"{path}:2"]
 
@@ -174,8 +187,12 @@ def test_assistments_columns_and_dropped_rows(tmp_path):
     before = path.read_bytes()
     table, report = read_log(path)
     assert report.format == "interactions"
-    assert rows(table) == [(70, 5, 3, 1, 10), (70, 6, 4, 0, 11), (70, 7, 3, 1, 12),
-                           (80, 5, 3, 1, 9)]
+    assert rows(table) == [
+        (70, 5, 3, 1, 10),
+        (70, 6, 4, 0, 11),
+        (70, 7, 3, 1, 12),
+        (80, 5, 3, 1, 9),
+    ]
     assert table["assignment_id"].tolist() == [1] * 4  # extra columns kept, types inferred
     assert report.n_rows_read == 5 and report.n_rows_kept == 4
     assert report.dropped == {"missing skill_id (column 'skill_id')": 1}
@@ -184,32 +201,44 @@ def test_assistments_columns_and_dropped_rows(tmp_path):
 
 
 def test_pybkt_skill_names_become_codes(tmp_path):
-    path = write(tmp_path, "pybkt.csv",
-                 "user_id,skill_name,correct,order_id,problem_id\n"
-                 "u1,Circle,1,1,p9\nu1,Box,0,2,p3\nu2,Box,1,1,p3\n")
+    path = write(
+        tmp_path,
+        "pybkt.csv",
+        "user_id,skill_name,correct,order_id,problem_id\n"
+        "u1,Circle,1,1,p9\nu1,Box,0,2,p3\nu2,Box,1,1,p3\n",
+    )
     table, report = read_interactions(path)
-    assert report.skill_names == ["Box", "Circle"] and table.attrs["skill_names"] == ["Box", "Circle"]
+    assert report.skill_names == ["Box", "Circle"] and table.attrs["skill_names"] == [
+        "Box",
+        "Circle",
+    ]
     assert report.item_names == ["p3", "p9"]
     assert rows(table) == [("u1", 1, 1, 1, 1), ("u1", 0, 0, 0, 2), ("u2", 0, 0, 1, 1)]
 
 
 def test_datashop_kc_split_into_one_attempt(tmp_path):
-    path = write(tmp_path, "ds.txt",
-                 "Row\tAnon Student Id\tProblem Name\tKC(Default)\tCorrect First Attempt\n"
-                 "1\tS1\tP1\tA~~B\t1\n2\tS1\tP2\tA\t0\n")
+    path = write(
+        tmp_path,
+        "ds.txt",
+        "Row\tAnon Student Id\tProblem Name\tKC(Default)\tCorrect First Attempt\n"
+        "1\tS1\tP1\tA~~B\t1\n2\tS1\tP2\tA\t0\n",
+    )
     table, report = read_log(path)
     assert rows(table) == [("S1", 0, 0, 1, 1), ("S1", 0, 1, 1, 1), ("S1", 1, 0, 0, 2)]
     assert report.n_rows_read == 3
 
 
 def test_column_mapping_and_missing_columns(tmp_path):
-    path = write(tmp_path, "log.csv", "who,what,ok,when\n1,2,1,2020-01-02 10:00\n1,3,0,2020-01-01\n")
+    path = write(
+        tmp_path, "log.csv", "who,what,ok,when\n1,2,1,2020-01-02 10:00\n1,3,0,2020-01-01\n"
+    )
     with pytest.raises(ValueError, match=r"no column for 'user_id'; tried .*'Anon Student Id'"):
         read_interactions(path)
     with pytest.raises(ValueError, match="could not detect the format.*interactions"):
         read_log(path)
-    table, report = read_log(path, columns={"user_id": "who", "skill_id": "what",
-                                            "correct": "ok", "order": "when"})
+    table, report = read_log(
+        path, columns={"user_id": "who", "skill_id": "what", "correct": "ok", "order": "when"}
+    )
     assert rows(table, ("skill_id", "correct")) == [(3, 0), (2, 1)]  # sorted by time
     assert table["order"].dtype == np.int64
     with pytest.raises(ValueError, match="'nope' \\(given for 'skill_id'\\) not in the file"):
@@ -238,9 +267,15 @@ def test_encoding_error_and_latin1_option(tmp_path):
 
 def test_parquet_round_trip(tmp_path):
     pytest.importorskip("pyarrow", reason="Parquet needs pyarrow")
-    frame = pd.DataFrame({"user_id": [3, 3, 1], "problem_id": [10, 11, 10],
-                          "skill_id": [1.0, None, 1.0], "correct": [1, 0, 0],
-                          "order_id": [1, 2, 0]})
+    frame = pd.DataFrame(
+        {
+            "user_id": [3, 3, 1],
+            "problem_id": [10, 11, 10],
+            "skill_id": [1.0, None, 1.0],
+            "correct": [1, 0, 0],
+            "order_id": [1, 2, 0],
+        }
+    )
     path = tmp_path / "log.parquet"
     frame.to_parquet(path)
     table, report = read_log(path)
@@ -264,21 +299,52 @@ def test_detection_failures_and_bad_format(tmp_path):
 
 # ---------------------------------------------------------------------------- fuzzing
 
-TOKENS = st.sampled_from(["0", "1", "2", "-1", "7", ",", ",", ",", "\n", "\n", '"', " ", "a",
-                          "0.5", "\t", "~~", "\u00e9", "\x00", "NA", "nan",
-                          "99999999999999999999"])
-HEADERS = st.sampled_from([
-    "", "fold,uid,concepts,responses\n", "fold,uid,questions,concepts,responses,is_repeat\n",
-    "user_id,skill_id,correct,order_id\n", "user_id,skill_name,correct\n",
-    "user_id,problem_id,skill_id,correct,extra\n", "user_id,user_id,skill_id,correct\n",
-    "Anon Student Id\tKC(Default)\tCorrect First Attempt\n",
-])
+TOKENS = st.sampled_from(
+    [
+        "0",
+        "1",
+        "2",
+        "-1",
+        "7",
+        ",",
+        ",",
+        ",",
+        "\n",
+        "\n",
+        '"',
+        " ",
+        "a",
+        "0.5",
+        "\t",
+        "~~",
+        "\u00e9",
+        "\x00",
+        "NA",
+        "nan",
+        "99999999999999999999",
+    ]
+)
+HEADERS = st.sampled_from(
+    [
+        "",
+        "fold,uid,concepts,responses\n",
+        "fold,uid,questions,concepts,responses,is_repeat\n",
+        "user_id,skill_id,correct,order_id\n",
+        "user_id,skill_name,correct\n",
+        "user_id,problem_id,skill_id,correct,extra\n",
+        "user_id,user_id,skill_id,correct\n",
+        "Anon Student Id\tKC(Default)\tCorrect First Attempt\n",
+    ]
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(header=HEADERS, body=st.lists(TOKENS, max_size=60).map("".join),
-       format=st.sampled_from(["auto", "interactions", "three-line", "pykt", "matrix"]),
-       raw=st.binary(max_size=4))
+@given(
+    header=HEADERS,
+    body=st.lists(TOKENS, max_size=60).map("".join),
+    format=st.sampled_from(["auto", "interactions", "three-line", "pykt", "matrix"]),
+    raw=st.binary(max_size=4),
+)
 def test_malformed_files_raise_only_value_error(header, body, format, raw):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "fuzz.csv"
@@ -329,8 +395,11 @@ def test_real_pykt_slice_matches_plain_parse(tmp_path):
     for record in frame.itertuples(index=False):
         concepts = [int(c) for c in record.concepts.split(",")]
         responses = [int(r) for r in record.responses.split(",")]
-        expected += [(record.uid, c, r, i, record.fold)
-                     for i, (c, r) in enumerate(zip(concepts, responses)) if r != -1]
+        expected += [
+            (record.uid, c, r, i, record.fold)
+            for i, (c, r) in enumerate(zip(concepts, responses))
+            if r != -1
+        ]
     assert rows(table, ("user_id", "skill_id", "correct", "order", "fold")) == expected
     assert report.format == "pykt"
 
@@ -357,7 +426,15 @@ def test_real_full_files_match_readme_student_counts():
 # ---------------------------------------------------------------------------- docs
 
 
-@pytest.mark.parametrize("module_name", ["riley_gym.kt.data.table", "riley_gym.kt.data.attempts", "riley_gym.kt.data.splits", "riley_gym.kt.data.metrics"])
+@pytest.mark.parametrize(
+    "module_name",
+    [
+        "riley_gym.kt.data.table",
+        "riley_gym.kt.data.attempts",
+        "riley_gym.kt.data.splits",
+        "riley_gym.kt.data.metrics",
+    ],
+)
 def test_docstring_examples_run(module_name):
     module = importlib.import_module(module_name)
     result = doctest.testmod(module)

@@ -73,7 +73,9 @@ def _random_table(seed, n_students=12, multi_skill=True):
         order = 0
         for _ in range(int(rng.integers(1, 30))):
             order += 1
-            for skill in rng.choice(6, size=int(rng.integers(1, 4)) if multi_skill else 1, replace=False):
+            for skill in rng.choice(
+                6, size=int(rng.integers(1, 4)) if multi_skill else 1, replace=False
+            ):
                 rows.append((user, int(skill), int(skill), int(rng.integers(0, 2)), order))
     return _table(rows)
 
@@ -85,7 +87,9 @@ def test_cut_windows_covers_every_row_once_and_cuts_only_between_attempts(multi_
     students, starts, ends = cut_windows(encoded, max_length)
     covered = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)])
     assert covered.tolist() == list(range(encoded.n_rows))  # every row once, in order
-    assert (encoded.student[starts] == students).all() and (encoded.student[ends - 1] == students).all()
+    assert (encoded.student[starts] == students).all() and (
+        encoded.student[ends - 1] == students
+    ).all()
     assert encoded.attempt_start[starts].all()  # a window starts with an attempt
     attempt_rows = np.diff(np.r_[np.flatnonzero(encoded.attempt_start), encoded.n_rows])
     longest_attempt = int(attempt_rows.max())
@@ -108,7 +112,9 @@ def test_make_batches_pads_sorted_windows_and_localises_contexts():
     # Within a window a context before the window is -1 (its initial output).
     assert batch.context.tolist() == [[-1, 0], [-1, -1], [-1, -1], [-1, -1]]
     assert batch.skills.tolist() == [[2, 0], [1, 2], [1, 0], [0, 0]]
-    assert torch.equal(batch.correct, torch.tensor([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]))
+    assert torch.equal(
+        batch.correct, torch.tensor([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    )
     with pytest.raises(ValueError, match="drop_unknown_skills"):
         make_batches(encode_table(HAND_TABLE, np.array([10])), windows, batch_size=2)
 
@@ -116,7 +122,9 @@ def test_make_batches_pads_sorted_windows_and_localises_contexts():
 def test_evaluation_rounds_score_every_row_exactly_once():
     encoded = encode_table(_random_table(5), np.arange(6))
     rounds = evaluation_rounds(encoded, max_length=5, batch_size=3)
-    seen = np.concatenate([batch.rows[batch.mask].numpy() for batches in rounds for batch in batches])
+    seen = np.concatenate(
+        [batch.rows[batch.mask].numpy() for batches in rounds for batch in batches]
+    )
     assert np.sort(seen).tolist() == list(range(encoded.n_rows))
     # Round j holds only j-th windows: a student appears at most once per round, and a
     # window continued in the next round sits in a batch of equal-length windows.
@@ -125,7 +133,9 @@ def test_evaluation_rounds_score_every_row_exactly_once():
         assert len(students) == len(set(students.tolist()))
         continued = set()
         if number + 1 < len(rounds):
-            continued = set(np.concatenate([batch.students.numpy() for batch in rounds[number + 1]]).tolist())
+            continued = set(
+                np.concatenate([batch.students.numpy() for batch in rounds[number + 1]]).tolist()
+            )
         for batch in batches:
             if continued & set(batch.students.tolist()):
                 assert (batch.lengths == batch.lengths[0]).all()

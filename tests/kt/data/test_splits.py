@@ -5,7 +5,13 @@ import pandas as pd
 import pytest
 
 from riley_gym.kt.data import make_table
-from riley_gym.kt.data.splits import dkt_synthetic_split, holdout_split, kfold_splits, pykt_split, pykt_test_windows
+from riley_gym.kt.data.splits import (
+    dkt_synthetic_split,
+    holdout_split,
+    kfold_splits,
+    pykt_split,
+    pykt_test_windows,
+)
 
 
 @pytest.fixture
@@ -13,8 +19,7 @@ def table():
     rng = np.random.default_rng(0)
     n_rows = 400
     users = rng.integers(0, 23, n_rows)
-    return make_table(users, rng.integers(0, 4, n_rows), rng.integers(0, 2, n_rows),
-                      fold=users % 5)
+    return make_table(users, rng.integers(0, 4, n_rows), rng.integers(0, 2, n_rows), fold=users % 5)
 
 
 def row_keys(part):
@@ -70,7 +75,9 @@ def test_pykt_split_uses_fold_column(table):
     train, valid = pykt_split(table, valid_fold=2)
     assert set(valid["fold"]) == {2} and 2 not in set(train["fold"])
     assert_partition(table, train, valid)
-    with pytest.raises(ValueError, match=r"valid_fold=7 not in the table's folds \[0, 1, 2, 3, 4\]"):
+    with pytest.raises(
+        ValueError, match=r"valid_fold=7 not in the table's folds \[0, 1, 2, 3, 4\]"
+    ):
         pykt_split(table, valid_fold=7)
     with pytest.raises(ValueError, match="no 'fold' column"):
         pykt_split(table.drop(columns="fold"))
@@ -88,12 +95,23 @@ def test_pykt_test_windows_cut_students_like_pykt():
     orders = [i for n in sizes.values() for i in range(n)]
     rng = np.random.default_rng(0)
     shuffle = rng.permutation(len(users))
-    table = make_table(user_ids=np.array(users)[shuffle], skill_ids=np.zeros(len(users), int), correct=rng.integers(2, size=len(users)),
-                       order=np.array(orders)[shuffle])
+    table = make_table(
+        user_ids=np.array(users)[shuffle],
+        skill_ids=np.zeros(len(users), int),
+        correct=rng.integers(2, size=len(users)),
+        order=np.array(orders)[shuffle],
+    )
     windows = pykt_test_windows(table)
-    assert windows.groupby("user_id", sort=False).size().to_dict() == {"a/0": 200, "a/1": 200, "a/2": 50, "b/0": 200}
+    assert windows.groupby("user_id", sort=False).size().to_dict() == {
+        "a/0": 200,
+        "a/1": 200,
+        "a/2": 50,
+        "b/0": 200,
+    }
     first = windows[windows.user_id == "a/1"]
-    assert first["order"].tolist() == list(range(200, 400))  # the second window holds the student's attempts 200..399
+    assert first["order"].tolist() == list(
+        range(200, 400)
+    )  # the second window holds the student's attempts 200..399
     assert len(table) == 654 and len(pykt_test_windows(table, window=1000, min_rows=1)) == 654
     with pytest.raises(ValueError, match="window >= 1"):
         pykt_test_windows(table, window=0)

@@ -4,28 +4,37 @@ import shutil
 import subprocess
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from riley_gym.kt.experiments.runs import (
+    TeacherError,
+    dkt_config_from_arguments,
+    load_teachers,
+    train_and_report,
+)
 from riley_gym.kt.models.dkt import DKT, DKTConfig
-from riley_gym.kt.experiments.runs import TeacherError, dkt_config_from_arguments, load_teachers, train_and_report
 from riley_gym.kt.models.training import TrainingConfig
+from tests.helpers.dkt import tiny_dkt_config
+from tests.helpers.scripts import ROOT
 from tests.helpers.synthetic import matrix_table
 from tests.helpers.tables import pattern_table
-from tests.helpers.dkt import tiny_dkt_config
 
-from tests.helpers.scripts import ROOT
 TINY_FLAGS = dict(hidden_size=8, embedding_size=8, batch_size=16, max_epochs=3, patience=3)
 
 
 def test_a_student_of_a_constant_teacher_predicts_that_constant_not_the_answers():
-    student = DKT(tiny_dkt_config(training=TrainingConfig(max_epochs=30, learning_rate=0.02)), teacher=lambda table: np.full(len(table), 0.7))
+    student = DKT(
+        tiny_dkt_config(training=TrainingConfig(max_epochs=30, learning_rate=0.02)),
+        teacher=lambda table: np.full(len(table), 0.7),
+    )
     student.fit(pattern_table(150, seed=0))
     predicted = student.predict(pattern_table(40, seed=1))["p_correct"].to_numpy()
-    assert np.abs(predicted - 0.7).max() < 0.03  # the answers follow a rule the student never saw as a target
+    assert (
+        np.abs(predicted - 0.7).max() < 0.03
+    )  # the answers follow a rule the student never saw as a target
 
 
 @pytest.mark.parametrize("mixtures", [0, 2])
@@ -33,16 +42,34 @@ def test_a_teacher_that_gives_back_the_answers_trains_the_same_network_as_no_tea
     # The teacher is asked for every training row, concept mixtures and the refit's included, and its
     # probabilities must reach the loss in the right rows: given the 0/1 answers it changes nothing.
     rng = np.random.default_rng(0)
-    table = matrix_table((rng.random((80, 6)) < 0.6).astype(np.int64)).sample(frac=1.0, random_state=1)  # any row order
-    config = DKTConfig(input_encoding="one-hot", hidden_size=8, cell="gru", dropout=0.1, batch_size=16, valid_fraction=0.25,
-                       refit=True, concept_mixing=float(mixtures), mixing_concepts=2,
-                       training=replace(TrainingConfig(), max_epochs=3, patience=3))
+    table = matrix_table((rng.random((80, 6)) < 0.6).astype(np.int64)).sample(
+        frac=1.0, random_state=1
+    )  # any row order
+    config = DKTConfig(
+        input_encoding="one-hot",
+        hidden_size=8,
+        cell="gru",
+        dropout=0.1,
+        batch_size=16,
+        valid_fraction=0.25,
+        refit=True,
+        concept_mixing=float(mixtures),
+        mixing_concepts=2,
+        training=replace(TrainingConfig(), max_epochs=3, patience=3),
+    )
     asked = []
-    teacher = lambda rows: asked.append(rows["user_id"].nunique()) or rows["correct"].to_numpy().astype(float)  # noqa: E731
+    teacher = lambda rows: (
+        asked.append(rows["user_id"].nunique()) or rows["correct"].to_numpy().astype(float)
+    )  # noqa: E731
     taught, plain = DKT(config, teacher=teacher).fit(table), DKT(config).fit(table)
-    assert asked == [(1 + mixtures) * 60, (1 + mixtures) * 80]  # the 60 students left after the hold-out, then all 80
+    assert asked == [
+        (1 + mixtures) * 60,
+        (1 + mixtures) * 80,
+    ]  # the 60 students left after the hold-out, then all 80
     for name, value in plain.network.state_dict().items():
-        torch.testing.assert_close(taught.network.state_dict()[name], value, rtol=0, atol=0, msg=name)
+        torch.testing.assert_close(
+            taught.network.state_dict()[name], value, rtol=0, atol=0, msg=name
+        )
 
 
 def test_a_teacher_that_gives_no_probability_is_named_with_the_row():
@@ -68,8 +95,14 @@ def split(tmp_path_factory):
     ability = rng.normal(0, 1.5, size=(120, 1))
     answers = (rng.random((120, 8)) < 1 / (1 + np.exp(-ability))).astype(np.int64)
     matrix_table(answers).to_csv(folder / "log.csv", index=False)
-    teacher = train_and_report(["dkt"], str(folder / "log.csv"), folder / "teacher", "dkt-synthetic",
-                               configs={"dkt": config(seed=3)}, seed=3)
+    teacher = train_and_report(
+        ["dkt"],
+        str(folder / "log.csv"),
+        folder / "teacher",
+        "dkt-synthetic",
+        configs={"dkt": config(seed=3)},
+        seed=3,
+    )
     return folder, teacher
 
 
@@ -84,11 +117,21 @@ def test_a_taught_run_records_its_teachers_and_their_score_on_its_own_test_stude
     log = folder / "copy" / "log.csv"  # the same file elsewhere (name and size) is the same split
     log.parent.mkdir(exist_ok=True)
     shutil.copy(folder / "log.csv", log)
-    summary = train_and_report(["dkt"], str(log), folder / f"student-{device}", "dkt-synthetic", configs={"dkt": config(device=device)},
-                               teachers=[str(folder / "teacher")])
-    assert summary["teachers"] == [{"run": str(folder / "teacher"), "model": "dkt", "test_auc": teacher["test_auc"]}]
+    summary = train_and_report(
+        ["dkt"],
+        str(log),
+        folder / f"student-{device}",
+        "dkt-synthetic",
+        configs={"dkt": config(device=device)},
+        teachers=[str(folder / "teacher")],
+    )
+    assert summary["teachers"] == [
+        {"run": str(folder / "teacher"), "model": "dkt", "test_auc": teacher["test_auc"]}
+    ]
     # One teacher: its own prediction, computed on the student's device (the same function: equal to rounding).
-    assert summary["teachers_test_auc"] == pytest.approx(teacher["test_auc"], abs=1e-12 if device == "cpu" else 1e-6)
+    assert summary["teachers_test_auc"] == pytest.approx(
+        teacher["test_auc"], abs=1e-12 if device == "cpu" else 1e-6
+    )
     assert summary["n_test_students"] == teacher["n_test_students"] == 60
 
 
@@ -99,23 +142,49 @@ def test_runs_that_may_have_seen_the_test_students_cannot_teach(split, tmp_path)
         load_teachers(teacher, log, None, "kfold")
     with pytest.raises(TeacherError, match="does not depend on the seed"):
         load_teachers(teacher, log, None, "holdout")
-    with pytest.raises(TeacherError, match=r"another split.*protocol dkt-synthetic \(this run: holdout\)"):
+    with pytest.raises(
+        TeacherError, match=r"another split.*protocol dkt-synthetic \(this run: holdout\)"
+    ):
         load_teachers(teacher, log, log, "holdout")
     other = tmp_path / "log.csv"
     shutil.copy(folder / "log.csv", other)
     with open(other, "a") as file:
         file.write("999,100,1,0,0\n")  # one more row: another file under the same name
-    with pytest.raises(TeacherError, match=r"another split.*data \('log.csv', \d+\) \(this run: \('log.csv', \d+\)\)"):
+    with pytest.raises(
+        TeacherError,
+        match=r"another split.*data \('log.csv', \d+\) \(this run: \('log.csv', \d+\)\)",
+    ):
         load_teachers(teacher, str(other), None, "dkt-synthetic")
     with pytest.raises(TeacherError, match="is not a single-model run folder"):
         load_teachers([str(tmp_path)], log, None, "dkt-synthetic")
     with pytest.raises(TeacherError, match="DKT alone"):
-        train_and_report(["dkt", "marginal"], log, tmp_path / "both", "dkt-synthetic", teachers=teacher)
+        train_and_report(
+            ["dkt", "marginal"], log, tmp_path / "both", "dkt-synthetic", teachers=teacher
+        )
 
 
 def test_script_reports_a_teacher_refusal_without_a_traceback(split, tmp_path):
     folder, _ = split
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_kt.py"), "--data", str(folder / "log.csv"),
-                           "--protocol", "kfold", "--teachers", str(folder / "teacher"), "--out", str(tmp_path / "run")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "does not depend on the seed" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "train_kt.py"),
+            "--data",
+            str(folder / "log.csv"),
+            "--protocol",
+            "kfold",
+            "--teachers",
+            str(folder / "teacher"),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        done.returncode == 2
+        and "does not depend on the seed" in done.stderr
+        and "Traceback" not in done.stderr
+    )

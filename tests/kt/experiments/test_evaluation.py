@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riley_gym.kt.models.dkt import DKT, DKTConfig
-from riley_gym.kt.experiments.evaluation import PROTOCOLS, evaluate, protocol_splits
-from riley_gym.kt.models.marginal import Marginal
 from riley_gym.kt.data.metrics import evaluate_predictions
+from riley_gym.kt.experiments.evaluation import PROTOCOLS, evaluate, protocol_splits
+from riley_gym.kt.models.dkt import DKT, DKTConfig
+from riley_gym.kt.models.marginal import Marginal
 from riley_gym.kt.models.training import TrainingConfig
 
 
@@ -17,8 +17,12 @@ def _table(n_students=20, seed=0, with_folds=False):
     for user in range(n_students):
         for order in range(int(rng.integers(3, 12))):
             skill = int(rng.integers(0, 3))
-            rows.append((f"s{user}", skill, skill, int(rng.random() < 0.3 + 0.2 * skill), order, user % 5))
-    table = pd.DataFrame(rows, columns=["user_id", "item_id", "skill_id", "correct", "order", "fold"])
+            rows.append(
+                (f"s{user}", skill, skill, int(rng.random() < 0.3 + 0.2 * skill), order, user % 5)
+            )
+    table = pd.DataFrame(
+        rows, columns=["user_id", "item_id", "skill_id", "correct", "order", "fold"]
+    )
     return table if with_folds else table.drop(columns="fold")
 
 
@@ -70,10 +74,21 @@ def test_kfold_evaluation_pools_one_prediction_per_row():
 
 def test_pykt_evaluation_early_stops_dkt_on_the_validation_fold():
     table, test = _table(with_folds=True, seed=3), _table(n_students=8, seed=4)
-    config = DKTConfig(hidden_size=8, embedding_size=8, batch_size=4, training=TrainingConfig(max_epochs=3, patience=1))
+    config = DKTConfig(
+        hidden_size=8,
+        embedding_size=8,
+        batch_size=4,
+        training=TrainingConfig(max_epochs=3, patience=1),
+    )
     result = evaluate(lambda: DKT(config), table, "pykt", test, valid_fold=0)
     model = result.models[0]
     assert "valid_auc" in model.history.to_frame() and 1 <= model.history.best_epoch <= 3
     assert len(result.predictions) == len(test) and result.n_test_students == 8
     assert result.n_train_students == 16  # folds 1-4 of 20 students
-    assert set(result.summary()) >= {"test_auc", "test_acc", "test_rmse", "train_seconds", "n_train_students"}
+    assert set(result.summary()) >= {
+        "test_auc",
+        "test_acc",
+        "test_rmse",
+        "train_seconds",
+        "n_train_students",
+    }

@@ -3,20 +3,36 @@
 import numpy as np
 import pytest
 
+from riley_gym.kt.experiments.irt_oracle import (
+    ABILITY_GRID,
+    cluster_exercises,
+    concept_depth,
+    fit_oracle,
+    fit_structure,
+    learn_structure,
+    log_loss_by_concept_depth,
+    oracle_predictions,
+    read_exercise_info,
+)
 from tests.helpers.synthetic import CONCEPT, DIFFICULTY, PRACTICE, simulate
-from riley_gym.kt.experiments.irt_oracle import (ABILITY_GRID, cluster_exercises, concept_depth, fit_oracle, fit_structure, learn_structure,
-                            log_loss_by_concept_depth, oracle_predictions, read_exercise_info)
+
 
 def test_predictions_use_only_earlier_answers_of_the_same_concept():
     responses = simulate(5, 0.1, 2.0, 0.1)
     base, _ = oracle_predictions(responses, CONCEPT, DIFFICULTY, 0.1, 2.0, 0.1)
     prior = np.exp(-0.5 * (ABILITY_GRID / 2.0) ** 2)
-    expected_first = (prior / prior.sum()) @ (0.1 + 0.9 / (1 + np.exp(-(ABILITY_GRID - DIFFICULTY[0]))))
-    np.testing.assert_allclose(base[:, 0], expected_first)  # nothing seen yet: the prior predictive, for everyone
+    expected_first = (prior / prior.sum()) @ (
+        0.1 + 0.9 / (1 + np.exp(-(ABILITY_GRID - DIFFICULTY[0])))
+    )
+    np.testing.assert_allclose(
+        base[:, 0], expected_first
+    )  # nothing seen yet: the prior predictive, for everyone
     flipped = responses.copy()
     flipped[0, 4] = 1 - flipped[0, 4]  # exercise 4 is concept 1
     moved, _ = oracle_predictions(flipped, CONCEPT, DIFFICULTY, 0.1, 2.0, 0.1)
-    np.testing.assert_array_equal(moved[:, :5], base[:, :5])  # its own and earlier predictions cannot see it
+    np.testing.assert_array_equal(
+        moved[:, :5], base[:, :5]
+    )  # its own and earlier predictions cannot see it
     np.testing.assert_array_equal(moved[1:], base[1:])  # nor other students'
     later_same = [j for j in range(5, 12) if CONCEPT[j] == 1]
     later_other = [j for j in range(5, 12) if CONCEPT[j] != 1]
@@ -26,7 +42,14 @@ def test_predictions_use_only_earlier_answers_of_the_same_concept():
 
 def test_fit_recovers_the_generating_parameters_on_a_grid():
     responses = simulate(1500, 0.25, 3.0, 0.0, seed=1)
-    fitted = fit_oracle(responses, CONCEPT, DIFFICULTY, guesses=(0.0, 0.25), ability_sds=(0.7, 3.0), gains=(0.0, 0.4))
+    fitted = fit_oracle(
+        responses,
+        CONCEPT,
+        DIFFICULTY,
+        guesses=(0.0, 0.25),
+        ability_sds=(0.7, 3.0),
+        gains=(0.0, 0.4),
+    )
     assert (fitted["guess"], fitted["ability_sd"], fitted["gain"]) == (0.25, 3.0, 0.0)
 
 
@@ -49,7 +72,9 @@ def test_info_file_errors_name_the_file_and_line(tmp_path):
 
 def test_clustering_recovers_the_concepts_from_answers_alone():
     responses = simulate(1500, 0.1, 3.0, 0.1, seed=3)
-    np.testing.assert_array_equal(cluster_exercises(responses, 3), CONCEPT)  # numbered by first exercise, as CONCEPT is
+    np.testing.assert_array_equal(
+        cluster_exercises(responses, 3), CONCEPT
+    )  # numbered by first exercise, as CONCEPT is
     assert cluster_exercises(responses, 1).tolist() == [0] * len(CONCEPT)
     assert sorted(cluster_exercises(responses, len(CONCEPT))) == list(range(len(CONCEPT)))
 
@@ -66,20 +91,31 @@ def test_clustering_errors_say_what_is_wrong():
 def test_structure_fit_recovers_effective_difficulties_and_population_parameters():
     responses = simulate(3000, 0.2, 2.0, 0.3, seed=5)
     fitted = fit_structure(responses, CONCEPT)
-    effective = DIFFICULTY - 0.3 * PRACTICE  # one answer order: the gain folds into the difficulties
+    effective = (
+        DIFFICULTY - 0.3 * PRACTICE
+    )  # one answer order: the gain folds into the difficulties
     assert np.abs(fitted["difficulty"] - effective).max() < 0.2 and fitted["gain"] == 0.0
     assert abs(fitted["guess"] - 0.2) < 0.05 and abs(fitted["ability_sd"] - 2.0) < 0.2
     # the maximum: at least as likely as the generating parameters (it started far from them)
     _, at_truth = oracle_predictions(responses, CONCEPT, DIFFICULTY, 0.2, 2.0, 0.3)
     assert fitted["log_likelihood"] >= at_truth
     _, at_effective = oracle_predictions(responses, CONCEPT, effective, 0.2, 2.0, 0.0)
-    np.testing.assert_allclose(at_effective, at_truth)  # the two parameterisations are the same model
+    np.testing.assert_allclose(
+        at_effective, at_truth
+    )  # the two parameterisations are the same model
 
 
 def test_learned_structure_chooses_the_number_of_concepts_on_held_out_students():
     responses = simulate(2000, 0.1, 3.0, 0.1, seed=5)
     learned = learn_structure(responses, max_concepts=6)
-    assert learned["n_concepts"] == 3 and sorted(learned["held_out_log_likelihood"]) == [1, 2, 3, 4, 5, 6]
+    assert learned["n_concepts"] == 3 and sorted(learned["held_out_log_likelihood"]) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]
     np.testing.assert_array_equal(learned["concept"], CONCEPT)
     given = learn_structure(responses, n_concepts=2)
     assert given["n_concepts"] == 2 and given["held_out_log_likelihood"] == {}

@@ -15,13 +15,29 @@ import torch
 
 from riley_gym import nets
 from riley_gym.envs.simulate import simulate_logs
+from riley_gym.kt.experiments.runs import (
+    ResumeError,
+    add_dkt_arguments,
+    dkt_config_from_arguments,
+    train_and_report,
+)
 from riley_gym.kt.models.dkt import DKT
-from riley_gym.kt.experiments.runs import ResumeError, add_dkt_arguments, dkt_config_from_arguments, train_and_report
-
 from tests.helpers.scripts import ROOT
+
 SEED = 1
 # About 0.1 s per epoch on 240 training students, so a run is still training when its first checkpoint appears.
-DKT_FLAGS = ["--hidden-size", "8", "--embedding-size", "8", "--batch-size", "8", "--max-epochs", "8", "--patience", "8"]
+DKT_FLAGS = [
+    "--hidden-size",
+    "8",
+    "--embedding-size",
+    "8",
+    "--batch-size",
+    "8",
+    "--max-epochs",
+    "8",
+    "--patience",
+    "8",
+]
 TIMES = ["train_seconds", "train_cpu_seconds", "valid_seconds"]
 
 
@@ -41,64 +57,124 @@ def dkt_config(*flags):
 
 def run(log, out, protocol="holdout", models=("dkt",), resume=False, k=5, **config_flags):
     """train_and_report as train_kt.py calls it (its --k defaults to 5)."""
-    flags = [item for name, value in config_flags.items() for item in (f"--{name.replace('_', '-')}", str(value))]
-    return train_and_report(list(models), str(log), out, protocol, configs={"dkt": dkt_config(*flags)}, seed=SEED, k=k,
-                            resume=resume)
+    flags = [
+        item
+        for name, value in config_flags.items()
+        for item in (f"--{name.replace('_', '-')}", str(value))
+    ]
+    return train_and_report(
+        list(models),
+        str(log),
+        out,
+        protocol,
+        configs={"dkt": dkt_config(*flags)},
+        seed=SEED,
+        k=k,
+        resume=resume,
+    )
 
 
 def assert_same_dkt_run(straight: Path, resumed: Path, log: Path) -> None:
     """Same weights, same history but for timings, same test metrics and same predictions on the whole log."""
     first, second = DKT.load(straight / "model"), DKT.load(resumed / "model")
     for name, value in first.network.state_dict().items():
-        torch.testing.assert_close(second.network.state_dict()[name], value, rtol=0, atol=0, msg=name)
-    pd.testing.assert_frame_equal(pd.read_csv(resumed / "history.csv").drop(columns=TIMES),
-                                  pd.read_csv(straight / "history.csv").drop(columns=TIMES))
-    pd.testing.assert_frame_equal(pd.read_csv(resumed / "metrics.csv"), pd.read_csv(straight / "metrics.csv"))
+        torch.testing.assert_close(
+            second.network.state_dict()[name], value, rtol=0, atol=0, msg=name
+        )
+    pd.testing.assert_frame_equal(
+        pd.read_csv(resumed / "history.csv").drop(columns=TIMES),
+        pd.read_csv(straight / "history.csv").drop(columns=TIMES),
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_csv(resumed / "metrics.csv"), pd.read_csv(straight / "metrics.csv")
+    )
     table = pd.read_csv(log)
-    pd.testing.assert_series_equal(second.predict(table)["p_correct"], first.predict(table)["p_correct"])
+    pd.testing.assert_series_equal(
+        second.predict(table)["p_correct"], first.predict(table)["p_correct"]
+    )
 
 
 def test_killed_script_run_resumes_to_the_uninterrupted_result(log, tmp_path, device):
     run(log, tmp_path / "straight", device=device)
     killed = tmp_path / "killed"
-    command = [sys.executable, str(ROOT / "scripts" / "train_kt.py"), "--data", str(log), "--model", "dkt", "--seed", str(SEED),
-               "--out", str(killed), "--threads", "1", "--no-progress", "--device", device, *DKT_FLAGS]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "train_kt.py"),
+        "--data",
+        str(log),
+        "--model",
+        "dkt",
+        "--seed",
+        str(SEED),
+        "--out",
+        str(killed),
+        "--threads",
+        "1",
+        "--no-progress",
+        "--device",
+        device,
+        *DKT_FLAGS,
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
-    while not (killed / "checkpoint.pt").exists() and time.time() < deadline and process.poll() is None:
+    while (
+        not (killed / "checkpoint.pt").exists()
+        and time.time() < deadline
+        and process.poll() is None
+    ):
         time.sleep(0.005)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     payload, _ = nets.load_checkpoint(killed / "checkpoint.pt")
-    assert 1 <= payload["epochs_done"] < 8 and not (killed / "summary.json").exists()  # killed while training
+    assert (
+        1 <= payload["epochs_done"] < 8 and not (killed / "summary.json").exists()
+    )  # killed while training
 
     summary = run(log, killed, resume=True, device=device)
     assert summary["resumed"] and summary["epochs_run"] == 8
     assert_same_dkt_run(tmp_path / "straight", killed, log)
     # Continued, not retrained: the epochs before the kill keep the killed process's timings.
     before_kill = pd.DataFrame(payload["history"])[TIMES]
-    pd.testing.assert_frame_equal(pd.read_csv(killed / "history.csv")[TIMES].head(len(before_kill)), before_kill, rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(killed / "history.csv")[TIMES].head(len(before_kill)), before_kill, rtol=1e-12
+    )
 
 
 def test_kfold_run_with_a_baseline_resumes_each_fold_from_its_own_checkpoint(log, tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     run(log, straight, protocol="kfold", models=("dkt", "marginal"), k=2, max_epochs=3)
     run(log, killed, protocol="kfold", models=("dkt", "marginal"), k=2, max_epochs=3)
-    assert sorted(path.name for path in (killed / "dkt").glob("checkpoint*")) == ["checkpoint_fold0.pt", "checkpoint_fold1.pt"]
+    assert sorted(path.name for path in (killed / "dkt").glob("checkpoint*")) == [
+        "checkpoint_fold0.pt",
+        "checkpoint_fold1.pt",
+    ]
     # As if killed in fold 1 before its first epoch ended: fold 0 resumes finished, fold 1 starts afresh.
     (killed / "summary.json").unlink()
     (killed / "dkt" / "checkpoint_fold1.pt").unlink()
     fold0_history = DKT.load(killed / "dkt" / "model_fold0").history.to_frame()
-    summary = run(log, killed, protocol="kfold", models=("dkt", "marginal"), k=2, max_epochs=3, resume=True)
+    summary = run(
+        log, killed, protocol="kfold", models=("dkt", "marginal"), k=2, max_epochs=3, resume=True
+    )
     assert summary["resumed"]
     for model in ("dkt", "marginal"):
-        pd.testing.assert_frame_equal(pd.read_csv(killed / model / "folds.csv"), pd.read_csv(straight / model / "folds.csv"))
+        pd.testing.assert_frame_equal(
+            pd.read_csv(killed / model / "folds.csv"), pd.read_csv(straight / model / "folds.csv")
+        )
     # Fold 0 was finished in its checkpoint, so it trained no epoch again and kept its timings.
-    pd.testing.assert_frame_equal(DKT.load(killed / "dkt" / "model_fold0").history.to_frame(), fold0_history)
+    pd.testing.assert_frame_equal(
+        DKT.load(killed / "dkt" / "model_fold0").history.to_frame(), fold0_history
+    )
     for fold in (0, 1):
-        first, second = DKT.load(straight / "dkt" / f"model_fold{fold}"), DKT.load(killed / "dkt" / f"model_fold{fold}")
+        first, second = (
+            DKT.load(straight / "dkt" / f"model_fold{fold}"),
+            DKT.load(killed / "dkt" / f"model_fold{fold}"),
+        )
         for name, value in first.network.state_dict().items():
-            torch.testing.assert_close(second.network.state_dict()[name], value, rtol=0, atol=0, msg=name)
+            torch.testing.assert_close(
+                second.network.state_dict()[name], value, rtol=0, atol=0, msg=name
+            )
 
 
 def test_resume_refuses_an_empty_folder_a_finished_run_and_other_settings(log, tmp_path):
@@ -124,12 +200,39 @@ def test_a_fresh_run_clears_the_previous_runs_checkpoint_and_summary(log, tmp_pa
     run(log, tmp_path, max_epochs=2)
     payload, _ = nets.load_checkpoint(tmp_path / "checkpoint.pt")
     assert payload["epochs_done"] == 2
-    with pytest.raises(FileNotFoundError, match="no such file"):  # fails after clearing, before any epoch
-        train_and_report(["dkt"], str(tmp_path / "missing.csv"), tmp_path, "holdout", configs={"dkt": dkt_config()})
+    with pytest.raises(
+        FileNotFoundError, match="no such file"
+    ):  # fails after clearing, before any epoch
+        train_and_report(
+            ["dkt"],
+            str(tmp_path / "missing.csv"),
+            tmp_path,
+            "holdout",
+            configs={"dkt": dkt_config()},
+        )
     assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "summary.json").exists()
 
 
 def test_script_resume_flag_reports_a_refusal_without_a_traceback(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_kt.py"), "--data", "unused.csv", "--out",
-                           str(tmp_path), "--resume", "--threads", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "nothing to resume" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "train_kt.py"),
+            "--data",
+            "unused.csv",
+            "--out",
+            str(tmp_path),
+            "--resume",
+            "--threads",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        done.returncode == 2
+        and "nothing to resume" in done.stderr
+        and "Traceback" not in done.stderr
+    )

@@ -4,12 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riley_gym.kt.models.bkt import BKT, BKTConfig
 from riley_gym.kt.data import make_table
+from riley_gym.kt.models.bkt import BKT, BKTConfig
 
 
 def _one_skill_model(prior=0.3, learn=0.2, guess=0.1, slip=0.2, forget=None):
-    return BKT.from_params([7], [prior], [learn], [guess], [slip], None if forget is None else [forget])
+    return BKT.from_params(
+        [7], [prior], [learn], [guess], [slip], None if forget is None else [forget]
+    )
 
 
 def test_forward_pass_on_paper():
@@ -24,7 +26,9 @@ def test_forward_pass_on_paper():
     p = model.predict(table)["p_correct"].to_numpy()
     np.testing.assert_allclose(p, [0.31, 20.88 / 31, 5.2736 / 10.12], rtol=1e-12)
     np.testing.assert_allclose(model.mastery(table), [4.95104 / 5.2736], rtol=1e-12)
-    np.testing.assert_allclose(model.knowledge_state(table), [(4.95104 * 0.8 + 0.32256 * 0.1) / 5.2736], rtol=1e-12)
+    np.testing.assert_allclose(
+        model.knowledge_state(table), [(4.95104 * 0.8 + 0.32256 * 0.1) / 5.2736], rtol=1e-12
+    )
     np.testing.assert_allclose(model.knowledge_state(table.iloc[:0]), [0.31], rtol=1e-12)
 
 
@@ -39,7 +43,10 @@ def _plain_filter(params, skills, answers):
         unknown *= guess if answer else 1.0 - guess
         known *= 1.0 - slip if answer else slip
         unknown, known = unknown / (unknown + known), known / (unknown + known)
-        state[skill] = (unknown * (1.0 - learn) + known * forget, unknown * learn + known * (1.0 - forget))
+        state[skill] = (
+            unknown * (1.0 - learn) + known * forget,
+            unknown * learn + known * (1.0 - forget),
+        )
     return predictions
 
 
@@ -48,15 +55,23 @@ def test_vectorised_filter_equals_plain_loop(with_forget):
     rng = np.random.default_rng(3)
     n_skills = 4
     params = {
-        skill: (rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.4), rng.uniform(0.0, 0.1) if with_forget else 0.0,
-                rng.uniform(0.05, 0.3), rng.uniform(0.05, 0.3))
+        skill: (
+            rng.uniform(0.1, 0.9),
+            rng.uniform(0.05, 0.4),
+            rng.uniform(0.0, 0.1) if with_forget else 0.0,
+            rng.uniform(0.05, 0.3),
+            rng.uniform(0.05, 0.3),
+        )
         for skill in range(n_skills)
     }
     # Skill 3 with a tiny slip and a long run of right answers then wrong ones: p(known)
     # gets within 1e-16 of 1; the filter must still come down after the wrong answers.
     params[3] = (0.6, 0.3, 0.0, 0.2, 1e-6)
-    model = BKT.from_params(np.arange(n_skills), *(np.array([params[s][i] for s in range(n_skills)]) for i in (0, 1, 3, 4)),
-                            forget=np.array([params[s][2] for s in range(n_skills)]))
+    model = BKT.from_params(
+        np.arange(n_skills),
+        *(np.array([params[s][i] for s in range(n_skills)]) for i in (0, 1, 3, 4)),
+        forget=np.array([params[s][2] for s in range(n_skills)]),
+    )
     users, skills, answers = [], [], []
     for student in range(25):
         length = int(rng.integers(1, 40))
@@ -67,11 +82,15 @@ def test_vectorised_filter_equals_plain_loop(with_forget):
     skills += [3] * 80
     answers += [1] * 60 + [0] * 20
     table = make_table(users, skills, answers)
-    expected = np.concatenate([
-        _plain_filter(params, rows["skill_id"].to_numpy(), rows["correct"].to_numpy())
-        for _, rows in table.groupby("user_id", sort=False)
-    ])
-    np.testing.assert_allclose(model.predict(table)["p_correct"].to_numpy(), expected, rtol=1e-9, atol=1e-12)
+    expected = np.concatenate(
+        [
+            _plain_filter(params, rows["skill_id"].to_numpy(), rows["correct"].to_numpy())
+            for _, rows in table.groupby("user_id", sort=False)
+        ]
+    )
+    np.testing.assert_allclose(
+        model.predict(table)["p_correct"].to_numpy(), expected, rtol=1e-9, atol=1e-12
+    )
     # twenty wrong answers bring it down from 1 - 1e-6 to its floor learn + (1 - learn) * guess = 0.44
     assert expected[-21] > 0.999 and expected[-1] < 0.4401
 
@@ -100,21 +119,42 @@ def test_em_recovers_parameters_of_simulated_students():
     model = BKT(BKTConfig(tolerance=1e-7, max_iterations=300)).fit(table)
     for skill, (prior, learn, guess, slip) in truth.items():
         fitted = model.params.loc[skill]
-        np.testing.assert_allclose([fitted.prior, fitted.learn, fitted.guess, fitted.slip],
-                                   [prior, learn, guess, slip], atol=0.04, err_msg=f"skill {skill}")
-    assert set(model.params.columns) >= {"prior", "learn", "forget", "guess", "slip", "n_rows", "log_likelihood"}
+        np.testing.assert_allclose(
+            [fitted.prior, fitted.learn, fitted.guess, fitted.slip],
+            [prior, learn, guess, slip],
+            atol=0.04,
+            err_msg=f"skill {skill}",
+        )
+    assert set(model.params.columns) >= {
+        "prior",
+        "learn",
+        "forget",
+        "guess",
+        "slip",
+        "n_rows",
+        "log_likelihood",
+    }
     assert (model.params["forget"] == 0).all()
 
 
 def test_em_never_lowers_the_likelihood_and_restarts_never_hurt():
-    table = simulate_bkt({0: (0.4, 0.2, 0.2, 0.1), 1: (0.5, 0.1, 0.3, 0.2)}, n_students=200, n_attempts=10, seed=1)
-    likelihoods = [BKT(BKTConfig(max_iterations=k, tolerance=0.0)).fit(table).params["log_likelihood"].to_numpy()
-                   for k in (2, 5, 20)]
+    table = simulate_bkt(
+        {0: (0.4, 0.2, 0.2, 0.1), 1: (0.5, 0.1, 0.3, 0.2)}, n_students=200, n_attempts=10, seed=1
+    )
+    likelihoods = [
+        BKT(BKTConfig(max_iterations=k, tolerance=0.0))
+        .fit(table)
+        .params["log_likelihood"]
+        .to_numpy()
+        for k in (2, 5, 20)
+    ]
     assert np.all(np.diff(np.stack(likelihoods), axis=0) >= -1e-9)
     # Restart 0 starts where the single fit starts and runs side by side at least as long,
     # so the start each skill keeps is at least as likely; EM only climbs from there.
     single = BKT(BKTConfig(tolerance=1e-7)).fit(table).params["log_likelihood"].to_numpy()
-    restarts = BKT(BKTConfig(n_restarts=4, tolerance=1e-7)).fit(table).params["log_likelihood"].to_numpy()
+    restarts = (
+        BKT(BKTConfig(n_restarts=4, tolerance=1e-7)).fit(table).params["log_likelihood"].to_numpy()
+    )
     assert np.all(restarts >= single - 1e-9)
 
 
@@ -191,10 +231,16 @@ def test_each_skill_stops_on_its_own_as_if_fitted_alone(with_forget):
 def test_row_order_of_the_table_does_not_matter():
     # Tables sorted by student and order take a shortcut in the layout; a shuffled copy
     # takes the general sort. Both must give the same fit and the same prediction per row.
-    table = simulate_bkt({3: (0.4, 0.2, 0.2, 0.1), 8: (0.5, 0.1, 0.3, 0.2)}, n_students=120, n_attempts=9, seed=6)
+    table = simulate_bkt(
+        {3: (0.4, 0.2, 0.2, 0.1), 8: (0.5, 0.1, 0.3, 0.2)}, n_students=120, n_attempts=9, seed=6
+    )
     table = table.sort_values(["user_id", "order"], kind="stable").reset_index(drop=True)
     shuffled = table.sample(frac=1.0, random_state=0)
     in_order, mixed = BKT().fit(table), BKT().fit(shuffled)
     pd.testing.assert_frame_equal(in_order.params, mixed.params, check_exact=False, rtol=1e-12)
     expected = in_order.predict(table)["p_correct"]
-    np.testing.assert_allclose(in_order.predict(shuffled)["p_correct"].to_numpy(), expected[shuffled.index].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        in_order.predict(shuffled)["p_correct"].to_numpy(),
+        expected[shuffled.index].to_numpy(),
+        rtol=1e-12,
+    )

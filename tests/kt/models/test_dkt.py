@@ -3,15 +3,14 @@
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from riley_gym import nets
-from tests.helpers.dkt import tiny_dkt_config
-from tests.helpers.tables import pattern_table
 from riley_gym.kt.models.dkt import DKT, DKTConfig, DKTNetwork, next_attempt_logits
 from riley_gym.kt.models.training import TrainingConfig
+from tests.helpers.dkt import tiny_dkt_config
+from tests.helpers.tables import pattern_table
 
 
 def _identity_head(n_skills):
@@ -41,12 +40,17 @@ def test_next_attempt_logits_on_a_hand_built_padded_two_student_batch():
 def test_next_attempt_logits_equals_the_full_head_gathered():
     generator = torch.Generator().manual_seed(0)
     head = nets.SigmoidHead(6, 5)
-    outputs, initial = torch.randn(3, 4, 6, generator=generator), torch.randn(3, 6, generator=generator)
+    outputs, initial = (
+        torch.randn(3, 4, 6, generator=generator),
+        torch.randn(3, 6, generator=generator),
+    )
     context = torch.tensor([[-1, 0, 0, 2], [-1, 0, 1, 2], [-1, -1, 1, 1]])
     skills = torch.randint(0, 5, (3, 4), generator=generator)
     mask = torch.tensor([[True] * 4, [True, True, False, False], [True] * 3 + [False]])
     full = head(torch.cat([initial.unsqueeze(1), outputs], dim=1))  # (3, 5, 5): plain reference
-    expected = [full[i, context[i, j] + 1, skills[i, j]] for i in range(3) for j in range(4) if mask[i, j]]
+    expected = [
+        full[i, context[i, j] + 1, skills[i, j]] for i in range(3) for j in range(4) if mask[i, j]
+    ]
     picked = next_attempt_logits(outputs, initial, context, skills, mask, head)
     torch.testing.assert_close(picked, torch.stack(expected))
 
@@ -60,7 +64,9 @@ def test_tiny_dkt_learns_a_deterministic_pattern(fitted):
     test = pattern_table(60, seed=1)
     predicted = fitted.predict(test)
     later = test["order"].to_numpy() > 0  # the first attempt is unpredictable by construction
-    accuracy = ((predicted["p_correct"].to_numpy() > 0.5) == test["correct"].to_numpy().astype(bool))[later].mean()
+    accuracy = (
+        (predicted["p_correct"].to_numpy() > 0.5) == test["correct"].to_numpy().astype(bool)
+    )[later].mean()
     assert accuracy >= 0.97
     assert fitted.history.best_epoch == len(fitted.history.epochs)  # no validation: all epochs kept
 
@@ -68,7 +74,11 @@ def test_tiny_dkt_learns_a_deterministic_pattern(fitted):
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_windows_with_carried_state_give_the_uncut_predictions(cell):
     table = pattern_table(30, seed=2, multi_skill=True)
-    model = DKT(tiny_dkt_config(cell=cell, max_length=7, eval_batch_size=4, training=TrainingConfig(max_epochs=2)))
+    model = DKT(
+        tiny_dkt_config(
+            cell=cell, max_length=7, eval_batch_size=4, training=TrainingConfig(max_epochs=2)
+        )
+    )
     model.fit(table)
     windowed = model.predict(table)["p_correct"].to_numpy()
     model.config = DKTConfig.from_dict({**model.config.to_dict(), "max_length": 10_000})
@@ -78,18 +88,26 @@ def test_windows_with_carried_state_give_the_uncut_predictions(cell):
 
 
 def test_predictions_never_see_their_own_attempt(fitted):
-    table = pattern_table(20, seed=3, multi_skill=True).sample(frac=1.0, random_state=0)  # any row order
+    table = pattern_table(20, seed=3, multi_skill=True).sample(
+        frac=1.0, random_state=0
+    )  # any row order
     before = fitted.predict(table)["p_correct"].to_numpy()
     key = table["user_id"].astype(str) + "@" + table["order"].astype(str)
-    attempt = key.iloc[int(np.flatnonzero(table.groupby(key)["skill_id"].transform("size").to_numpy() > 1)[0])]
+    attempt = key.iloc[
+        int(np.flatnonzero(table.groupby(key)["skill_id"].transform("size").to_numpy() > 1)[0])
+    ]
     flipped = table.copy()
     same = (key == attempt).to_numpy()
     flipped.loc[same, "correct"] = 1 - flipped.loc[same, "correct"]
     after = fitted.predict(flipped)["p_correct"].to_numpy()
     user, order = table.loc[same, "user_id"].iloc[0], table.loc[same, "order"].iloc[0]
     later = ((table["user_id"] == user) & (table["order"] > order)).to_numpy()
-    np.testing.assert_allclose(after[~later], before[~later], atol=1e-7)  # this attempt and the rest unchanged
-    assert later.any() and np.abs(after[later] - before[later]).max() > 1e-4  # the answers are used later
+    np.testing.assert_allclose(
+        after[~later], before[~later], atol=1e-7
+    )  # this attempt and the rest unchanged
+    assert (
+        later.any() and np.abs(after[later] - before[later]).max() > 1e-4
+    )  # the answers are used later
 
 
 def test_knowledge_state_is_the_prediction_for_the_next_attempt(fitted):
@@ -100,7 +118,9 @@ def test_knowledge_state_is_the_prediction_for_the_next_attempt(fitted):
         state = fitted.knowledge_state(student.iloc[:k])
         assert state.shape == (4,)
         skill_index = int(np.flatnonzero(fitted.skill_ids == student["skill_id"].iloc[k])[0])
-        assert state[skill_index] == pytest.approx(predicted.loc[student.index[k], "p_correct"], abs=1e-6)
+        assert state[skill_index] == pytest.approx(
+            predicted.loc[student.index[k], "p_correct"], abs=1e-6
+        )
     with pytest.raises(ValueError, match="one student"):
         fitted.knowledge_state(table)
 
@@ -121,14 +141,22 @@ def test_save_load_round_trip_gives_identical_predictions(fitted, tmp_path):
     table = pattern_table(10, seed=6)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        np.testing.assert_array_equal(loaded.predict(table)["p_correct"], fitted.predict(table)["p_correct"])
+        np.testing.assert_array_equal(
+            loaded.predict(table)["p_correct"], fitted.predict(table)["p_correct"]
+        )
     assert loaded.config == fitted.config and loaded.skill_ids.tolist() == [0, 1, 2, 3]
     assert loaded.history.epochs == fitted.history.epochs
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_a_model_trained_on_any_device_learns_and_loads_on_the_cpu_with_the_same_predictions(device, cell, tmp_path):
-    model = DKT(tiny_dkt_config(cell=cell, device=device, training=TrainingConfig(max_epochs=15, learning_rate=0.02)))
+def test_a_model_trained_on_any_device_learns_and_loads_on_the_cpu_with_the_same_predictions(
+    device, cell, tmp_path
+):
+    model = DKT(
+        tiny_dkt_config(
+            cell=cell, device=device, training=TrainingConfig(max_epochs=15, learning_rate=0.02)
+        )
+    )
     model.fit(pattern_table(150, seed=0))
     assert next(model.network.parameters()).device.type == device
     test = pattern_table(40, seed=1)
@@ -138,7 +166,9 @@ def test_a_model_trained_on_any_device_learns_and_loads_on_the_cpu_with_the_same
     model.save(tmp_path / "dkt")
     loaded = DKT.load(tmp_path / "dkt", device="cpu")
     assert next(loaded.network.parameters()).device.type == "cpu"
-    np.testing.assert_allclose(loaded.predict(test)["p_correct"].to_numpy(), predicted, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.predict(test)["p_correct"].to_numpy(), predicted, rtol=0, atol=1e-5
+    )
 
 
 def test_one_hot_input_and_config_validation():
@@ -161,15 +191,23 @@ def test_refit_trains_on_every_student_for_the_selected_epoch_count():
     table = pattern_table(40, seed=3)
     _, valid = holdout_split(table, test_fraction=0.25, seed=0)  # the students fit() holds out
     only_in_valid = table["user_id"] == valid["user_id"].iloc[0]
-    table.loc[only_in_valid, ["item_id", "skill_id"]] = 9  # a skill that only a held-out student practises
+    table.loc[only_in_valid, ["item_id", "skill_id"]] = (
+        9  # a skill that only a held-out student practises
+    )
     training = TrainingConfig(max_epochs=6, patience=2, learning_rate=0.02)
     model = DKT(tiny_dkt_config(valid_fraction=0.25, refit=True, training=training)).fit(table)
     assert model.n_skills == 5 and len(model.refit_history.epochs) == model.history.best_epoch
     # The refit is exactly a run on the whole table for the selected epoch count.
-    same = DKT(tiny_dkt_config(training=TrainingConfig(max_epochs=model.history.best_epoch, learning_rate=0.02))).fit(table)
+    same = DKT(
+        tiny_dkt_config(
+            training=TrainingConfig(max_epochs=model.history.best_epoch, learning_rate=0.02)
+        )
+    ).fit(table)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # skill 9 is known: no unknown-skill warning
-        np.testing.assert_array_equal(model.predict(table)["p_correct"], same.predict(table)["p_correct"])
+        np.testing.assert_array_equal(
+            model.predict(table)["p_correct"], same.predict(table)["p_correct"]
+        )
     without = DKT(tiny_dkt_config(valid_fraction=0.25, training=training)).fit(table)
     assert without.n_skills == 4 and without.refit_history is None
     with pytest.raises(ValueError, match="refit needs fit"):
@@ -181,13 +219,27 @@ def test_refit_trains_on_every_student_for_the_selected_epoch_count():
 def test_refit_checkpoints_beside_the_selection_run_and_resumes_from_there(tmp_path):
     table = pattern_table(30, seed=4)
     path = tmp_path / "checkpoint.pt"
-    training = TrainingConfig(max_epochs=3, patience=2, learning_rate=0.02, checkpoint_path=str(path))
+    training = TrainingConfig(
+        max_epochs=3, patience=2, learning_rate=0.02, checkpoint_path=str(path)
+    )
     first = DKT(tiny_dkt_config(valid_fraction=0.25, refit=True, training=training)).fit(table)
     assert path.is_file() and (tmp_path / "checkpoint_refit.pt").is_file()
-    again = DKT(tiny_dkt_config(valid_fraction=0.25, refit=True, training=TrainingConfig(
-        max_epochs=3, patience=2, learning_rate=0.02, checkpoint_path=str(path), resume=True))).fit(table)
-    assert again.refit_history.to_frame()["train_loss"].tolist() == first.refit_history.to_frame()["train_loss"].tolist()
-    np.testing.assert_array_equal(again.predict(table)["p_correct"], first.predict(table)["p_correct"])
+    again = DKT(
+        tiny_dkt_config(
+            valid_fraction=0.25,
+            refit=True,
+            training=TrainingConfig(
+                max_epochs=3, patience=2, learning_rate=0.02, checkpoint_path=str(path), resume=True
+            ),
+        )
+    ).fit(table)
+    assert (
+        again.refit_history.to_frame()["train_loss"].tolist()
+        == first.refit_history.to_frame()["train_loss"].tolist()
+    )
+    np.testing.assert_array_equal(
+        again.predict(table)["p_correct"], first.predict(table)["p_correct"]
+    )
 
 
 def test_input_dropout_hides_whole_one_hot_steps_in_training_only():
@@ -204,6 +256,8 @@ def test_input_dropout_hides_whole_one_hot_steps_in_training_only():
     plain.load_state_dict(network.state_dict())  # same weights, no input dropout
     network.eval()
     plain.eval()
-    torch.testing.assert_close(network(skills, correct)[0], plain(skills, correct)[0], rtol=0, atol=0)
+    torch.testing.assert_close(
+        network(skills, correct)[0], plain(skills, correct)[0], rtol=0, atol=0
+    )
     with pytest.raises(ValueError, match="input_dropout"):
         DKTConfig(input_dropout=1.0)

@@ -14,7 +14,9 @@ def test_recovers_difficulty_order_of_simulated_rasch_data():
     ability = rng.normal(0, 1, 400)
     users = np.repeat(np.arange(400), 8)
     items = np.tile(np.arange(8), 400)
-    correct = (rng.random(len(users)) < 1 / (1 + np.exp(-(ability[users] - difficulty[items])))).astype(int)
+    correct = (
+        rng.random(len(users)) < 1 / (1 + np.exp(-(ability[users] - difficulty[items])))
+    ).astype(int)
     model = IRT().fit(make_table(users, items, correct))
     fitted = model.difficulties.loc[np.arange(8)].to_numpy()
     assert np.all(np.diff(fitted) > 0)
@@ -41,7 +43,9 @@ def test_online_ability_update_is_the_laplace_step():
     theta1 = _map_by_bisection(0.0, 1.0, b3, 1)
     p1 = 1 / (1 + np.exp(-(theta1 - b3)))
     var1 = 1 / (1 + p1 * (1 - p1))
-    np.testing.assert_allclose(p, [1 / (1 + np.exp(b3)), 1 / (1 + np.exp(-(theta1 - b4)))], rtol=1e-9)
+    np.testing.assert_allclose(
+        p, [1 / (1 + np.exp(b3)), 1 / (1 + np.exp(-(theta1 - b4)))], rtol=1e-9
+    )
     theta2 = _map_by_bisection(theta1, var1, b4, 0)
     mean, _ = model.ability(history)
     np.testing.assert_allclose(mean, theta2, atol=1e-9)

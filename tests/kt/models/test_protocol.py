@@ -19,12 +19,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riley_gym.kt.data.attempts import canonical_order, prior_counts
 from riley_gym.kt.data import make_table, validate_table
+from riley_gym.kt.data.attempts import canonical_order, prior_counts
 from riley_gym.kt.data.table import PREDICTION_COLUMN
 from riley_gym.kt.models.protocol import KnowledgeTracer
 
-models_module = pytest.importorskip("riley_gym.kt.models.registry", reason="kt/models/registry.py (the model registry) not written yet")
+models_module = pytest.importorskip(
+    "riley_gym.kt.models.registry",
+    reason="kt/models/registry.py (the model registry) not written yet",
+)
 MODEL_NAMES = list(models_module.MODELS)
 
 # Small settings applied to any config field of these names (nested configs too).
@@ -138,8 +141,9 @@ def check_own_attempt_unseen(model, table):
     flipped = table.copy()
     flipped.loc[flipped_rows, "correct"] = 1 - flipped.loc[flipped_rows, "correct"]
     visible = table["order"].to_numpy() <= cut  # rows up to and including the attempt
-    np.testing.assert_allclose(_predict(model, flipped)[visible],
-                               _predict(model, table)[visible], atol=TOLERANCE)
+    np.testing.assert_allclose(
+        _predict(model, flipped)[visible], _predict(model, table)[visible], atol=TOLERANCE
+    )
 
 
 def check_later_rows_unseen(model, table):
@@ -147,8 +151,9 @@ def check_later_rows_unseen(model, table):
     chosen = _one_attempt_per_student(table, seed=3)
     keep = table["order"].to_numpy() <= table["user_id"].map(chosen).to_numpy()
     truncated = table[keep].reset_index(drop=True)
-    np.testing.assert_allclose(_predict(model, truncated), _predict(model, table)[keep],
-                               atol=TOLERANCE)
+    np.testing.assert_allclose(
+        _predict(model, truncated), _predict(model, table)[keep], atol=TOLERANCE
+    )
 
 
 def check_twin_unseen(model, table):
@@ -156,8 +161,9 @@ def check_twin_unseen(model, table):
     chosen = _one_attempt_per_student(table, seed=4)
     at_chosen = table["order"].to_numpy() == table["user_id"].map(chosen).to_numpy()
     originals = table[at_chosen].drop_duplicates("user_id")
-    twins = originals.assign(skill_id=(originals["skill_id"] + 2) % N_SKILLS,
-                             correct=1 - originals["correct"])
+    twins = originals.assign(
+        skill_id=(originals["skill_id"] + 2) % N_SKILLS, correct=1 - originals["correct"]
+    )
     twins = twins.assign(item_id=twins["skill_id"])
     doubled = pd.concat([table, twins], ignore_index=True)
     twin_rows = np.arange(len(table), len(doubled))
@@ -165,15 +171,16 @@ def check_twin_unseen(model, table):
     flipped = doubled.copy()
     flipped.loc[twin_rows, "correct"] = 1 - flipped.loc[twin_rows, "correct"]
     # the originals keep their prediction whatever their twin answered, and vice versa
-    np.testing.assert_allclose(_predict(model, flipped)[originals.index],
-                               base[originals.index], atol=TOLERANCE)
+    np.testing.assert_allclose(
+        _predict(model, flipped)[originals.index], base[originals.index], atol=TOLERANCE
+    )
     flipped = doubled.copy()
     flipped.loc[originals.index, "correct"] = 1 - flipped.loc[originals.index, "correct"]
-    np.testing.assert_allclose(_predict(model, flipped)[twin_rows], base[twin_rows],
-                               atol=TOLERANCE)
+    np.testing.assert_allclose(_predict(model, flipped)[twin_rows], base[twin_rows], atol=TOLERANCE)
     # and equals the prediction without the twin at all
-    np.testing.assert_allclose(base[originals.index],
-                               _predict(model, table)[originals.index], atol=TOLERANCE)
+    np.testing.assert_allclose(
+        base[originals.index], _predict(model, table)[originals.index], atol=TOLERANCE
+    )
 
 
 def test_own_and_same_attempt_answers_never_used(fitted, test_table):
@@ -242,8 +249,11 @@ def test_unsorted_input_is_predicted_as_its_canonical_sort(fitted, test_table):
     shuffled = test_table.iloc[np.random.default_rng(5).permutation(len(test_table))]
     shuffled = shuffled.reset_index(drop=True)
     permutation = canonical_order(shuffled)
-    np.testing.assert_allclose(_predict(fitted, shuffled)[permutation],
-                               _predict(fitted, shuffled.iloc[permutation]), atol=TOLERANCE)
+    np.testing.assert_allclose(
+        _predict(fitted, shuffled)[permutation],
+        _predict(fitted, shuffled.iloc[permutation]),
+        atol=TOLERANCE,
+    )
 
 
 def test_knowledge_state_matches_predict_on_a_next_attempt(fitted, train_table, test_table):
@@ -258,10 +268,14 @@ def test_knowledge_state_matches_predict_on_a_next_attempt(fitted, train_table, 
     state = fitted.knowledge_state(history)
     assert state.shape == (len(skill_ids),)
     # one next attempt carrying every skill: each row sees exactly the history
-    probe = make_table([user] * len(skill_ids), skill_ids, np.zeros(len(skill_ids), dtype=int),
-                       order=np.full(len(skill_ids), history["order"].max() + 1))
+    probe = make_table(
+        [user] * len(skill_ids),
+        skill_ids,
+        np.zeros(len(skill_ids), dtype=int),
+        order=np.full(len(skill_ids), history["order"].max() + 1),
+    )
     with_probe = pd.concat([history, probe], ignore_index=True)
-    np.testing.assert_allclose(_predict(fitted, with_probe)[len(history):], state, atol=1e-5)
+    np.testing.assert_allclose(_predict(fitted, with_probe)[len(history) :], state, atol=1e-5)
 
 
 def test_save_load_round_trip(fitted, test_table, tmp_path):
@@ -269,8 +283,9 @@ def test_save_load_round_trip(fitted, test_table, tmp_path):
     loaded = type(fitted).load(tmp_path / "model")
     assert loaded.config == fitted.config
     np.testing.assert_array_equal(np.asarray(loaded.skill_ids), np.asarray(fitted.skill_ids))
-    np.testing.assert_allclose(_predict(loaded, test_table), _predict(fitted, test_table),
-                               atol=1e-7)
+    np.testing.assert_allclose(
+        _predict(loaded, test_table), _predict(fitted, test_table), atol=1e-7
+    )
     assert not any(path.suffix in (".pkl", ".pickle") for path in (tmp_path / "model").iterdir())
 
 
@@ -283,10 +298,12 @@ def test_unknown_skill_is_handled_and_counted(fitted, test_table):
         warnings.simplefilter("always")
         p = fitted.predict(table)[PREDICTION_COLUMN].to_numpy()
     assert np.all((p > 0.0) & (p < 1.0))
-    counters = {name: getattr(fitted, name) for name in dir(fitted)
-                if "unknown" in name and isinstance(getattr(fitted, name, None), (int, np.integer))}
+    counters = {
+        name: getattr(fitted, name)
+        for name in dir(fitted)
+        if "unknown" in name and isinstance(getattr(fitted, name, None), (int, np.integer))
+    }
     assert caught or any(value > 0 for value in counters.values()), (
         "unknown skills were handled silently: no warning and no counter attribute "
         f"(found counters {counters})"
     )
-

@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from riley_gym import nets
-
 from riley_gym.kt.models.training import TrainingConfig, TrainingHistory, WeightAverage, train
 
 
@@ -50,7 +49,9 @@ def test_early_stopping_restores_the_best_epochs_weights():
         snapshots.append(model.network.weight.detach().clone())
         return {"auc": next(scripted), "log_loss": 0.5}
 
-    history = train(model, _batches(), TrainingConfig(max_epochs=5, patience=2, learning_rate=0.05), validate)
+    history = train(
+        model, _batches(), TrainingConfig(max_epochs=5, patience=2, learning_rate=0.05), validate
+    )
     assert [epoch["valid_auc"] for epoch in history.epochs] == [0.60, 0.80, 0.70, 0.75]
     assert history.best_epoch == 2 and history.best_valid_auc == 0.80 and history.stopped_early
     assert torch.equal(model.network.weight, snapshots[1])
@@ -59,8 +60,12 @@ def test_early_stopping_restores_the_best_epochs_weights():
 
 
 def test_same_seed_same_run_and_errors_are_named():
-    first = train(LinearModel(), _batches(), TrainingConfig(max_epochs=3, seed=7)).to_frame()["train_loss"]
-    second = train(LinearModel(), _batches(), TrainingConfig(max_epochs=3, seed=7)).to_frame()["train_loss"]
+    first = train(LinearModel(), _batches(), TrainingConfig(max_epochs=3, seed=7)).to_frame()[
+        "train_loss"
+    ]
+    second = train(LinearModel(), _batches(), TrainingConfig(max_epochs=3, seed=7)).to_frame()[
+        "train_loss"
+    ]
     np.testing.assert_array_equal(first, second)
     with pytest.raises(ValueError, match="no batches"):
         train(LinearModel(), [], TrainingConfig())
@@ -94,7 +99,10 @@ def _scripted_validate(model, aucs, start=0, interrupt_at=None):
         if epoch == interrupt_at:
             raise Interrupted
         weight = model.network[1].weight
-        return {"auc": aucs[epoch - 1], "weight_sum": float(weight.detach().sum())}  # ties the record to the weights
+        return {
+            "auc": aucs[epoch - 1],
+            "weight_sum": float(weight.detach().sum()),
+        }  # ties the record to the weights
 
     return validate
 
@@ -103,29 +111,60 @@ def _without_times(history):
     return history.to_frame().drop(columns=["train_seconds", "train_cpu_seconds", "valid_seconds"])
 
 
-@pytest.mark.parametrize("interrupt_at, ema_decay, lr_decay", [(2, 0.0, 1.0), (4, 0.0, 1.0), (4, 0.9, 0.5)])
-def test_interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, interrupt_at, ema_decay, lr_decay):
-    aucs = [0.6, 0.8, 0.7, 0.85, 0.82, 0.81]  # best at epoch 4, so the kept weights are not the last ones
-    settings = dict(max_epochs=6, patience=3, learning_rate=0.05, seed=5, ema_decay=ema_decay, lr_decay=lr_decay)
+@pytest.mark.parametrize(
+    "interrupt_at, ema_decay, lr_decay", [(2, 0.0, 1.0), (4, 0.0, 1.0), (4, 0.9, 0.5)]
+)
+def test_interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one(
+    tmp_path, interrupt_at, ema_decay, lr_decay
+):
+    aucs = [
+        0.6,
+        0.8,
+        0.7,
+        0.85,
+        0.82,
+        0.81,
+    ]  # best at epoch 4, so the kept weights are not the last ones
+    settings = dict(
+        max_epochs=6, patience=3, learning_rate=0.05, seed=5, ema_decay=ema_decay, lr_decay=lr_decay
+    )
     straight = DropoutModel()
-    straight_history = train(straight, _batches(), TrainingConfig(**settings), _scripted_validate(straight, aucs))
+    straight_history = train(
+        straight, _batches(), TrainingConfig(**settings), _scripted_validate(straight, aucs)
+    )
 
     path = str(tmp_path / "loop.pt")
     killed = DropoutModel()
     with pytest.raises(Interrupted):
-        train(killed, _batches(), TrainingConfig(**settings, checkpoint_path=path),
-              _scripted_validate(killed, aucs, interrupt_at=interrupt_at))
+        train(
+            killed,
+            _batches(),
+            TrainingConfig(**settings, checkpoint_path=path),
+            _scripted_validate(killed, aucs, interrupt_at=interrupt_at),
+        )
     payload, _ = nets.load_checkpoint(path)
     assert payload["epochs_done"] == interrupt_at - 1
-    torch.manual_seed(123)  # the resumed process starts from other RNG states: the checkpoint must restore them
+    torch.manual_seed(
+        123
+    )  # the resumed process starts from other RNG states: the checkpoint must restore them
     resumed = DropoutModel()
-    resumed_history = train(resumed, _batches(), TrainingConfig(**settings, checkpoint_path=path, resume=True),
-                            _scripted_validate(resumed, aucs, start=interrupt_at - 1))
+    resumed_history = train(
+        resumed,
+        _batches(),
+        TrainingConfig(**settings, checkpoint_path=path, resume=True),
+        _scripted_validate(resumed, aucs, start=interrupt_at - 1),
+    )
 
     for name, value in straight.network.state_dict().items():
-        torch.testing.assert_close(resumed.network.state_dict()[name], value, rtol=0, atol=0, msg=name)
+        torch.testing.assert_close(
+            resumed.network.state_dict()[name], value, rtol=0, atol=0, msg=name
+        )
     pd.testing.assert_frame_equal(_without_times(resumed_history), _without_times(straight_history))
-    assert (resumed_history.best_epoch, resumed_history.best_valid_auc) == (4, 0.85) == (straight_history.best_epoch, straight_history.best_valid_auc)
+    assert (
+        (resumed_history.best_epoch, resumed_history.best_valid_auc)
+        == (4, 0.85)
+        == (straight_history.best_epoch, straight_history.best_valid_auc)
+    )
     x = _batches(1)[0][0]
     torch.testing.assert_close(resumed.network(x), straight.network(x), rtol=0, atol=0)
 
@@ -134,11 +173,20 @@ def test_resuming_a_finished_run_trains_no_more_epochs(tmp_path):
     path = str(tmp_path / "loop.pt")
     aucs = [0.7, 0.6, 0.6]  # patience 2 runs out after epoch 3 of 5
     model = DropoutModel()
-    first = train(model, _batches(), TrainingConfig(max_epochs=5, patience=2, checkpoint_path=path), _scripted_validate(model, aucs))
+    first = train(
+        model,
+        _batches(),
+        TrainingConfig(max_epochs=5, patience=2, checkpoint_path=path),
+        _scripted_validate(model, aucs),
+    )
     assert first.stopped_early and len(first.epochs) == 3
     again = DropoutModel()
-    second = train(again, _batches(), TrainingConfig(max_epochs=5, patience=2, checkpoint_path=path, resume=True),
-                   _scripted_validate(again, aucs, start=3))
+    second = train(
+        again,
+        _batches(),
+        TrainingConfig(max_epochs=5, patience=2, checkpoint_path=path, resume=True),
+        _scripted_validate(again, aucs, start=3),
+    )
     pd.testing.assert_frame_equal(second.to_frame(), first.to_frame())
     torch.testing.assert_close(again.network[1].weight, model.network[1].weight, rtol=0, atol=0)
 
@@ -150,10 +198,21 @@ def test_resume_errors_name_what_is_missing_or_different(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train(DropoutModel(), _batches(), TrainingConfig(checkpoint_path=path, resume=True))
     train(DropoutModel(), _batches(), TrainingConfig(max_epochs=2, checkpoint_path=path))
-    with pytest.raises(ValueError, match=r"max_epochs: 2 in the checkpoint, 3 now.*seed: 0 in the checkpoint, 1 now"):
-        train(DropoutModel(), _batches(), TrainingConfig(max_epochs=3, seed=1, checkpoint_path=path, resume=True))
+    with pytest.raises(
+        ValueError,
+        match=r"max_epochs: 2 in the checkpoint, 3 now.*seed: 0 in the checkpoint, 1 now",
+    ):
+        train(
+            DropoutModel(),
+            _batches(),
+            TrainingConfig(max_epochs=3, seed=1, checkpoint_path=path, resume=True),
+        )
     with pytest.raises(ValueError, match="8 batches per epoch, now there are 3"):
-        train(DropoutModel(), _batches(3), TrainingConfig(max_epochs=2, checkpoint_path=path, resume=True))
+        train(
+            DropoutModel(),
+            _batches(3),
+            TrainingConfig(max_epochs=2, checkpoint_path=path, resume=True),
+        )
     wider = DropoutModel()
     wider.network = nn.Sequential(nn.Dropout(0.3), nn.Linear(3, 1))
     with pytest.raises(ValueError, match=r"network differs in \['1.weight'\]"):
@@ -162,13 +221,23 @@ def test_resume_errors_name_what_is_missing_or_different(tmp_path):
 
 def test_weight_average_is_the_running_mean_then_an_exponential_average():
     network = nn.Linear(1, 1, bias=False)
-    average = WeightAverage(network, decay=0.75)  # running mean for the first 1 / (1 - 0.75) = 4 updates
+    average = WeightAverage(
+        network, decay=0.75
+    )  # running mean for the first 1 / (1 - 0.75) = 4 updates
     expected = None
     for step, value in enumerate([1.0, 2.0, 3.0, 6.0, 10.0, 2.0], start=1):
         with torch.no_grad():
             network.weight.fill_(value)
         average.update()
-        expected = value if step == 1 else (expected + (value - expected) / step if step <= 4 else 0.75 * expected + 0.25 * value)
+        expected = (
+            value
+            if step == 1
+            else (
+                expected + (value - expected) / step
+                if step <= 4
+                else 0.75 * expected + 0.25 * value
+            )
+        )
         assert average.average[0].item() == pytest.approx(expected)
     assert expected == pytest.approx(0.75 * (0.75 * 3.0 + 0.25 * 10.0) + 0.25 * 2.0)
     average.swap()
@@ -202,19 +271,33 @@ def test_ema_validates_and_returns_the_averaged_weights_without_changing_the_raw
         validated.append(averaged.network.weight.detach().clone())
         return {"auc": float(len(validated))}  # every epoch is better: the last one is kept
 
-    train(averaged, _batches(), TrainingConfig(**settings, ema_decay=0.99), validate)  # 16 < 100 updates: plain mean
+    train(
+        averaged, _batches(), TrainingConfig(**settings, ema_decay=0.99), validate
+    )  # 16 < 100 updates: plain mean
     for seen, raw_seen in zip(averaged.seen, raw.seen):
-        torch.testing.assert_close(seen, raw_seen, rtol=0, atol=0)  # training steps go on from the raw weights
+        torch.testing.assert_close(
+            seen, raw_seen, rtol=0, atol=0
+        )  # training steps go on from the raw weights
     torch.testing.assert_close(validated[0], torch.stack(after_each_step[:8]).mean(0))
     torch.testing.assert_close(averaged.network.weight, torch.stack(after_each_step).mean(0))
     assert not torch.allclose(averaged.network.weight, raw.network.weight)
 
 
-@pytest.mark.parametrize("lr_decay_patience, rates", [(1, [0.04, 0.04, 0.04, 0.02, 0.01, 0.01]),
-                                                       (2, [0.04, 0.04, 0.04, 0.04, 0.02, 0.02])])
-def test_learning_rate_decays_after_epochs_without_a_better_validation_auc(lr_decay_patience, rates):
+@pytest.mark.parametrize(
+    "lr_decay_patience, rates",
+    [(1, [0.04, 0.04, 0.04, 0.02, 0.01, 0.01]), (2, [0.04, 0.04, 0.04, 0.04, 0.02, 0.02])],
+)
+def test_learning_rate_decays_after_epochs_without_a_better_validation_auc(
+    lr_decay_patience, rates
+):
     scripted = iter([0.6, 0.8, 0.7, 0.75, 0.9, 0.85])  # no gain after epochs 3 and 4
-    config = TrainingConfig(max_epochs=6, patience=5, learning_rate=0.04, lr_decay=0.5, lr_decay_patience=lr_decay_patience)
+    config = TrainingConfig(
+        max_epochs=6,
+        patience=5,
+        learning_rate=0.04,
+        lr_decay=0.5,
+        lr_decay_patience=lr_decay_patience,
+    )
     history = train(LinearModel(), _batches(), config, lambda: {"auc": next(scripted)})
     assert history.to_frame()["learning_rate"].tolist() == pytest.approx(rates)
     with pytest.raises(ValueError, match="lr_decay"):

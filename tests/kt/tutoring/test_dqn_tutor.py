@@ -9,7 +9,13 @@ import torch
 from riley_gym.envs.curriculum import Curriculum
 from riley_gym.envs.student_dynamics import BKTDynamics, BKTParams
 from riley_gym.envs.student_vector import StudentVectorEnv
-from riley_gym.kt.tutoring.dqn_tutor import DQNTutor, DQNTutorConfig, KnowledgeVectorEnv, knowledge_observation, train_dqn_tutor
+from riley_gym.kt.tutoring.dqn_tutor import (
+    DQNTutor,
+    DQNTutorConfig,
+    KnowledgeVectorEnv,
+    knowledge_observation,
+    train_dqn_tutor,
+)
 from riley_gym.kt.tutoring.recommend import BKTBelief, RandomRecommender
 from riley_gym.kt.tutoring.simulation import compare_policies
 
@@ -17,15 +23,17 @@ SKILLS = [0, 0, 1]
 
 
 def tiny() -> BKTDynamics:
-    curriculum = Curriculum.from_dict({
-        "name": "tiny",
-        "skills": [{"name": "A"}, {"name": "B"}],
-        "exercises": [
-            {"name": "A1", "skill": "A", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
-            {"name": "A2", "skill": "A", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
-            {"name": "B1", "skill": "B", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
-        ],
-    })
+    curriculum = Curriculum.from_dict(
+        {
+            "name": "tiny",
+            "skills": [{"name": "A"}, {"name": "B"}],
+            "exercises": [
+                {"name": "A1", "skill": "A", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
+                {"name": "A2", "skill": "A", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
+                {"name": "B1", "skill": "B", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
+            ],
+        }
+    )
     return BKTDynamics(curriculum, BKTParams(prior=0.0, learn=1.0, learn_rate_sd=0.0, prior_sd=0.0))
 
 
@@ -51,7 +59,9 @@ def test_wrapper_steps_the_belief_and_resets_it_when_a_session_ends():
     obs, reward, terminated, truncated, info = env.step(np.array([2, 2]))
     assert terminated.all()
     assert np.allclose(info["final_obs"][0], [0.9, 0.9, 0.9, 1.0])
-    assert np.allclose(obs[:, :3], 0.2) and np.allclose(obs[:, 3], 0.0)  # new students, fresh belief
+    assert np.allclose(obs[:, :3], 0.2) and np.allclose(
+        obs[:, 3], 0.0
+    )  # new students, fresh belief
 
 
 def test_config_rejects_bad_budgets():
@@ -64,10 +74,24 @@ def test_dqn_tutor_learns_to_teach_both_skills(one_torch_thread):
     # skills with probability 4/9. Seed 0, 2400 student-steps.
     torch.manual_seed(0)
     dynamics = tiny()
-    config = DQNTutorConfig(total_steps=2400, num_envs=8, train_freq=1, hidden_sizes=(32,), learning_rate=2e-3, n_step=2, seed=0)
+    config = DQNTutorConfig(
+        total_steps=2400,
+        num_envs=8,
+        train_freq=1,
+        hidden_sizes=(32,),
+        learning_rate=2e-3,
+        n_step=2,
+        seed=0,
+    )
     agent = train_dqn_tutor(dynamics, belief(), session_length=2, config=config)
     tutor = DQNTutor(agent, belief(), SKILLS, session_length=2)
-    table = compare_policies({"random": RandomRecommender(SKILLS), "dqn": tutor}, dynamics, n_students=300, session_length=2, seed=1).table
+    table = compare_policies(
+        {"random": RandomRecommender(SKILLS), "dqn": tutor},
+        dynamics,
+        n_students=300,
+        session_length=2,
+        seed=1,
+    ).table
     assert table.loc["dqn", "post_test_mean"] == pytest.approx(0.9, abs=0.01)
     assert table.loc["dqn", "diff_vs_random"] - table.loc["dqn", "diff_ci95"] > 0
     session = tutor.start(1, np.random.default_rng(0))

@@ -27,19 +27,30 @@ TWO_SKILLS = [0, 0, 1]
 
 
 def tiny_curriculum(prerequisite: bool = True) -> Curriculum:
-    return Curriculum.from_dict({
-        "name": "tiny",
-        "skills": [{"name": "A"}, {"name": "B", "prerequisites": ["A"] if prerequisite else []}],
-        "exercises": [
-            {"name": "A easy", "skill": "A", "difficulty": -1.0, "guess": 0.2, "slip": 0.1},
-            {"name": "A hard", "skill": "A", "difficulty": 1.0, "guess": 0.2, "slip": 0.1},
-            {"name": "B", "skill": "B", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
-        ],
-    })
+    return Curriculum.from_dict(
+        {
+            "name": "tiny",
+            "skills": [
+                {"name": "A"},
+                {"name": "B", "prerequisites": ["A"] if prerequisite else []},
+            ],
+            "exercises": [
+                {"name": "A easy", "skill": "A", "difficulty": -1.0, "guess": 0.2, "slip": 0.1},
+                {"name": "A hard", "skill": "A", "difficulty": 1.0, "guess": 0.2, "slip": 0.1},
+                {"name": "B", "skill": "B", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
+            ],
+        }
+    )
 
 
 def test_bkt_belief_update_matches_a_forward_step_done_by_hand():
-    belief = BKTBelief(TWO_SKILLS, prior=[0.4, 0.3], learn=[0.2, 0.1], guess=[0.25, 0.25, 0.2], slip=[0.1, 0.1, 0.05])
+    belief = BKTBelief(
+        TWO_SKILLS,
+        prior=[0.4, 0.3],
+        learn=[0.2, 0.1],
+        guess=[0.25, 0.25, 0.2],
+        slip=[0.1, 0.1, 0.05],
+    )
     state = belief.init(2)
     after = belief.update(state, np.array([0, 2]), np.array([1, 0]))
     # Student 0, right on A: posterior = 0.4*0.9 / (0.4*0.9 + 0.6*0.25) = 0.36/0.51; then + (1 - post) * 0.2.
@@ -75,13 +86,17 @@ def run_schedule(recommender, steps: int) -> list[int]:
 
 
 def test_blocked_runs_each_skill_in_the_given_order_easiest_first():
-    recommender = BlockedRecommender(TWO_SKILLS, run_length=3, skill_order=[1, 0], difficulty=[1.0, -1.0, 0.0])
+    recommender = BlockedRecommender(
+        TWO_SKILLS, run_length=3, skill_order=[1, 0], difficulty=[1.0, -1.0, 0.0]
+    )
     # B block (only exercise 2), then A block cycling A easy (1) then A hard (0), then B again.
     assert run_schedule(recommender, 8) == [2, 2, 2, 1, 0, 1, 2, 2]
 
 
 def test_interleaved_alternates_skills():
-    recommender = InterleavedRecommender(TWO_SKILLS, skill_order=[0, 1], difficulty=[-1.0, 1.0, 0.0])
+    recommender = InterleavedRecommender(
+        TWO_SKILLS, skill_order=[0, 1], difficulty=[-1.0, 1.0, 0.0]
+    )
     assert run_schedule(recommender, 6) == [0, 2, 1, 2, 0, 2]
 
 
@@ -90,14 +105,18 @@ def test_mastery_gives_b_to_a_student_who_has_mastered_a_and_a_otherwise():
     recommender = MasteryRecommender(mastered_a, TWO_SKILLS, skill_order=[0, 1])
     assert recommender.start(1, np.random.default_rng(0)).choose()[0] == 2
     novice = BKTBelief(TWO_SKILLS, prior=[0.05, 0.05], learn=0.2, guess=0.2, slip=0.1)
-    session = MasteryRecommender(novice, TWO_SKILLS, skill_order=[0, 1]).start(1, np.random.default_rng(0))
+    session = MasteryRecommender(novice, TWO_SKILLS, skill_order=[0, 1]).start(
+        1, np.random.default_rng(0)
+    )
     assert session.choose()[0] in (0, 1)
     assert "below the mastery threshold" in session.explain(0)
 
 
 def test_mastery_moves_on_once_the_evidence_reaches_the_threshold():
     belief = BKTBelief(TWO_SKILLS, prior=[0.3, 0.05], learn=0.3, guess=0.2, slip=0.1)
-    session = MasteryRecommender(belief, TWO_SKILLS, skill_order=[0, 1]).start(1, np.random.default_rng(0))
+    session = MasteryRecommender(belief, TWO_SKILLS, skill_order=[0, 1]).start(
+        1, np.random.default_rng(0)
+    )
     skills = []
     for _ in range(8):
         exercise = session.choose()
@@ -109,10 +128,22 @@ def test_mastery_moves_on_once_the_evidence_reaches_the_threshold():
 
 def test_zpd_picks_the_exercise_closest_to_the_target():
     # p(correct): mastery 0.5 on A -> 0.5*0.9+0.5*0.2 = 0.55 (ex 0), 0.5*0.6+0.5*0.4 = 0.5 (ex 1); B: 0.9*0.8 + 0.1*0.2 = 0.74.
-    belief = BKTBelief(TWO_SKILLS, prior=[0.5, 0.9], learn=0.1, guess=[0.2, 0.4, 0.2], slip=[0.1, 0.4, 0.2])
+    belief = BKTBelief(
+        TWO_SKILLS, prior=[0.5, 0.9], learn=0.1, guess=[0.2, 0.4, 0.2], slip=[0.1, 0.4, 0.2]
+    )
     assert np.allclose(belief.p_correct(belief.init(1)), [[0.55, 0.5, 0.74]])
-    assert ZPDRecommender(belief, TWO_SKILLS, target=0.7).start(1, np.random.default_rng(0)).choose()[0] == 2
-    assert ZPDRecommender(belief, TWO_SKILLS, target=0.5).start(1, np.random.default_rng(0)).choose()[0] == 1
+    assert (
+        ZPDRecommender(belief, TWO_SKILLS, target=0.7)
+        .start(1, np.random.default_rng(0))
+        .choose()[0]
+        == 2
+    )
+    assert (
+        ZPDRecommender(belief, TWO_SKILLS, target=0.5)
+        .start(1, np.random.default_rng(0))
+        .choose()[0]
+        == 1
+    )
 
 
 def test_greedy_practises_the_unmastered_skill():
@@ -154,7 +185,9 @@ def test_expectimax_looks_past_the_greedy_choice():
     assert np.allclose(expectimax_values(belief, state, 1, horizon=1, beam=2), [[0.55, 0.5]])
     assert np.allclose(expectimax_values(belief, state, 1, horizon=2, beam=2), [[0.55, 0.7]])
     greedy = GreedyRecommender(belief, [0, 1]).start(1, np.random.default_rng(0))
-    lookahead = ExpectimaxRecommender(belief, [0, 1], horizon=2, beam=2).start(1, np.random.default_rng(0))
+    lookahead = ExpectimaxRecommender(belief, [0, 1], horizon=2, beam=2).start(
+        1, np.random.default_rng(0)
+    )
     assert greedy.choose()[0] == 0
     assert lookahead.choose()[0] == 1
 
@@ -167,7 +200,10 @@ def test_expectimax_beam_keeps_only_the_best_one_step_children():
 
 
 def test_oracle_reads_the_hidden_state_and_teaches_the_unmastered_skill():
-    dynamics = BKTDynamics(tiny_curriculum(prerequisite=False), BKTParams(prior=(1.0, 0.0), learn=(0.0, 1.0), learn_rate_sd=0.0, prior_sd=0.0))
+    dynamics = BKTDynamics(
+        tiny_curriculum(prerequisite=False),
+        BKTParams(prior=(1.0, 0.0), learn=(0.0, 1.0), learn_rate_sd=0.0, prior_sd=0.0),
+    )
     simulated = SimulatedClass(dynamics, 4, seed=0)
     oracle = OracleRecommender(TWO_SKILLS, samples=2)
     session = oracle.start(4, np.random.default_rng(0), simulator=simulated)
@@ -180,7 +216,15 @@ def test_oracle_reads_the_hidden_state_and_teaches_the_unmastered_skill():
 def test_next_exercise_for_one_student_replays_the_history():
     belief = BKTBelief(TWO_SKILLS, prior=[0.3, 0.05], learn=0.3, guess=0.2, slip=0.1)
     recommender = MasteryRecommender(belief, TWO_SKILLS, skill_order=[0, 1])
-    history = pd.DataFrame({"user_id": [7, 7], "item_id": [0, 1], "skill_id": [0, 0], "correct": [1, 1], "order": [1, 2]})
+    history = pd.DataFrame(
+        {
+            "user_id": [7, 7],
+            "item_id": [0, 1],
+            "skill_id": [0, 0],
+            "correct": [1, 1],
+            "order": [1, 2],
+        }
+    )
     assert recommender.next_exercise(history.iloc[:0]) in (0, 1)
     assert recommender.next_exercise(history) == 2
 
@@ -204,25 +248,38 @@ def test_dkt_greedy_trained_on_logs_gives_the_unmastered_skill(one_torch_thread)
     # (seed 0, 200 students x 10 random steps, 10 epochs) must make greedy recommend B's exercise.
     from riley_gym.envs.simulate import simulate_logs
     from riley_gym.kt.models.dkt import DKT, DKTConfig
-    from riley_gym.kt.tutoring.recommend import DKTBelief
     from riley_gym.kt.models.training import TrainingConfig
+    from riley_gym.kt.tutoring.recommend import DKTBelief
 
-    curriculum = Curriculum.from_dict({
-        "name": "ab",
-        "skills": [{"name": "A"}, {"name": "B"}],
-        "exercises": [
-            {"name": "A1", "skill": "A", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
-            {"name": "B1", "skill": "B", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
-        ],
-    })
-    dynamics = BKTDynamics(curriculum, BKTParams(prior=(1.0, 0.0), learn=(0.0, 0.3), learn_rate_sd=0.0, prior_sd=0.0))
+    curriculum = Curriculum.from_dict(
+        {
+            "name": "ab",
+            "skills": [{"name": "A"}, {"name": "B"}],
+            "exercises": [
+                {"name": "A1", "skill": "A", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
+                {"name": "B1", "skill": "B", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
+            ],
+        }
+    )
+    dynamics = BKTDynamics(
+        curriculum, BKTParams(prior=(1.0, 0.0), learn=(0.0, 0.3), learn_rate_sd=0.0, prior_sd=0.0)
+    )
     logs = simulate_logs(200, dynamics=dynamics, episode_length=10, seed=0)
-    config = DKTConfig(input_encoding="one-hot", hidden_size=16, dropout=0.0, batch_size=64, valid_fraction=0.0, seed=0,
-                       training=TrainingConfig(learning_rate=1e-2, max_epochs=10, seed=0))
+    config = DKTConfig(
+        input_encoding="one-hot",
+        hidden_size=16,
+        dropout=0.0,
+        batch_size=64,
+        valid_fraction=0.0,
+        seed=0,
+        training=TrainingConfig(learning_rate=1e-2, max_epochs=10, seed=0),
+    )
     model = DKT(config).fit(logs.assign(skill_id=logs["item_id"]))  # exercises as the DKT's items
     belief = DKTBelief(model, curriculum.exercise_skill)
     p = belief.p_correct(belief.init(1))[0]
     assert p[0] > p[1]  # it learned that A is known and B is not
-    session = GreedyRecommender(belief, curriculum.exercise_skill).start(1, np.random.default_rng(0))
+    session = GreedyRecommender(belief, curriculum.exercise_skill).start(
+        1, np.random.default_rng(0)
+    )
     assert session.choose()[0] == 1
     assert session.values[0, 1] > session.values[0, 0]

@@ -9,7 +9,12 @@ import pytest
 
 from riley_gym.envs.curriculum import Curriculum
 from riley_gym.envs.student_dynamics import BKTDynamics, BKTParams
-from riley_gym.kt.tutoring.recommend import BKTBelief, InterleavedRecommender, MasteryRecommender, RandomRecommender
+from riley_gym.kt.tutoring.recommend import (
+    BKTBelief,
+    InterleavedRecommender,
+    MasteryRecommender,
+    RandomRecommender,
+)
 from riley_gym.kt.tutoring.simulation import (
     SimulatedClass,
     compare_policies,
@@ -25,23 +30,30 @@ SKILLS = [0, 0, 1]
 
 
 def curriculum() -> Curriculum:
-    return Curriculum.from_dict({
-        "name": "tiny",
-        "skills": [{"name": "A"}, {"name": "B"}],
-        "exercises": [
-            {"name": "A1", "skill": "A", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
-            {"name": "A2", "skill": "A", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
-            {"name": "B1", "skill": "B", "difficulty": 0.0, "guess": 0.25, "slip": 0.05},
-        ],
-    })
+    return Curriculum.from_dict(
+        {
+            "name": "tiny",
+            "skills": [{"name": "A"}, {"name": "B"}],
+            "exercises": [
+                {"name": "A1", "skill": "A", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
+                {"name": "A2", "skill": "A", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
+                {"name": "B1", "skill": "B", "difficulty": 0.0, "guess": 0.25, "slip": 0.05},
+            ],
+        }
+    )
 
 
 def instant_learner() -> BKTDynamics:
     """Nobody knows anything at first; one practice masters a skill (learn = 1)."""
-    return BKTDynamics(curriculum(), BKTParams(prior=0.0, learn=1.0, learn_rate_sd=0.0, prior_sd=0.0))
+    return BKTDynamics(
+        curriculum(), BKTParams(prior=0.0, learn=1.0, learn_rate_sd=0.0, prior_sd=0.0)
+    )
 
 
-@pytest.mark.parametrize("df, expected, tolerance", [(4, 2.7764, 0.01), (10, 2.2281, 1e-3), (30, 2.0423, 1e-3), (1000, 1.9623, 1e-4)])
+@pytest.mark.parametrize(
+    "df, expected, tolerance",
+    [(4, 2.7764, 0.01), (10, 2.2281, 1e-3), (30, 2.0423, 1e-3), (1000, 1.9623, 1e-4)],
+)
 def test_t_quantile_matches_tables(df, expected, tolerance):
     assert t_quantile_975(df) == pytest.approx(expected, abs=tolerance)
 
@@ -57,7 +69,9 @@ def test_mean_ci95_by_hand():
 
 def test_interleaving_an_instant_learner_masters_both_skills_in_two_steps():
     dynamics = instant_learner()
-    record = run_sessions(InterleavedRecommender(SKILLS), dynamics, n_students=20, session_length=4, seed=3)
+    record = run_sessions(
+        InterleavedRecommender(SKILLS), dynamics, n_students=20, session_length=4, seed=3
+    )
     assert np.all(record.steps_to_mastery == 2)
     assert record.mastered.all()
     # Post-test by hand: before, every p is the guess: (0.2 + 0.2 + 0.25) / 3; after mastery, 1 - slip.
@@ -67,33 +81,48 @@ def test_interleaving_an_instant_learner_masters_both_skills_in_two_steps():
 
 
 def test_students_who_never_master_are_censored_at_the_session_length():
-    record = run_sessions(InterleavedRecommender(SKILLS), instant_learner(), n_students=5, session_length=1, seed=0)
+    record = run_sessions(
+        InterleavedRecommender(SKILLS), instant_learner(), n_students=5, session_length=1, seed=0
+    )
     assert np.all(record.steps_to_mastery == 1)
     assert not record.mastered.any()
 
 
 def test_common_random_numbers_make_identical_policies_identical_and_runs_reproducible():
     dynamics = BKTDynamics(curriculum(), BKTParams(prior=0.2, learn=0.3))
-    recommenders = {"random": RandomRecommender(SKILLS), "random again": RandomRecommender(SKILLS), "interleaved": InterleavedRecommender(SKILLS)}
+    recommenders = {
+        "random": RandomRecommender(SKILLS),
+        "random again": RandomRecommender(SKILLS),
+        "interleaved": InterleavedRecommender(SKILLS),
+    }
     first = compare_policies(recommenders, dynamics, n_students=200, session_length=10, seed=11)
     second = compare_policies(recommenders, dynamics, n_students=200, session_length=10, seed=11)
     assert first.table.equals(second.table)
-    assert np.array_equal(first.records["random"].post_test, first.records["random again"].post_test)
+    assert np.array_equal(
+        first.records["random"].post_test, first.records["random again"].post_test
+    )
     assert first.table.loc["random again", "diff_vs_random"] == 0.0
     # Same students under every policy: identical pre-tests.
     assert np.array_equal(first.records["random"].pre_test, first.records["interleaved"].pre_test)
     # The paired difference and its CI, recomputed independently.
     diff = first.records["interleaved"].final - first.records["random"].final
     assert first.table.loc["interleaved", "diff_vs_random"] == pytest.approx(diff.mean())
-    assert first.table.loc["interleaved", "diff_ci95"] == pytest.approx(t_quantile_975(199) * diff.std(ddof=1) / np.sqrt(200))
+    assert first.table.loc["interleaved", "diff_ci95"] == pytest.approx(
+        t_quantile_975(199) * diff.std(ddof=1) / np.sqrt(200)
+    )
     assert "interleaved" in format_table(first.table)
 
 
 def test_a_better_policy_wins_with_a_ci_that_excludes_zero():
     # Mastery learning with the true BKT parameters vs random on a 2-skill curriculum (seed 0, 400 students).
-    dynamics = BKTDynamics(curriculum(), BKTParams(prior=0.1, learn=0.3, learn_rate_sd=0.0, prior_sd=0.0))
+    dynamics = BKTDynamics(
+        curriculum(), BKTParams(prior=0.1, learn=0.3, learn_rate_sd=0.0, prior_sd=0.0)
+    )
     belief = BKTBelief(SKILLS, prior=0.1, learn=0.3, guess=dynamics.guess, slip=dynamics.slip)
-    recommenders = {"random": RandomRecommender(SKILLS), "mastery": MasteryRecommender(belief, SKILLS)}
+    recommenders = {
+        "random": RandomRecommender(SKILLS),
+        "mastery": MasteryRecommender(belief, SKILLS),
+    }
     table = compare_policies(recommenders, dynamics, n_students=400, session_length=6, seed=0).table
     assert table.loc["mastery", "diff_vs_random"] - table.loc["mastery", "diff_ci95"] > 0
 
@@ -102,13 +131,19 @@ def test_oracle_lookahead_estimate_is_exact_for_an_instant_learner():
     simulated = SimulatedClass(instant_learner(), 3, seed=0)
     values = simulated.expected_post_test_after(samples=4, rng=np.random.default_rng(0))
     before = (0.2 + 0.2 + 0.25) / 3
-    assert np.allclose(values[:, 0], before + 2 * (0.9 - 0.2) / 3)  # masters A: both A exercises improve
+    assert np.allclose(
+        values[:, 0], before + 2 * (0.9 - 0.2) / 3
+    )  # masters A: both A exercises improve
     assert np.allclose(values[:, 2], before + (0.95 - 0.25) / 3)
-    assert simulated.dynamics.post_test(simulated.state) == pytest.approx(np.full(3, before))  # the real state is untouched
+    assert simulated.dynamics.post_test(simulated.state) == pytest.approx(
+        np.full(3, before)
+    )  # the real state is untouched
 
 
 def test_learning_curves_plot_is_written(tmp_path):
-    comparison = compare_policies({"random": RandomRecommender(SKILLS)}, instant_learner(), 10, 3, seed=0)
+    comparison = compare_policies(
+        {"random": RandomRecommender(SKILLS)}, instant_learner(), 10, 3, seed=0
+    )
     path = plot_learning_curves(comparison, tmp_path / "curves.png")
     assert path.stat().st_size > 1000
     assert len(comparison.learning_curves()) == 4
@@ -116,14 +151,18 @@ def test_learning_curves_plot_is_written(tmp_path):
 
 def test_interactive_session_reads_answers_reasks_on_bad_input_and_ends_on_eof():
     belief = BKTBelief(SKILLS, prior=0.3, learn=0.3, guess=0.2, slip=0.1)
-    recommender = MasteryRecommender(belief, SKILLS, skill_names=["A", "B"], exercise_names=["A1", "A2", "B1"])
+    recommender = MasteryRecommender(
+        belief, SKILLS, skill_names=["A", "B"], exercise_names=["A1", "A2", "B1"]
+    )
     output = io.StringIO()
     answers = interactive_session(recommender, io.StringIO("y\nmaybe\ny\nn\n"), output)
     text = output.getvalue()
     assert answers == 3
     assert "please type y, n or q" in text
     assert "(end of input)" in text
-    assert text.count("knowledge estimate per skill") == 4  # before the first answer and after each of 3
+    assert (
+        text.count("knowledge estimate per skill") == 4
+    )  # before the first answer and after each of 3
     assert "why:" in text
     assert interactive_session(recommender, io.StringIO("q\n"), io.StringIO()) == 0
 
