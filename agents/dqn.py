@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import collections
 import itertools
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
@@ -58,7 +58,7 @@ def _help(text: str) -> dict:
 
 
 @dataclass(frozen=True)
-class DQNConfig:
+class DQNConfig(nets.Settings):
     """Every setting of a DQN run; the defaults are Nature DQN's, scaled where noted."""
 
     seed: int = field(
@@ -138,47 +138,36 @@ class DQNConfig:
     )
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
-        positive = [
-            "num_envs",
+        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        self.check_at_least(
+            ["num_envs", "batch_size", "buffer_size", "train_freq", "gradient_steps"], 1
+        )
+        self.check_at_least(["seed"], 0)
+        self.check_at_least(["target_update_interval", "n_step"], 1)
+        self.check_at_least(
+            [
+                "learning_starts",
+                "epsilon_decay_steps",
+                "head_hidden_size",
+                "learning_rate_decay_steps",
+            ],
+            0,
+        )
+        self.check_interval(["gamma", "epsilon_start", "epsilon_end", "eval_epsilon"], 0.0, 1.0)
+        self.check_interval(["tau"], 0.0, 1.0, low_open=True)
+        self.check_above(["learning_rate", "adam_eps", "max_grad_norm", "huber_delta"], 0.0)
+        self.check_at_least(["learning_rate_end"], 0.0, integer=False)
+        widths = self.hidden_sizes
+        self.check(
+            "hidden_sizes",
+            bool(widths) and all(nets.is_integer(w) and w >= 1 for w in widths),
+            "a non-empty list of integer widths >= 1",
+        )
+        self.check(
             "batch_size",
-            "buffer_size",
-            "train_freq",
-            "gradient_steps",
-            "target_update_interval",
-            "n_step",
-        ]
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"DQNConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in [
-            "learning_starts",
-            "epsilon_decay_steps",
-            "head_hidden_size",
-            "learning_rate_decay_steps",
-        ]:
-            if getattr(self, name) < 0:
-                raise ValueError(f"DQNConfig.{name} must be >= 0, got {getattr(self, name)}")
-        for name in ["gamma", "epsilon_start", "epsilon_end", "eval_epsilon"]:
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"DQNConfig.{name} must be in [0, 1], got {getattr(self, name)}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"DQNConfig.tau must be in (0, 1], got {self.tau}")
-        for name in ["learning_rate", "adam_eps", "max_grad_norm", "huber_delta"]:
-            if not getattr(self, name) > 0:
-                raise ValueError(f"DQNConfig.{name} must be > 0, got {getattr(self, name)}")
-        if not self.learning_rate_end >= 0:
-            raise ValueError(
-                f"DQNConfig.learning_rate_end must be >= 0, got {self.learning_rate_end}"
-            )
-        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
-            raise ValueError(
-                f"DQNConfig.hidden_sizes must be a non-empty list of widths >= 1, got {self.hidden_sizes}"
-            )
-        if self.batch_size > self.buffer_size:
-            raise ValueError(
-                f"DQNConfig.batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})"
-            )
+            self.batch_size <= self.buffer_size,
+            f"<= buffer_size ({self.buffer_size})",
+        )
 
     @classmethod
     def cartpole(cls, **overrides) -> DQNConfig:
@@ -271,24 +260,6 @@ class DQNConfig:
         if name not in cls.PRESETS:
             raise ValueError(f"unknown DQN preset {name!r}; choose one of {list(cls.PRESETS)}")
         return getattr(cls, name)(**overrides)
-
-    def to_dict(self) -> dict:
-        """JSON-able settings (tuples as lists)."""
-        return {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in asdict(self).items()
-        }
-
-    @classmethod
-    def from_dict(cls, settings: dict) -> DQNConfig:
-        """Inverse of ``to_dict``; rejects unknown keys."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown DQNConfig fields {unknown}; known fields are {sorted(known)}"
-            )
-        return cls(**settings)
 
 
 class DQN:

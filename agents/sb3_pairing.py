@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
+from riley_gym.agents.dqn import DQN
+
 __all__ = ["sb3_paired_agent"]
 
 
@@ -42,8 +44,6 @@ def sb3_paired_agent(env_id: str, config, sb3_model):
         ValueError: for Double DQN, several envs, or once the replay buffer wraps (SB3 then
             samples differently; not reproduced here).
     """
-    from riley_gym.agents.dqn import DQN
-
     if config.double_dqn or config.num_envs != 1:
         raise ValueError(
             "SB3's DQN is vanilla DQN on one env: pair with double_dqn=False and num_envs=1"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import os
 import resource
@@ -17,11 +16,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from tqdm import tqdm
 
 from riley_gym import nets
 from riley_gym.agents.dqn import DQN, DQNConfig
 from riley_gym.agents.evaluate import evaluate_agent
-from riley_gym.agents.vector import is_atari, make_eval_env, make_vector_env
+from riley_gym.agents.vector import EnvFactory, make_eval_env, make_vector_env
 
 METRIC_FIELDS = [
     "env_steps",
@@ -38,44 +40,20 @@ METRIC_FIELDS = [
 ]
 
 
-def default_preset(env_id: str) -> str:
-    """The preset for an env id: atari, gridworld, student, else cartpole."""
-    if is_atari(env_id):
-        return "atari"
-    if "GridWorld" in env_id or "CliffWalk" in env_id:
-        return "gridworld"
-    if "Student" in env_id:
-        return "student"
-    return "cartpole"
-
-
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--field-name`` flag per ``DQNConfig`` field (default None: keep the preset's value)."""
     group = parser.add_argument_group("DQN settings (override the preset)")
-    for spec in dataclasses.fields(DQNConfig):
-        flag = "--" + spec.name.replace("_", "-")
-        if spec.name in ("seed", "num_envs", "device"):
-            continue  # first-class flags of the script
-        if spec.type in ("bool", bool):
-            group.add_argument(
-                flag, type=nets.parse_bool, default=None, metavar="BOOL", help=spec.metadata["help"]
-            )
-        elif spec.name == "hidden_sizes":
-            group.add_argument(flag, type=int, nargs="+", default=None, help=spec.metadata["help"])
-        else:
-            group.add_argument(
-                flag, type=type(spec.default), default=None, help=spec.metadata["help"]
-            )
+    nets.add_arguments(group, DQNConfig, skip={"seed", "num_envs", "device"})  # the script's own
 
 
-def config_from_arguments(args: argparse.Namespace) -> DQNConfig:
-    """The preset named by ``args.preset`` (or the env's default) with every given flag replaced."""
-    overrides = {
-        spec.name: getattr(args, spec.name)
-        for spec in dataclasses.fields(DQNConfig)
-        if getattr(args, spec.name, None) is not None
-    }
-    return DQNConfig.preset(args.preset or default_preset(args.env), **overrides)
+def config_from_arguments(args: argparse.Namespace, preset: str) -> DQNConfig:
+    """The named preset with every given flag replaced (``args.seed``, ``num_envs`` and ``device`` too).
+
+    Raises:
+        nets.SettingsError: naming the field of a value that is not allowed.
+    """
+    overrides = nets.given_arguments(args, DQNConfig)
+    return DQNConfig.preset(preset, **overrides)
 
 
 def peak_rss_mb() -> float:
@@ -96,7 +74,7 @@ def _tensorboard_writer(directory: Path, env_steps: int):
 
 
 def train_run(
-    env_id: str,
+    env: EnvFactory | str,
     config: DQNConfig,
     total_steps: int,
     out: str | Path,
@@ -111,7 +89,7 @@ def train_run(
     progress: bool = False,
     env_kwargs: dict | None = None,
 ) -> dict:
-    """Train a DQN on ``env_id`` for ``total_steps`` env steps, writing everything under ``out``.
+    """Train a DQN on ``env`` for ``total_steps`` env steps, writing everything under ``out``.
 
     Writes ``checkpoint.pt`` (every ``checkpoint_interval`` steps and at the end),
     ``metrics.csv`` (one row per ``eval_interval``; the same scalars under ``tensorboard/`` when
@@ -125,6 +103,7 @@ def train_run(
     Returns:
         The summary dict written to ``summary.json``.
     """
+    env_id = env if isinstance(env, str) else env.env_id
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.pt"
@@ -134,7 +113,7 @@ def train_run(
     )  # wall time includes evaluations and checkpoints; train_seconds does not
     if resume and checkpoint.is_file():
         agent, extra = DQN.load(
-            checkpoint, make_vector_env(env_id, config.num_envs, env_kwargs), config
+            checkpoint, make_vector_env(env, config.num_envs, env_kwargs), config
         )
         rows, train_seconds, reached = (
             extra["rows"],
@@ -146,17 +125,15 @@ def train_run(
         )  # checkpoints before this field: training time only
     else:
         agent, rows, train_seconds, reached = (
-            DQN(make_vector_env(env_id, config.num_envs, env_kwargs), config),
+            DQN(make_vector_env(env, config.num_envs, env_kwargs), config),
             [],
             0.0,
             None,
         )
-    eval_env = make_eval_env(env_id, env_kwargs=env_kwargs)
+    eval_env = make_eval_env(env, env_kwargs=env_kwargs)
     board = _tensorboard_writer(out / "tensorboard", agent.env_steps)
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=total_steps, initial=agent.env_steps, unit="step", dynamic_ncols=True)
     while agent.env_steps < total_steps:
         started, before = time.perf_counter(), agent.env_steps
@@ -227,7 +204,7 @@ def train_run(
     best = {}
     if keep_best and (out / "best.pt").is_file():
         best_agent, best_extra = DQN.load(
-            out / "best.pt", make_vector_env(env_id, config.num_envs, env_kwargs), config
+            out / "best.pt", make_vector_env(env, config.num_envs, env_kwargs), config
         )
         best_returns = evaluate_agent(best_agent, eval_env, final_eval_episodes, seed=1_000_000)
         best = {
@@ -280,13 +257,10 @@ def _write_metrics(path: Path, rows: list[dict]) -> None:
 
 
 def _plot(path: Path, rows: list[dict], env_id: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     steps = np.array([row["env_steps"] for row in rows])
-    figure, axes = plt.subplots(figsize=(6, 3.5))
+    figure = Figure(figsize=(6, 3.5), layout="tight")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
     axes.plot(
         steps, [row["recent_return"] for row in rows], label="training return (last 100 episodes)"
     )
@@ -298,6 +272,4 @@ def _plot(path: Path, rows: list[dict], env_id: str) -> None:
     axes.fill_between(steps, means - stds, means + stds, alpha=0.2)
     axes.set(xlabel="environment steps", ylabel="return", title=f"DQN on {env_id}")
     axes.legend(loc="best", fontsize=8)
-    figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)

@@ -2,9 +2,10 @@
 
 ``make_vector_env`` builds Gymnasium's ``SyncVectorEnv`` in SAME_STEP autoreset mode (the
 final observation of an episode arrives in ``info["final_obs"]``, the returned observation is
-already the reset one) with every sub-environment wrapped in ``SeededEpisodes``; Atari ids go
-to ``envs.atari.make_atari_vector`` (ale-py's C++ vector env; its autoreset mode is read from
-its metadata by the collector).
+already the reset one) with every sub-environment wrapped in ``SeededEpisodes``, or takes an
+``EnvFactory``'s native vector env (ale-py's C++ vector env for Atari; its autoreset mode is
+read from its metadata by the collector). The caller hands over the factory
+(``riley_gym.envs.factories``), so nothing here knows which environment it is.
 
 ``SeededEpisodes`` seeds every episode from (base seed, episode index) and records the actions
 of the current episode, so a checkpoint can restore an environment mid-episode by resetting
@@ -14,22 +15,11 @@ actions, which the agent checks on restore.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
-
-
-def is_atari(env_id: str) -> bool:
-    """True for ale-py ids (``ALE/Breakout-v5``) and the ``...NoFrameskip-v4`` names."""
-    return env_id.startswith("ALE/") or env_id.endswith("NoFrameskip-v4")
-
-
-def atari_game(env_id: str) -> str:
-    """``ALE/Breakout-v5`` or ``BreakoutNoFrameskip-v4`` -> ``Breakout``."""
-    name = env_id.split("/", 1)[-1]
-    return name.split("NoFrameskip")[0].split("-v")[0]
 
 
 def episode_seed(base_seed: int, episode: int) -> int:
@@ -78,45 +68,56 @@ class SeededEpisodes(gym.Wrapper):
         return obs
 
 
+class EnvFactory(Protocol):
+    """What the agent is given to make its environments (``riley_gym.envs.factories`` has them).
+
+    Attributes:
+        env_id: the environment's name, for summaries.
+    """
+
+    env_id: str
+
+    def make(self, training: bool = True, render_mode: str | None = None) -> gym.Env:
+        """One environment (``training=False``: as evaluated, e.g. true game scores)."""
+
+    def make_vector(self, num_envs: int) -> gym.vector.VectorEnv | None:
+        """A native vector env of ``num_envs``, or None to vectorise ``make`` here."""
+
+
+def _factory_make(env: EnvFactory | str, env_kwargs: dict | None, training: bool, render_mode=None):
+    if isinstance(env, str):
+        render = {} if render_mode is None else {"render_mode": render_mode}
+        return gym.make(env, **dict(env_kwargs or {}), **render)
+    return env.make(training=training, render_mode=render_mode)
+
+
 def make_vector_env(
-    env_id: str, num_envs: int = 1, env_kwargs: dict | None = None
+    env: EnvFactory | str, num_envs: int = 1, env_kwargs: dict | None = None
 ) -> gym.vector.VectorEnv:
     """A vector env for DQN collection (not yet reset).
 
     Args:
-        env_id: a registered Gymnasium id (``riley/...`` ids need ``import envs``, done here).
+        env: an ``EnvFactory``, or a registered Gymnasium id made with ``gym.make``.
         num_envs: parallel environments.
-        env_kwargs: keyword arguments for ``gym.make`` (or ``make_atari_vector``).
+        env_kwargs: keyword arguments for ``gym.make`` (an id only; a factory holds its own).
 
     Returns:
-        A ``SyncVectorEnv`` (SAME_STEP autoreset) of ``SeededEpisodes``, or ale-py's vector env for Atari.
+        The factory's native vector env, or a ``SyncVectorEnv`` (SAME_STEP autoreset) of
+        ``SeededEpisodes``.
     """
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-    from riley_gym import envs  # noqa: F401  (registers the riley/ ids)
-
-    kwargs = dict(env_kwargs or {})
-    if is_atari(env_id):
-        from riley_gym.envs.atari import make_atari_vector
-
-        return make_atari_vector(atari_game(env_id), num_envs, **kwargs)
+    native = None if isinstance(env, str) else env.make_vector(num_envs)
+    if native is not None:
+        return native
     return SyncVectorEnv(
-        [lambda: SeededEpisodes(gym.make(env_id, **kwargs)) for _ in range(num_envs)],
+        [lambda: SeededEpisodes(_factory_make(env, env_kwargs, True)) for _ in range(num_envs)],
         autoreset_mode=AutoresetMode.SAME_STEP,
     )
 
 
 def make_eval_env(
-    env_id: str, render_mode: str | None = None, env_kwargs: dict | None = None
+    env: EnvFactory | str, render_mode: str | None = None, env_kwargs: dict | None = None
 ) -> gym.Env:
-    """One environment for evaluation: Atari without episodic life or reward clipping (true game scores)."""
-    from riley_gym import envs  # noqa: F401
-
-    kwargs = dict(env_kwargs or {})
-    if render_mode is not None:
-        kwargs["render_mode"] = render_mode
-    if is_atari(env_id):
-        from riley_gym.envs.atari import make_atari
-
-        return make_atari(atari_game(env_id), training=False, **kwargs)
-    return gym.make(env_id, **kwargs)
+    """One environment for evaluation (a factory's ``make(training=False)``, or ``gym.make``)."""
+    return _factory_make(env, env_kwargs, False, render_mode)

@@ -34,8 +34,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import ale_py.roms
 import gymnasium as gym
 import numpy as np
+from ale_py.env import AtariEnv
+from ale_py.vector_env import AtariVectorEnv
 from gymnasium.vector import AutoresetMode, VectorWrapper
 
 # Sticky-action probability recommended by Machado et al. (2018).
@@ -51,8 +54,6 @@ def rom_id(game: str) -> str:
     Raises:
         ValueError: if no bundled ROM has that name.
     """
-    import ale_py.roms
-
     if not isinstance(game, str) or not game:
         raise ValueError(f"Atari: game must be a non-empty string such as 'Breakout', got {game!r}")
     name = game.split("/")[-1]
@@ -424,8 +425,6 @@ def make_atari(
 
 def make_atari_from_config(config: AtariConfig, render_mode: str | None = None) -> gym.Env:
     """:func:`make_atari` from an :class:`AtariConfig`."""
-    from ale_py.env import AtariEnv
-
     if render_mode not in (None, "rgb_array"):
         raise ValueError(
             f"make_atari: render_mode must be None or 'rgb_array', got {render_mode!r}"
@@ -566,8 +565,6 @@ def make_atari_vector(
         A vector env with observations ``(num_envs, frame_stack, screen_size, screen_size)``
         uint8 and float32 rewards ``(num_envs,)``.
     """
-    from ale_py.vector_env import AtariVectorEnv
-
     config = AtariConfig(
         game=game,
         training=training,

@@ -11,6 +11,14 @@ Every module is built from plain numbers, never from a Gymnasium space or a Data
 
 from riley_gym.nets.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from riley_gym.nets.cli import parse_bool
+from riley_gym.nets.config import (
+    Settings,
+    SettingsError,
+    add_arguments,
+    flag_of,
+    given_arguments,
+    is_integer,
+)
 from riley_gym.nets.conv import NatureCNN
 from riley_gym.nets.device import count_parameters, free_cores, select_device
 from riley_gym.nets.heads import QHead, SigmoidHead, SoftmaxHead
@@ -31,4 +39,10 @@ __all__ = [
     "count_parameters",
     "free_cores",
     "parse_bool",
+    "Settings",
+    "SettingsError",
+    "add_arguments",
+    "given_arguments",
+    "flag_of",
+    "is_integer",
 ]

@@ -138,6 +138,7 @@ def run_ours_paired(config, s, seed):
 def run_ours(task, s, seed, out, paired=False):
     from riley_gym.agents import DQN, DQNConfig, make_vector_env
     from riley_gym.agents.training_run import train_run
+    from riley_gym.envs.factories import env_factory
 
     common = dict(
         seed=seed,
@@ -180,7 +181,7 @@ def run_ours(task, s, seed, out, paired=False):
             "replay_bytes_per_transition": summary["replay_bytes_per_transition"],
         }
     agent = DQN(
-        make_vector_env("ALE/Breakout-v5", s["num_envs"], {"seed": seed}),
+        make_vector_env(env_factory("ALE/Breakout-v5", {"seed": seed}), s["num_envs"]),
         DQNConfig.atari(**common, num_envs=s["num_envs"]),
     )
     started = time.perf_counter()

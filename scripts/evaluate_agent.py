@@ -22,6 +22,7 @@ from riley_gym.agents import (
     paired_difference,
     record_episode,
 )
+from riley_gym.envs.factories import env_factory
 
 
 def write_video(frames: list, path: Path, fps: int) -> Path:
@@ -95,13 +96,14 @@ def main() -> None:
     torch.set_num_threads(args.threads or nets.free_cores())
     run = Path(args.run)
     settings = json.loads((run / "summary.json").read_text())
-    env_id, env_kwargs = settings["env_id"], settings["settings"].get("env_kwargs") or None
+    env_id = settings["env_id"]
+    env = env_factory(env_id, settings["settings"].get("env_kwargs"))
     config = DQNConfig.from_dict({**settings["settings"]["dqn"], "device": "cpu"})
     checkpoint = Path(args.checkpoint or run / "checkpoint.pt")
-    agent, _ = DQN.load(checkpoint, make_vector_env(env_id, config.num_envs, env_kwargs), config)
+    agent, _ = DQN.load(checkpoint, make_vector_env(env, config.num_envs), config)
     returns = evaluate_agent(
         agent,
-        make_eval_env(env_id, env_kwargs=env_kwargs),
+        make_eval_env(env),
         args.episodes,
         seed=args.seed,
         epsilon=args.epsilon,
@@ -120,7 +122,7 @@ def main() -> None:
     if args.compare_random:
         random_returns = evaluate_agent(
             agent,
-            make_eval_env(env_id, env_kwargs=env_kwargs),
+            make_eval_env(env),
             args.episodes,
             seed=args.seed,
             epsilon=1.0,
@@ -134,7 +136,7 @@ def main() -> None:
     if args.video:
         frames, video_return = record_episode(
             agent,
-            make_eval_env(env_id, render_mode="rgb_array", env_kwargs=env_kwargs),
+            make_eval_env(env, render_mode="rgb_array"),
             seed=args.seed,
             epsilon=args.epsilon,
         )

@@ -15,9 +15,9 @@ from riley_gym.agents.dqn import DQNConfig
 from riley_gym.agents.training_run import (
     add_config_arguments,
     config_from_arguments,
-    default_preset,
     train_run,
 )
+from riley_gym.envs.factories import env_factory, suggested_dqn_preset
 
 
 def main() -> None:
@@ -86,13 +86,14 @@ def main() -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_arguments(parser)
     args = parser.parse_args()
+    preset = args.preset or suggested_dqn_preset(args.env)
     if args.num_envs is None:
-        args.num_envs = DQNConfig.preset(args.preset or default_preset(args.env)).num_envs
+        args.num_envs = DQNConfig.preset(preset).num_envs
     torch.set_num_threads(args.threads or nets.free_cores())
-    config = config_from_arguments(args)
+    config = config_from_arguments(args, preset)
     out = args.out or os.path.join("runs", "dqn", f"{args.env.replace('/', '_')}-seed{args.seed}")
     summary = train_run(
-        args.env,
+        env_factory(args.env, args.env_kwargs),
         config,
         args.total_steps,
         out,
@@ -105,7 +106,6 @@ def main() -> None:
         save_replay=not args.no_replay_in_checkpoint,
         keep_best=not args.no_keep_best,
         progress=not args.no_progress,
-        env_kwargs=args.env_kwargs,
     )
     print(
         json.dumps(

@@ -32,11 +32,21 @@ import pandas as pd
 
 from riley_gym.kt.data.attempts import canonical_order
 
-__all__ = ["REQUIRED_COLUMNS", "PREDICTION_COLUMN", "make_table", "validate_table"]
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "PREDICTION_COLUMN",
+    "TARGET_COLUMN",
+    "make_table",
+    "validate_table",
+    "soft_targets",
+]
 
 REQUIRED_COLUMNS = ("user_id", "item_id", "skill_id", "correct", "order")
 # Name of the column that ``KnowledgeTracer.predict`` adds to the table it returns.
 PREDICTION_COLUMN = "p_correct"
+# An optional column of soft training targets in [0, 1] (a teacher's p(correct)): models that
+# train by gradient descent fit it instead of ``correct``; validation and metrics use ``correct``.
+TARGET_COLUMN = "training_target"
 # Bad values quoted in an error message.
 N_EXAMPLES = 5
 
@@ -162,3 +172,23 @@ def validate_table(table: pd.DataFrame, where: str = "table") -> None:
         raise ValueError(
             f"{where}: column 'order' must be numeric (int or float), got {table['order'].dtype}"
         )
+
+
+def soft_targets(table: pd.DataFrame, where: str = "table") -> np.ndarray:
+    """(len(table),) float64 values of the ``training_target`` column, checked to be probabilities.
+
+    Raises:
+        ValueError: if the column is missing, or naming the first row (and its student) whose
+            value is not in [0, 1] (NaN included).
+    """
+    if TARGET_COLUMN not in table.columns:
+        raise ValueError(f"{where}: no {TARGET_COLUMN!r} column of soft targets")
+    values = pd.to_numeric(table[TARGET_COLUMN], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~((values >= 0) & (values <= 1))  # NaN too
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{where}: {TARGET_COLUMN} is {table[TARGET_COLUMN].tolist()[row]!r} at row {row} "
+            f"(student {table['user_id'].tolist()[row]!r}); a target must be a probability in [0, 1]"
+        )
+    return values

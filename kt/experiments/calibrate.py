@@ -41,6 +41,17 @@ import numpy as np
 import pandas as pd
 import torch
 
+from riley_gym.envs.curriculum import Curriculum
+from riley_gym.envs.student_dynamics import BKTDynamics, BKTParams
+from riley_gym.kt.data import read_log
+from riley_gym.kt.data.metrics import binary_metrics
+from riley_gym.kt.data.splits import holdout_split
+from riley_gym.kt.experiments.plots import plot_fit_quality
+from riley_gym.kt.experiments.tutor_pipeline import run_comparison
+from riley_gym.kt.models.bkt import BKT
+from riley_gym.kt.tutoring.recommend import DKTBelief
+from riley_gym.kt.tutoring.simulation import mean_ci95
+
 LOG_M_GRID = np.linspace(
     -4.0, 4.0, 41
 )  # log learning-rate multipliers at which student likelihoods are computed
@@ -191,9 +202,6 @@ def calibrate_bkt(
     Returns:
         The ``Calibration`` (``dynamics`` is an ``envs.student_dynamics.BKTDynamics``).
     """
-    from riley_gym.envs.curriculum import Curriculum
-    from riley_gym.envs.student_dynamics import BKTDynamics, BKTParams
-    from riley_gym.kt.models.bkt import BKT
 
     n_skills = int(train["skill_id"].max()) + 1
     if sorted(train["skill_id"].unique().tolist()) != list(range(n_skills)):
@@ -316,39 +324,6 @@ def fit_summary_table(
     return table
 
 
-def plot_fit_quality(quality: pd.DataFrame, path: Any, skill_labels: dict | None = None) -> Any:
-    """PNG: per skill, correctness by attempt number, real (solid) vs simulated (dashed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    skills = quality.index.get_level_values("skill_id").unique()
-    columns = min(4, len(skills))
-    rows = int(np.ceil(len(skills) / columns))
-    figure, axes = plt.subplots(
-        rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False, sharey=True
-    )
-    for axis, skill in zip(axes.flat, skills):
-        group = quality.loc[skill]
-        axis.plot(group.index, group["real"], "o-", label="real")
-        axis.plot(group.index, group["simulated"], "s--", label="simulated")
-        axis.set_title(
-            str(skill_labels.get(skill, skill)) if skill_labels else f"skill {skill}", fontsize=9
-        )
-        axis.set_ylim(0, 1)
-        axis.grid(alpha=0.3)
-    for axis in axes.flat[len(skills) :]:
-        axis.axis("off")
-    axes.flat[0].legend(fontsize=8)
-    figure.supxlabel("attempt number at the skill")
-    figure.supylabel("fraction correct")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
-
-
 def judge_against_logs(
     recommenders: dict, judge: Any, heldout: pd.DataFrame, length: int, seed: int = 0
 ) -> pd.DataFrame:
@@ -363,7 +338,6 @@ def judge_against_logs(
     Returns:
         DataFrame indexed by ``logged`` and each policy: judged_post_test, diff_vs_logged, diff_ci95, n_students.
     """
-    from riley_gym.kt.tutoring.simulation import mean_ci95
 
     frame = heldout.sort_values(["user_id", "order"], kind="stable")
     position = frame.groupby("user_id", sort=False).cumcount().to_numpy()
@@ -434,11 +408,6 @@ def run_on_logs(
     judge.csv and the knowledge heatmap. Returns the summary plus DataFrames (``fit_table``,
     ``judge_table``, ``table``).
     """
-    from riley_gym.kt.data import read_log
-    from riley_gym.kt.data.metrics import binary_metrics
-    from riley_gym.kt.data.splits import holdout_split
-    from riley_gym.kt.experiments.tutor_pipeline import run_comparison
-    from riley_gym.kt.tutoring.recommend import DKTBelief
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

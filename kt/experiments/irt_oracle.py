@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from riley_gym.kt.data.metrics import answer_log_losses
+
 __all__ = [
     "ABILITY_GRID",
     "choose_n_concepts",
@@ -334,7 +336,6 @@ def log_loss_by_concept_depth(
         ValueError: if the shapes differ from (n, m) answers and (m,) concepts, or a probability
             is missing (NaN) or outside [0, 1].
     """
-    from riley_gym.kt.data.metrics import answer_log_losses
 
     responses, probabilities = np.asarray(responses), np.asarray(probabilities, dtype=np.float64)
     if (

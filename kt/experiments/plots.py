@@ -1,27 +1,33 @@
 """Plots for knowledge tracing: calibration and the DKT paper's knowledge heatmap.
 
 Figures are drawn on a ``matplotlib.figure.Figure`` with the Agg canvas, so nothing
-touches pyplot's global state or the backend, and matplotlib is imported only when a
-plot is made.
+touches pyplot's global state or the backend.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
+from riley_gym.kt.data.metrics import calibration_curve
 from riley_gym.kt.data.table import PREDICTION_COLUMN
 
-__all__ = ["plot_calibration", "plot_knowledge_heatmap", "plot_loss_gap_by_depth"]
+__all__ = [
+    "plot_calibration",
+    "plot_knowledge_heatmap",
+    "plot_loss_gap_by_depth",
+    "plot_model_comparison",
+    "plot_learning_curves",
+    "plot_fit_quality",
+]
 
 
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+def _figure(width: float, height: float) -> Figure:
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
@@ -50,8 +56,6 @@ def plot_calibration(
     Raises:
         ValueError: If ``pred_tables`` is empty or a table lacks the columns.
     """
-    from riley_gym.kt.data.metrics import calibration_curve
-
     if not pred_tables:
         raise ValueError("plot_calibration: pred_tables is empty; give name -> prediction table")
     figure = _figure(5.0, 5.0)
@@ -189,4 +193,70 @@ def plot_loss_gap_by_depth(
     axes.set_ylabel(f"log-loss minus {reference}'s (nats per answer)")
     axes.set_title("Log-loss against the reference by concept depth")
     axes.legend(fontsize="small")
+    return _save(figure, path)
+
+
+def plot_model_comparison(table: pd.DataFrame, path: str | Path) -> Path:
+    """Bars of each model's test AUC on the same split (``table``: columns ``model``, ``test_auc``)."""
+    figure = _figure(6.0, 3.5)
+    axes = figure.add_subplot()
+    axes.bar(table["model"], table["test_auc"], color="tab:blue")
+    for x, value in enumerate(table["test_auc"]):
+        axes.text(x, value, f"{value:.3f}", ha="center", va="bottom")
+    axes.set_ylim(0.5, 1.0)
+    axes.set_ylabel("test AUC")
+    axes.set_title("Knowledge tracers on the same split")
+    return _save(figure, path)
+
+
+def plot_learning_curves(comparison: Any, path: str | Path, title: str = "") -> Path:
+    """PNG of the mean true expected post-test after each step, per policy, with 95% CI bands."""
+    curves = comparison.learning_curves()
+    figure = _figure(7.0, 4.5)
+    axis = figure.add_subplot()
+    for name, curve in curves.groupby("policy", sort=False):
+        line = axis.plot(
+            curve["step"],
+            curve["post_test_mean"],
+            label=name,
+            linestyle="--" if name == "oracle" else "-",
+        )
+        axis.fill_between(
+            curve["step"],
+            curve["post_test_mean"] - curve["ci95"],
+            curve["post_test_mean"] + curve["ci95"],
+            alpha=0.2,
+            color=line[0].get_color(),
+        )
+    axis.set_xlabel("exercises done")
+    axis.set_ylabel("expected post-test score (hidden truth)")
+    axis.set_title(title or "Learning curves (mean, 95% CI)")
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_fit_quality(
+    quality: pd.DataFrame, path: str | Path, skill_labels: dict | None = None
+) -> Path:
+    """PNG: per skill, correctness by attempt number, real (solid) vs simulated (dashed)."""
+    skills = quality.index.get_level_values("skill_id").unique()
+    columns = min(4, len(skills))
+    rows = int(np.ceil(len(skills) / columns))
+    figure = _figure(3.2 * columns, 2.6 * rows)
+    axes = figure.subplots(rows, columns, squeeze=False, sharey=True)
+    for axis, skill in zip(axes.flat, skills):
+        group = quality.loc[skill]
+        axis.plot(group.index, group["real"], "o-", label="real")
+        axis.plot(group.index, group["simulated"], "s--", label="simulated")
+        axis.set_title(
+            str(skill_labels.get(skill, skill)) if skill_labels else f"skill {skill}", fontsize=9
+        )
+        axis.set_ylim(0, 1)
+        axis.grid(alpha=0.3)
+    for axis in axes.flat[len(skills) :]:
+        axis.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    figure.supxlabel("attempt number at the skill")
+    figure.supylabel("fraction correct")
     return _save(figure, path)

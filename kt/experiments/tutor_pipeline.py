@@ -23,6 +23,17 @@ import numpy as np
 import pandas as pd
 import torch
 
+from riley_gym.envs.curriculum import load_curriculum
+from riley_gym.envs.simulate import simulate_logs
+from riley_gym.envs.student_dynamics import make_dynamics
+from riley_gym.kt.data.metrics import binary_metrics
+from riley_gym.kt.data.splits import holdout_split
+from riley_gym.kt.experiments.fitting import FitPlan, fit_prepared
+from riley_gym.kt.experiments.plots import plot_knowledge_heatmap, plot_learning_curves
+from riley_gym.kt.models.bkt import BKT
+from riley_gym.kt.models.dkt import DKT, DKTConfig
+from riley_gym.kt.models.training import TrainingConfig
+from riley_gym.kt.tutoring.dqn_tutor import DQNTutor, DQNTutorConfig, train_dqn_tutor
 from riley_gym.kt.tutoring.recommend import (
     BKTBelief,
     BlockedRecommender,
@@ -36,7 +47,7 @@ from riley_gym.kt.tutoring.recommend import (
     Recommender,
     ZPDRecommender,
 )
-from riley_gym.kt.tutoring.simulation import compare_policies, plot_learning_curves
+from riley_gym.kt.tutoring.simulation import compare_policies
 
 POLICIES = (
     "random",
@@ -144,11 +155,6 @@ def train_models(
     Returns:
         {"dkt", "bkt", "dkt_test_auc", "bkt_test_auc", "dkt_seconds", "bkt_seconds"}.
     """
-    from riley_gym.kt.data.metrics import binary_metrics
-    from riley_gym.kt.data.splits import holdout_split
-    from riley_gym.kt.models.bkt import BKT
-    from riley_gym.kt.models.dkt import DKT, DKTConfig
-    from riley_gym.kt.models.training import TrainingConfig
 
     train, test = holdout_split(logs, test_fraction=0.2, seed=seed)
     config = DKTConfig(
@@ -157,12 +163,13 @@ def train_models(
         dropout=0.0,
         batch_size=64,
         max_length=200,
-        valid_fraction=0.1,
         seed=seed,
         training=TrainingConfig(learning_rate=3e-3, max_epochs=epochs, patience=2, seed=seed),
     )
     start = time.perf_counter()
-    dkt = DKT(config).fit(train.assign(skill_id=train["item_id"]))  # exercises as the DKT's items
+    items = train.assign(skill_id=train["item_id"])  # exercises as the DKT's items
+    # early stopping on 10% of the training students
+    dkt = fit_prepared(DKT(config), items, None, FitPlan(valid_fraction=0.1, seed=seed)).model
     dkt_seconds = time.perf_counter() - start
     start = time.perf_counter()
     bkt = BKT().fit(train)
@@ -191,7 +198,6 @@ def build_recommenders(
     dqn_agent: Any = None,
 ) -> dict[str, Recommender]:
     """The policies named in ``config.policies``, in that order."""
-    from riley_gym.kt.tutoring.dqn_tutor import DQNTutor
 
     skill = curriculum.exercise_skill
     names = dict(exercise_names=curriculum.exercise_names, skill_names=curriculum.skill_names)
@@ -225,7 +231,6 @@ def knowledge_heatmap(record: Any, curriculum: Any, path: Path) -> tuple[Path, i
     Returns:
         (the path written, the student's index among the tutored students).
     """
-    from riley_gym.kt.experiments.plots import plot_knowledge_heatmap
 
     traced = record.true_p_correct_traced.shape[1]
     gains = record.post_test[-1, :traced] - record.post_test[0, :traced]
@@ -291,8 +296,6 @@ def run_comparison(
     bkt_belief = BKTBelief.from_model(models["bkt"], curriculum.exercise_skill)
     agent = None
     if "dqn" in config.policies:
-        from riley_gym.kt.tutoring.dqn_tutor import DQNTutorConfig, train_dqn_tutor
-
         say(f"{label}training the DQN tutor")
         start = time.perf_counter()
         agent = train_dqn_tutor(
@@ -368,9 +371,6 @@ def run_tutor(config: TutorConfig, out_dir: str | Path, progress: Any = None) ->
     Returns:
         The summary (also written to ``out_dir/summary.json``), plus ``table`` (a DataFrame, not written to JSON).
     """
-    from riley_gym.envs.curriculum import load_curriculum
-    from riley_gym.envs.simulate import simulate_logs
-    from riley_gym.envs.student_dynamics import make_dynamics
 
     out_dir = Path(out_dir)
     start = time.perf_counter()
@@ -412,10 +412,6 @@ def interactive_recommender(config: TutorConfig, policy: str) -> Recommender:
 
     ``mastery`` needs only BKT (a second); ``zpd``, ``greedy`` and ``expectimax`` train the DKT first.
     """
-    from riley_gym.envs.curriculum import load_curriculum
-    from riley_gym.envs.simulate import simulate_logs
-    from riley_gym.envs.student_dynamics import make_dynamics
-    from riley_gym.kt.models.bkt import BKT
 
     if policy not in ("mastery", "zpd", "greedy", "expectimax"):
         raise ValueError(

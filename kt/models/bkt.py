@@ -34,13 +34,13 @@ get the training mean correctness, counted in ``n_unknown_skill_rows`` with a wa
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from riley_gym import nets
 from riley_gym.kt.data import validate_table
 from riley_gym.kt.data.attempts import student_codes
 from riley_gym.kt.data.table import PREDICTION_COLUMN
@@ -57,7 +57,7 @@ _RELAYOUT_FRACTION = 0.7
 
 
 @dataclass(frozen=True)
-class BKTConfig:
+class BKTConfig(nets.Settings):
     """Settings of BKT and its EM fit."""
 
     forget: bool = field(
@@ -106,40 +106,17 @@ class BKTConfig:
     seed: int = field(default=0, metadata={"help": "seed of the random restarts"})
 
     def __post_init__(self) -> None:
-        for name in ("max_iterations", "n_restarts"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"BKTConfig.{name} must be an integer >= 1, got {value!r}")
-        if not self.tolerance >= 0:
-            raise ValueError(f"BKTConfig.tolerance must be >= 0, got {self.tolerance!r}")
-        for name in ("max_guess", "max_slip"):
-            value = getattr(self, name)
-            if not 0.0 < value <= 0.5:
-                raise ValueError(
-                    f"BKTConfig.{name} must be in (0, 0.5] (identifiability: known must mean more likely right), got {value!r}"
-                )
-        for name in ("init_prior", "init_learn", "init_forget", "init_guess", "init_slip"):
-            value = getattr(self, name)
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"BKTConfig.{name} must be in (0, 1), got {value!r}")
-        if self.init_guess > self.max_guess or self.init_slip > self.max_slip:
-            raise ValueError(
-                f"BKTConfig: init_guess {self.init_guess} and init_slip {self.init_slip} must not exceed "
-                f"max_guess {self.max_guess} and max_slip {self.max_slip}"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of the settings."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "BKTConfig":
-        """Inverse of ``to_dict``; rejects unknown keys."""
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"BKTConfig got unknown field(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**values)
+        self.check_at_least(["max_iterations", "n_restarts"], 1)
+        self.check_at_least(["seed"], 0)
+        self.check_at_least(["tolerance"], 0.0, integer=False)
+        # identifiability: known must mean more likely right
+        self.check_interval(["max_guess", "max_slip"], 0.0, 0.5, low_open=True)
+        names = ["init_prior", "init_learn", "init_forget", "init_guess", "init_slip"]
+        self.check_interval(names, 0.0, 1.0, low_open=True, high_open=True)
+        self.check(
+            "init_guess", self.init_guess <= self.max_guess, f"<= max_guess ({self.max_guess})"
+        )
+        self.check("init_slip", self.init_slip <= self.max_slip, f"<= max_slip ({self.max_slip})")
 
 
 @dataclass(frozen=True)
@@ -595,6 +572,8 @@ class BKT:
         n_iterations: EM iterations run by the last ``fit``.
         n_unknown_skill_rows: Rows of the last ``predict`` whose skill was unseen.
     """
+
+    config_class = BKTConfig  # what the constructor takes (the registry's flags read it)
 
     def __init__(self, config: BKTConfig | None = None) -> None:
         self.config = BKTConfig() if config is None else config

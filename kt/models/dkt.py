@@ -22,12 +22,18 @@ Skills are mapped to indices ``0..n_skills-1`` at ``fit`` (``skill_ids``). A row
 skill was not seen in training is neither fed to the network nor scored by it: it gets the
 training mean correctness, and ``n_unknown_skill_rows`` counts such rows of the last
 ``predict`` (with a warning).
+
+``fit`` fits the network on the table it is given and nothing else: hold-outs, concept
+mixtures, teacher targets and refits are prepared by ``kt.experiments.fitting``. When the
+table has a ``training_target`` column (``kt.data.table.TARGET_COLUMN``), its values in [0, 1]
+are the training targets instead of the 0/1 answers (distillation); early stopping, the
+training mean and every metric still use the answers.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,6 +44,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from riley_gym import nets
+from riley_gym.kt.data.metrics import binary_metrics
 from riley_gym.kt.data.sequences import (
     EncodedSequences,
     SequenceBatch,
@@ -47,6 +54,7 @@ from riley_gym.kt.data.sequences import (
     evaluation_rounds,
     make_batches,
 )
+from riley_gym.kt.data.table import TARGET_COLUMN, soft_targets
 from riley_gym.kt.models.files import read_model, write_model
 from riley_gym.kt.models.training import TrainingConfig, TrainingHistory, train
 
@@ -54,13 +62,14 @@ INPUT_ENCODINGS = ("embedding", "one-hot")
 
 
 @dataclass(frozen=True)
-class DKTConfig:
+class DKTConfig(nets.Settings):
     """Settings of a DKT model and its training."""
 
     input_encoding: str = field(
         default="embedding",
         metadata={
-            "help": "step input: 'embedding' of the (skill, correct) pair or 'one-hot' (2 * n_skills)"
+            "help": "step input: an embedding of the (skill, correct) pair, or one-hot (2 * n_skills)",
+            "choices": INPUT_ENCODINGS,
         },
     )
     embedding_size: int = field(
@@ -68,7 +77,9 @@ class DKTConfig:
         metadata={"help": "width of the (skill, correct) embedding (input_encoding='embedding')"},
     )
     hidden_size: int = field(default=200, metadata={"help": "recurrent state width"})
-    cell: str = field(default="lstm", metadata={"help": "recurrent cell: lstm, gru or rnn"})
+    cell: str = field(
+        default="lstm", metadata={"help": "recurrent cell", "choices": ("lstm", "gru", "rnn")}
+    )
     num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
     dropout: float = field(default=0.2, metadata={"help": "dropout on the recurrent outputs"})
     input_dropout: float = field(
@@ -91,89 +102,20 @@ class DKTConfig:
             "help": "pack training batches (off: length-sorted padded batches took 10 s per ASSISTments 2015 epoch on CPU, packed 53 s)"
         },
     )
-    valid_fraction: float = field(
-        default=0.1,
-        metadata={
-            "help": "students held out for early stopping when fit() gets no valid table (0: none)"
-        },
-    )
-    refit: bool = field(
-        default=False,
-        metadata={
-            "help": "after early stopping on the valid_fraction students, train a fresh network on all training students for the best epoch count (only when fit() holds out its own validation students)"
-        },
-    )
-    concept_mixing: float = field(
-        default=0.0,
-        metadata={
-            "help": "train also on this many virtual students per real one, each taking every concept's answers from a random real student (kt/experiments/concept_mixing.py; only for logs where all students answer the same exercises in one order and concepts are independent; 0: off)"
-        },
-    )
-    mixing_concepts: int = field(
-        default=0,
-        metadata={
-            "help": "concepts the exercises are clustered into for concept_mixing (0: chosen by held-out likelihood)"
-        },
-    )
     device: str = field(default="cpu", metadata={"help": "torch device: cpu, cuda or auto"})
-    seed: int = field(
-        default=0, metadata={"help": "seed of initial weights, dropout and validation hold-out"}
-    )
+    seed: int = field(default=0, metadata={"help": "seed of initial weights and dropout"})
     training: TrainingConfig = field(
         default_factory=TrainingConfig, metadata={"help": "optimiser and early-stopping settings"}
     )
 
     def __post_init__(self) -> None:
-        if self.input_encoding not in INPUT_ENCODINGS:
-            raise ValueError(
-                f"DKTConfig.input_encoding must be one of {INPUT_ENCODINGS}, got {self.input_encoding!r}"
-            )
-        if self.cell not in nets.recurrent.CELLS:
-            raise ValueError(
-                f"DKTConfig.cell must be one of {sorted(nets.recurrent.CELLS)}, got {self.cell!r}"
-            )
-        for name in (
-            "embedding_size",
-            "hidden_size",
-            "num_layers",
-            "max_length",
-            "batch_size",
-            "eval_batch_size",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"DKTConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("dropout", "input_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"DKTConfig.{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.concept_mixing < 0 or self.mixing_concepts < 0:
-            raise ValueError(
-                f"DKTConfig.concept_mixing and mixing_concepts must be >= 0 (0: off / chosen), got "
-                f"{self.concept_mixing} and {self.mixing_concepts}"
-            )
-        if not 0.0 <= self.valid_fraction < 1.0:
-            raise ValueError(
-                f"DKTConfig.valid_fraction must be in [0, 1), got {self.valid_fraction}"
-            )
-        if not isinstance(self.training, TrainingConfig):
-            raise TypeError(
-                f"DKTConfig.training must be a TrainingConfig, got {type(self.training).__name__}"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict (the training settings nested under ``training``)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "DKTConfig":
-        """Inverse of ``to_dict``; rejects unknown keys."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"DKTConfig got unknown field(s) {unknown}; allowed: {sorted(known)}")
-        values = dict(values)
-        if "training" in values and isinstance(values["training"], dict):
-            values["training"] = TrainingConfig.from_dict(values["training"])
-        return cls(**values)
+        self.check_choice("input_encoding", INPUT_ENCODINGS)
+        self.check_choice("cell", sorted(nets.recurrent.CELLS))
+        names = ["embedding_size", "hidden_size", "num_layers", "max_length", "batch_size"]
+        self.check_at_least([*names, "eval_batch_size"], 1)
+        self.check_at_least(["seed"], 0)
+        self.check_interval(["dropout", "input_dropout"], 0.0, 1.0, high_open=True)
+        self.check("training", isinstance(self.training, TrainingConfig), "a TrainingConfig")
 
     @classmethod
     def pykt(cls) -> "DKTConfig":
@@ -321,43 +263,31 @@ class DKT:
 
     Args:
         config: model and training settings.
-        teacher: p(correct) of every row of a table, given only the student's earlier rows
-            (e.g. ``kt.experiments.runs.load_teachers``: the mean of saved models' predictions). When given,
-            each training row's target is the teacher's probability instead of the 0/1 answer
-            (distillation; concept mixtures are labelled by it too). Validation and the
-            reported metrics still score the real answers.
 
     Attributes:
         network: the fitted ``DKTNetwork`` (None before ``fit``).
-        history: the ``TrainingHistory`` of the last ``fit`` (with ``refit``: of the selection run).
-        refit_history: the ``TrainingHistory`` of the refit on all training students (None without ``refit``).
-        mixing: the ``concept_mixtures`` report of the last ``fit`` (the concepts found, the virtual
-            students added, how independent the concepts look; None without ``concept_mixing``).
+        history: the ``TrainingHistory`` of the last ``fit``.
         global_mean: training mean correctness, the prediction for unknown skills.
         n_unknown_skill_rows: rows of the last ``predict`` whose skill was unknown.
     """
 
-    def __init__(
-        self,
-        config: DKTConfig | None = None,
-        teacher: Callable[[pd.DataFrame], np.ndarray] | None = None,
-    ) -> None:
+    # fit(table, valid) early-stops on valid; kt.experiments.fitting holds out students for it.
+    early_stopping = True
+
+    config_class = DKTConfig  # what the constructor takes (the registry's flags read it)
+
+    def __init__(self, config: DKTConfig | None = None) -> None:
         self.config = config if config is not None else DKTConfig()
         if not isinstance(self.config, DKTConfig):
             raise TypeError(f"DKT config must be a DKTConfig, got {type(self.config).__name__}")
-        self.teacher = teacher
-        self._targets: torch.Tensor | None = (
-            None  # (n_rows,) the teacher's p(correct) per encoded training row
-        )
+        self._targets: torch.Tensor | None = None  # (n_rows,) soft targets per encoded row
         self.network: DKTNetwork | None = None
         self.history = TrainingHistory()
-        self.mixing: dict | None = None
         self.global_mean = float("nan")
         self.n_unknown_skill_rows = 0
         self._skill_ids = np.zeros(0, dtype=np.int64)
         self._device = nets.select_device(self.config.device)
         self._steps_per_batch = 1.0
-        self.refit_history: TrainingHistory | None = None
 
     @property
     def skill_ids(self) -> np.ndarray:
@@ -404,144 +334,55 @@ class DKT:
     def fit(
         self, table: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = False
     ) -> "DKT":
-        """Train on ``table``, early-stopping on ``valid`` by AUC.
+        """Train a fresh network on ``table``, early-stopping on ``valid`` by AUC.
 
         Args:
-            table: canonical training interactions.
-            valid: canonical validation interactions; None holds out ``valid_fraction`` of
-                the training students (or trains ``max_epochs`` when it is 0).
+            table: canonical training interactions; an optional ``training_target`` column
+                holds soft targets in [0, 1] (see the module docstring).
+            valid: canonical validation interactions; None trains ``max_epochs`` epochs.
             progress: show a progress bar.
 
         Returns:
             self.
 
         Raises:
-            ValueError: if the table is empty or malformed, or ``refit`` is asked for with a
-                given ``valid`` table or without a hold-out.
+            ValueError: if the table is empty or malformed, or a training target is not a
+                probability (naming the row and the student).
         """
         if len(table) == 0:
             raise ValueError("DKT.fit got an empty table")
-        if self.config.refit and (valid is not None or self.config.valid_fraction == 0):
-            raise ValueError(
-                "DKTConfig.refit needs fit() to hold out its own validation students (valid=None and "
-                "valid_fraction > 0); here the validation table is given or there is none"
-            )
-        whole = table
-        if valid is None and self.config.valid_fraction > 0:
-            from riley_gym.kt.data.splits import holdout_split
-
-            table, valid = holdout_split(
-                table, test_fraction=self.config.valid_fraction, seed=self.config.seed
-            )
-        # With refit the final network trains on every student, so it knows every training skill.
-        self._skill_ids = np.unique((whole if self.config.refit else table)["skill_id"].to_numpy())
-        self.mixing = None
-        training_table = self._with_mixtures(table)
-        encoded = encode_table(training_table, self._skill_ids, where="training table")
+        self._skill_ids = np.unique(table["skill_id"].to_numpy())
+        encoded = encode_table(table, self._skill_ids, where="training table")
         self.global_mean = float(encoded.correct.mean())
-        batches = self._training_batches(encoded, training_table)
-        validate = None
-        if valid is not None and len(valid):
-            valid_encoded, _ = drop_unknown_skills(
-                encode_table(valid, self._skill_ids, where="validation table")
-            )
-            valid_rounds = evaluation_rounds(
-                valid_encoded, self.config.max_length, self.config.eval_batch_size
-            )
-            valid_correct = valid_encoded.correct
-
-            def validate() -> dict[str, float]:
-                from riley_gym.kt.data.metrics import binary_metrics
-
-                metrics = binary_metrics(valid_correct, self._score(valid_rounds, valid_encoded))
-                return {name: metrics[name] for name in ("auc", "log_loss")}
-
+        windows = cut_windows(encoded, self.config.max_length)
+        batches = [
+            batch.to(self._device)
+            for batch in make_batches(encoded, windows, self.config.batch_size)
+        ]
+        self._steps_per_batch = encoded.n_rows / max(len(batches), 1)
+        self._targets = None
+        if TARGET_COLUMN in table.columns:
+            targets = soft_targets(table, "DKT.fit")[encoded.positions]  # encoded row order
+            self._targets = torch.from_numpy(targets).to(self._device, torch.float32)
+        validate = self._validator(valid) if valid is not None and len(valid) else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
             self.network = DKTNetwork(self.n_skills, self.config).to(self._device)
             self.history = train(self, batches, self.config.training, validate, progress=progress)
-        if self.config.refit:
-            self._refit(whole, progress)
         self._targets = None  # they belong to the training rows only
         return self
 
-    def _with_mixtures(self, table: pd.DataFrame) -> pd.DataFrame:
-        """``table`` plus its concept mixtures when ``concept_mixing`` is on (else itself).
+    def _validator(self, valid: pd.DataFrame) -> Callable[[], dict[str, float]]:
+        """Scores ``valid`` (its rows of known skills) by AUC and log-loss, for early stopping."""
+        encoded = encode_table(valid, self._skill_ids, where="validation table")
+        encoded, _ = drop_unknown_skills(encoded)
+        rounds = evaluation_rounds(encoded, self.config.max_length, self.config.eval_batch_size)
 
-        The concepts are clustered once, from the first table (the students left after the
-        validation hold-out), and reused for the refit's; ``mixing`` keeps the report.
-        """
-        if not self.config.concept_mixing:
-            return table
-        from riley_gym.kt.experiments.concept_mixing import concept_mixtures
+        def validate() -> dict[str, float]:
+            metrics = binary_metrics(encoded.correct, self._score(rounds, encoded))
+            return {name: metrics[name] for name in ("auc", "log_loss")}
 
-        concept = None if self.mixing is None else np.asarray(self.mixing["concept"])
-        mixed, report = concept_mixtures(
-            table,
-            self.config.concept_mixing,
-            self.config.mixing_concepts,
-            seed=self.config.seed,
-            concept=concept,
-        )
-        self.mixing = report
-        return mixed
-
-    def _training_batches(
-        self, encoded: EncodedSequences, table: pd.DataFrame
-    ) -> list[SequenceBatch]:
-        """Windows of ``encoded`` (rows of ``table``) batched on the device; sets the loss's mean steps per batch and targets."""
-        windows = cut_windows(encoded, self.config.max_length)
-        batches = [
-            b.to(self._device) for b in make_batches(encoded, windows, self.config.batch_size)
-        ]
-        self._steps_per_batch = encoded.n_rows / max(len(batches), 1)
-        self._targets = None
-        if self.teacher is not None:
-            targets = self._teacher_probabilities(table)[encoded.positions]  # in encoded row order
-            self._targets = torch.from_numpy(targets).to(self._device, torch.float32)
-        return batches
-
-    def _teacher_probabilities(self, table: pd.DataFrame) -> np.ndarray:
-        """(len(table),) the teacher's p(correct) of every row, checked."""
-        probabilities = np.asarray(self.teacher(table), dtype=np.float64)
-        if probabilities.shape != (len(table),):
-            raise ValueError(
-                f"DKT teacher returned shape {probabilities.shape} for a training table of {len(table)} rows"
-            )
-        bad = ~((probabilities >= 0) & (probabilities <= 1))  # NaN too
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"DKT teacher gave {probabilities[row]} for training row {row} (student "
-                f"{table['user_id'].iloc[row]!r}); a target must be a probability in [0, 1]"
-            )
-        return probabilities
-
-    def _refit(self, whole: pd.DataFrame, progress: bool) -> None:
-        """Train a fresh network on all of ``whole`` for ``history.best_epoch`` epochs, no validation.
-
-        The hold-out served only to choose the epoch count; the refit network sees its
-        students too (about 11% more data at valid_fraction 0.1). ``history`` stays that of
-        the selection run; ``refit_history`` is the refit's. Its loop checkpoints beside the
-        selection run's (``<name>_refit.pt``) and resumes from there.
-        """
-        training_table = self._with_mixtures(whole)
-        encoded = encode_table(
-            training_table, self._skill_ids, where="training table"
-        )  # its skills are the model's
-        self.global_mean = float(encoded.correct.mean())
-        batches = self._training_batches(encoded, training_table)
-        training = replace(self.config.training, max_epochs=max(self.history.best_epoch, 1))
-        if training.checkpoint_path:
-            path = Path(training.checkpoint_path)
-            path = path.with_name(f"{path.stem}_refit{path.suffix}")
-            training = replace(
-                training, checkpoint_path=str(path), resume=training.resume and path.is_file()
-            )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed)
-            self.network = DKTNetwork(self.n_skills, self.config).to(self._device)
-            self.refit_history = train(self, batches, training, None, progress=progress)
+        return validate
 
     @torch.no_grad()
     def _score(self, rounds: list[list[SequenceBatch]], encoded: EncodedSequences) -> np.ndarray:

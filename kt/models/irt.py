@@ -24,13 +24,13 @@ items at the traced ability (for the DKT three-line data, items are the skills).
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from riley_gym import nets
 from riley_gym.kt.data import validate_table
 from riley_gym.kt.data.attempts import canonical_order, student_codes
 from riley_gym.kt.data.table import PREDICTION_COLUMN
@@ -40,7 +40,7 @@ __all__ = ["IRTConfig", "IRT", "fit_rasch"]
 
 
 @dataclass(frozen=True)
-class IRTConfig:
+class IRTConfig(nets.Settings):
     """Settings of the Rasch model, its fit and its online ability tracing."""
 
     ability_prior_var: float = field(
@@ -61,29 +61,15 @@ class IRTConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("ability_prior_var", "difficulty_prior_var"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"IRTConfig.{name} must be a finite number > 0, got {value!r}")
-        for name in ("max_iterations", "newton_steps"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"IRTConfig.{name} must be an integer >= 1, got {value!r}")
-        if not self.tolerance >= 0:
-            raise ValueError(f"IRTConfig.tolerance must be >= 0, got {self.tolerance!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of the settings."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "IRTConfig":
-        """Inverse of ``to_dict``; rejects unknown keys."""
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"IRTConfig got unknown field(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**values)
+        self.check_interval(
+            ["ability_prior_var", "difficulty_prior_var"],
+            0.0,
+            float("inf"),
+            low_open=True,
+            high_open=True,
+        )
+        self.check_at_least(["max_iterations", "newton_steps"], 1)
+        self.check_at_least(["tolerance"], 0.0, integer=False)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -157,6 +143,8 @@ class IRT:
         n_iterations: Alternating Newton sweeps of the last ``fit``.
         n_unknown_item_rows: Rows of the last ``predict`` whose item was unseen.
     """
+
+    config_class = IRTConfig  # what the constructor takes (the registry's flags read it)
 
     def __init__(self, config: IRTConfig | None = None) -> None:
         self.config = IRTConfig() if config is None else config

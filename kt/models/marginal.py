@@ -14,13 +14,13 @@ such rows in ``n_unknown_skill_rows`` and warns.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from riley_gym import nets
 from riley_gym.kt.data import validate_table
 from riley_gym.kt.data.table import PREDICTION_COLUMN
 from riley_gym.kt.models.files import read_model, write_model
@@ -29,7 +29,7 @@ __all__ = ["MarginalConfig", "Marginal"]
 
 
 @dataclass(frozen=True)
-class MarginalConfig:
+class MarginalConfig(nets.Settings):
     """Settings of the marginal (per-skill mean) baseline."""
 
     smoothing: float = field(
@@ -40,29 +40,7 @@ class MarginalConfig:
     )
 
     def __post_init__(self) -> None:
-        if not (
-            isinstance(self.smoothing, (int, float))
-            and np.isfinite(self.smoothing)
-            and self.smoothing >= 0
-        ):
-            raise ValueError(
-                f"MarginalConfig.smoothing must be a finite number >= 0, got {self.smoothing!r}"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of the settings."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "MarginalConfig":
-        """Inverse of ``to_dict``; rejects unknown keys."""
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"MarginalConfig got unknown field(s) {unknown}; allowed: {sorted(known)}"
-            )
-        return cls(**values)
+        self.check_interval(["smoothing"], 0.0, float("inf"), high_open=True)
 
 
 class Marginal:
@@ -74,6 +52,8 @@ class Marginal:
         global_mean: Training mean correctness, the fallback for unseen skills.
         n_unknown_skill_rows: Rows of the last ``predict`` whose skill was unseen.
     """
+
+    config_class = MarginalConfig  # what the constructor takes (the registry's flags read it)
 
     def __init__(self, config: MarginalConfig | None = None) -> None:
         self.config = MarginalConfig() if config is None else config

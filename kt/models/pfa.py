@@ -24,13 +24,13 @@ seen in training is scored by one global set of weights fitted on all rows, and 
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from riley_gym import nets
 from riley_gym.kt.data import validate_table
 from riley_gym.kt.data.attempts import prior_counts
 from riley_gym.kt.data.table import PREDICTION_COLUMN
@@ -42,7 +42,7 @@ COUNT_TRANSFORMS = ("raw", "log")
 
 
 @dataclass(frozen=True)
-class PFAConfig:
+class PFAConfig(nets.Settings):
     """Settings of PFA and its Newton fit."""
 
     count_transform: str = field(
@@ -59,33 +59,10 @@ class PFAConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.count_transform not in COUNT_TRANSFORMS:
-            raise ValueError(
-                f"PFAConfig.count_transform must be one of {COUNT_TRANSFORMS}, got {self.count_transform!r}"
-            )
-        if not self.l2 > 0:
-            raise ValueError(
-                f"PFAConfig.l2 must be > 0 (it keeps a skill answered always right finite), got {self.l2!r}"
-            )
-        if not isinstance(self.max_iterations, (int, np.integer)) or self.max_iterations < 1:
-            raise ValueError(
-                f"PFAConfig.max_iterations must be an integer >= 1, got {self.max_iterations!r}"
-            )
-        if not self.tolerance >= 0:
-            raise ValueError(f"PFAConfig.tolerance must be >= 0, got {self.tolerance!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of the settings."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "PFAConfig":
-        """Inverse of ``to_dict``; rejects unknown keys."""
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"PFAConfig got unknown field(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**values)
+        self.check_choice("count_transform", COUNT_TRANSFORMS)
+        self.check_above(["l2"], 0.0)  # it keeps a skill answered always right finite
+        self.check_at_least(["max_iterations"], 1)
+        self.check_at_least(["tolerance"], 0.0, integer=False)
 
 
 def fit_logistic_groups(
@@ -163,6 +140,8 @@ class PFA:
         n_iterations: Newton iterations of the last ``fit``.
         n_unknown_skill_rows: Rows of the last ``predict`` whose skill was unseen.
     """
+
+    config_class = PFAConfig  # what the constructor takes (the registry's flags read it)
 
     def __init__(self, config: PFAConfig | None = None) -> None:
         self.config = PFAConfig() if config is None else config

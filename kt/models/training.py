@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from riley_gym import nets
 
@@ -37,7 +38,7 @@ CHECKPOINT_FIELDS = ("checkpoint_path", "resume")
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(nets.Settings):
     """Settings of the shared gradient-descent loop."""
 
     learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
@@ -75,45 +76,17 @@ class TrainingConfig:
     )
 
     def __post_init__(self) -> None:
-        if not self.learning_rate > 0:
-            raise ValueError(f"TrainingConfig.learning_rate must be > 0, got {self.learning_rate}")
-        if self.weight_decay < 0:
-            raise ValueError(f"TrainingConfig.weight_decay must be >= 0, got {self.weight_decay}")
-        if self.max_epochs < 1:
-            raise ValueError(f"TrainingConfig.max_epochs must be >= 1, got {self.max_epochs}")
-        if self.patience < 1:
-            raise ValueError(f"TrainingConfig.patience must be >= 1, got {self.patience}")
-        if self.grad_clip_norm < 0:
-            raise ValueError(
-                f"TrainingConfig.grad_clip_norm must be >= 0 (0 disables it), got {self.grad_clip_norm}"
-            )
-        if not 0.0 < self.lr_decay <= 1.0:
-            raise ValueError(
-                f"TrainingConfig.lr_decay must be in (0, 1] (1 disables it), got {self.lr_decay}"
-            )
-        if self.lr_decay_patience < 1:
-            raise ValueError(
-                f"TrainingConfig.lr_decay_patience must be >= 1, got {self.lr_decay_patience}"
-            )
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(
-                f"TrainingConfig.ema_decay must be in [0, 1) (0 disables it), got {self.ema_decay}"
-            )
-        if self.resume and not self.checkpoint_path:
-            raise ValueError(
-                "TrainingConfig.resume needs checkpoint_path: the checkpoint to continue from"
-            )
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainingConfig":
-        """Build from a dict such as ``dataclasses.asdict`` gives, rejecting unknown keys."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"TrainingConfig got unknown field(s) {unknown}; allowed: {sorted(known)}"
-            )
-        return cls(**values)
+        self.check_above(["learning_rate"], 0.0)
+        self.check_at_least(["weight_decay", "grad_clip_norm"], 0.0, integer=False)  # clip 0: off
+        self.check_at_least(["max_epochs", "patience", "lr_decay_patience"], 1)
+        self.check_at_least(["seed"], 0)
+        self.check_interval(["lr_decay"], 0.0, 1.0, low_open=True)  # 1: constant rate
+        self.check_interval(["ema_decay"], 0.0, 1.0, high_open=True)  # 0: off
+        self.check(
+            "resume",
+            not self.resume or bool(self.checkpoint_path),
+            "False without a checkpoint_path",
+        )
 
 
 class Trainable(Protocol):
@@ -411,8 +384,6 @@ def train(
     finished = validate is not None and state.epochs_without_gain >= config.patience
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(
             total=config.max_epochs * len(batches),
             initial=state.epochs_done * len(batches),

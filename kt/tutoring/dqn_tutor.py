@@ -22,6 +22,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
+from riley_gym.agents import DQN, DQNConfig
+from riley_gym.envs.student_vector import StudentVectorEnv
 from riley_gym.kt.tutoring.recommend import Belief, Recommender, _BeliefSession
 
 
@@ -134,7 +136,6 @@ class DQNTutorConfig:
 
     def dqn_config(self) -> Any:
         """The ``agents.DQNConfig`` (the student preset with this budget)."""
-        from riley_gym.agents import DQNConfig
 
         return DQNConfig.student(
             seed=self.seed,
@@ -161,8 +162,6 @@ def train_dqn_tutor(
     Returns:
         The trained ``agents.DQN`` (``agent.q_values(obs)``: E[R | A, S] per exercise).
     """
-    from riley_gym.agents import DQN
-    from riley_gym.envs.student_vector import StudentVectorEnv
 
     inner = StudentVectorEnv(
         config.num_envs, dynamics=dynamics, episode_length=session_length, flatten_observation=False

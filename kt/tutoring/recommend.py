@@ -32,6 +32,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import pandas as pd
+import torch
 
 
 @runtime_checkable
@@ -212,9 +213,6 @@ class DKTBelief:
     """
 
     def __init__(self, model: Any, exercise_skill: Sequence[int]) -> None:
-        import torch
-
-        self._torch = torch
         self.model = model
         self.network = model.network
         if self.network is None:
@@ -242,12 +240,11 @@ class DKTBelief:
 
     def p_correct(self, state: tuple) -> np.ndarray:
         """(n, n_exercises) predicted p(correct) on each exercise next."""
-        with self._torch.no_grad():
+        with torch.no_grad():
             probabilities = self.network.head.probabilities(state[0])  # (n, n_items)
             return probabilities[:, self._model_index].double().cpu().numpy()
 
     def update(self, state: tuple, exercises: np.ndarray, correct: np.ndarray) -> tuple:
-        torch = self._torch
         n = state[0].shape[0]
         exercises = _as_int_array(exercises, "exercises", n, self.n_exercises)
         items = (
@@ -263,7 +260,7 @@ class DKTBelief:
         return outputs[:, 0], recurrent
 
     def take(self, state: tuple, rows: np.ndarray) -> tuple:
-        index = self._torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(self._device)
+        index = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(self._device)
         outputs, recurrent = state
         if recurrent is None:
             return outputs[index], None
@@ -273,7 +270,6 @@ class DKTBelief:
 
     def merge(self, state: tuple, other: tuple, rows_from_other: np.ndarray) -> tuple:
         """``state`` with the students where ``rows_from_other`` (n,) bool is True taken from ``other``."""
-        torch = self._torch
         mask = torch.from_numpy(np.asarray(rows_from_other, dtype=bool)).to(self._device)
         outputs = torch.where(mask[:, None], other[0], state[0])  # (n, hidden)
         recurrent, other_recurrent = state[1], other[1]
@@ -293,8 +289,8 @@ class DKTBelief:
 
     def _zeros_like(self, recurrent: Any) -> Any:
         if isinstance(recurrent, tuple):
-            return tuple(self._torch.zeros_like(part) for part in recurrent)
-        return self._torch.zeros_like(recurrent)
+            return tuple(torch.zeros_like(part) for part in recurrent)
+        return torch.zeros_like(recurrent)
 
     def skill_knowledge(self, state: tuple) -> np.ndarray:
         """(n, n_skills) mean predicted p(correct) over each skill's exercises."""

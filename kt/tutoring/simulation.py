@@ -385,40 +385,6 @@ def format_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def plot_learning_curves(comparison: Comparison, path: Any, title: str = "") -> Any:
-    """PNG of the mean true expected post-test after each step, per policy, with 95% CI bands."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    curves = comparison.learning_curves()
-    figure, axis = plt.subplots(figsize=(7, 4.5))
-    for name, curve in curves.groupby("policy", sort=False):
-        line = axis.plot(
-            curve["step"],
-            curve["post_test_mean"],
-            label=name,
-            linestyle="--" if name == "oracle" else "-",
-        )
-        axis.fill_between(
-            curve["step"],
-            curve["post_test_mean"] - curve["ci95"],
-            curve["post_test_mean"] + curve["ci95"],
-            alpha=0.2,
-            color=line[0].get_color(),
-        )
-    axis.set_xlabel("exercises done")
-    axis.set_ylabel("expected post-test score (hidden truth)")
-    axis.set_title(title or "Learning curves (mean, 95% CI)")
-    axis.legend(fontsize=8)
-    axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
-
-
 def interactive_session(
     recommender: Recommender,
     input_stream: TextIO,

@@ -12,6 +12,7 @@ from riley_gym.agents import (
     make_eval_env,
     make_vector_env,
 )
+from riley_gym.envs.factories import env_factory
 
 pytest.importorskip(
     "riley_gym.envs.atari", reason="envs.atari (the Atari factories) is not in this checkout"
@@ -57,7 +58,7 @@ def test_breakout_trains_checkpoints_and_resumes(tmp_path):
         device="cpu",
         seed=1,
     )
-    envs = make_vector_env("ALE/Breakout-v5", 4, {"seed": 1})
+    envs = make_vector_env(env_factory("ALE/Breakout-v5", {"seed": 1}), 4)
     rng = np.random.default_rng(1)
     tee = TeeBuffer(
         FrameReplayBuffer(4000, (4, 84, 84), 4, rng),
@@ -78,7 +79,7 @@ def test_breakout_trains_checkpoints_and_resumes(tmp_path):
         np.testing.assert_array_equal(getattr(mine, name), getattr(reference, name), err_msg=name)
     agent.save(tmp_path / "breakout.pt")
     resumed, _ = DQN.load(
-        tmp_path / "breakout.pt", make_vector_env("ALE/Breakout-v5", 4, {"seed": 1})
+        tmp_path / "breakout.pt", make_vector_env(env_factory("ALE/Breakout-v5", {"seed": 1}), 4)
     )
     assert isinstance(resumed.buffer, FrameReplayBuffer) and len(resumed.buffer) == len(tee.frame)
     assert not resumed.exact_resume  # the C++ vector env cannot be replayed: episodes restart
@@ -88,5 +89,5 @@ def test_breakout_trains_checkpoints_and_resumes(tmp_path):
         and metrics["updates"] == expected_updates(1000)
         and np.isfinite(metrics["loss"])
     )
-    returns = evaluate_agent(resumed, make_eval_env("ALE/Breakout-v5"), episodes=1)
+    returns = evaluate_agent(resumed, make_eval_env(env_factory("ALE/Breakout-v5")), episodes=1)
     assert returns.shape == (1,) and returns[0] >= 0

@@ -19,7 +19,7 @@ def parser():
 
 @pytest.mark.parametrize("text,value", [("true", True), ("No", False), ("1", True), ("0", False)])
 def test_bool_flags_parse_both_ways(text, value):
-    assert config_from_arguments(parser().parse_args(["--double-dqn", text])).double_dqn is value
+    assert config_from_arguments(parser().parse_args(["--double-dqn", text]), "cartpole").double_dqn is value
 
 
 def test_a_misspelt_bool_is_an_error_not_false():
@@ -28,9 +28,8 @@ def test_a_misspelt_bool_is_an_error_not_false():
 
 
 def test_flags_override_the_preset_and_the_rest_stays():
-    config = config_from_arguments(
-        parser().parse_args(["--learning-rate", "0.01", "--hidden-sizes", "8", "8"])
-    )
+    flags = parser().parse_args(["--learning-rate", "0.01", "--hidden-sizes", "8", "8"])
+    config = config_from_arguments(flags, "cartpole")
     assert config.learning_rate == 0.01 and config.hidden_sizes == (8, 8)
     assert config.batch_size == DQNConfig.cartpole().batch_size
 

@@ -12,7 +12,6 @@ def tiny_dkt_config(**changes):
         dropout=0.0,
         batch_size=16,
         max_length=25,
-        valid_fraction=0.0,
         training=TrainingConfig(max_epochs=40, learning_rate=0.02),
     )
     settings.update(changes)

@@ -30,3 +30,19 @@ def pattern_table(n_students, seed, multi_skill=False):
                 rows.append((user, extra, extra, int(rng.integers(0, 2)), order))
             previous = skill
     return pd.DataFrame(rows, columns=["user_id", "item_id", "skill_id", "correct", "order"])
+
+
+def fold_table(n_students=20, seed=0, with_folds=False):
+    """Students s0, s1, ... with 3-11 attempts on skills 0-2 (harder skill 0), pyKT folds user % 5."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(n_students):
+        for order in range(int(rng.integers(3, 12))):
+            skill = int(rng.integers(0, 3))
+            rows.append(
+                (f"s{user}", skill, skill, int(rng.random() < 0.3 + 0.2 * skill), order, user % 5)
+            )
+    table = pd.DataFrame(
+        rows, columns=["user_id", "item_id", "skill_id", "correct", "order", "fold"]
+    )
+    return table if with_folds else table.drop(columns="fold")

@@ -73,7 +73,6 @@ def test_evaluate_agent_reports_returns_and_writes_a_gif(tmp_path):
     assert sum(durations) == evaluation["video_frames"] * 40  # 25 fps; GIF stores centiseconds
     import gymnasium as gym  # noqa: E401, F401
 
-
     frame = gym.make("riley/GridWorld-v0", render_mode="rgb_array")
     frame.reset(seed=0)
     assert gif.size == frame.render().shape[1::-1]

@@ -22,7 +22,6 @@ def tiny_dkt_run(tmp_path_factory):
         hidden_size=8,
         embedding_size=8,
         batch_size=8,
-        valid_fraction=0.0,
         training=TrainingConfig(max_epochs=2),
     )
     DKT(config).fit(read_log(log)[0]).save(folder / "run" / "model")

@@ -118,7 +118,7 @@ def test_train_kt_concept_mixing_reports_the_concepts_and_refuses_ragged_logs(tm
     assert (
         report["n_concepts"] == 3 and report["virtual_students"] == 2 * 27
     )  # 30 training students, 3 held out for validation
-    assert len(report["concept"]) == len(CONCEPT) and summary["settings"]["concept_mixing"] == 2.0
+    assert len(report["concept"]) == len(CONCEPT) and summary["fit_plan"]["concept_mixing"] == 2.0
     ragged = run_script(
         "train_kt.py",
         "--data",

@@ -12,6 +12,7 @@ from riley_gym.kt.experiments.concept_mixing import (
     mixing_report,
     response_matrix,
 )
+from riley_gym.kt.experiments.fitting import FitPlan, fit_prepared
 from riley_gym.kt.models.dkt import DKT, DKTConfig
 from riley_gym.kt.models.training import TrainingConfig
 from tests.helpers.synthetic import CONCEPT, matrix_table, simulate
@@ -108,7 +109,6 @@ def test_dkt_trained_on_mixtures_learns_less_across_concepts():
         cell="gru",
         dropout=0.0,
         batch_size=32,
-        valid_fraction=0.0,
         training=replace(TrainingConfig(), max_epochs=40),
     )
 
@@ -127,11 +127,12 @@ def test_dkt_trained_on_mixtures_learns_less_across_concepts():
         ].mean()
 
     plain_across, plain_within = cross_concept_change(DKT(config).fit(table))
-    mixing = DKT(replace(config, concept_mixing=20.0, mixing_concepts=2)).fit(table)
+    plan = FitPlan(valid_fraction=0.0, concept_mixing=20.0, mixing_concepts=2)
+    mixing = fit_prepared(DKT(config), table, None, plan)
     assert (
         mixing.mixing["concept"] == concept.tolist() and mixing.mixing["virtual_students"] == 6000
     )
-    mixed_across, mixed_within = cross_concept_change(mixing)
+    mixed_across, mixed_within = cross_concept_change(mixing.model)
     assert (
         mixed_across < 0.6 * plain_across
     )  # mixtures break the chance dependences across concepts (0.019 vs 0.047)
@@ -154,17 +155,15 @@ def test_dkt_refit_reuses_the_concepts_found_before_the_hold_out(monkeypatch):
         hidden_size=8,
         cell="gru",
         batch_size=64,
-        refit=True,
-        concept_mixing=1.0,
-        mixing_concepts=3,
         training=replace(TrainingConfig(), max_epochs=2),
     )
-    model = DKT(config).fit(matrix_table(answers))
+    plan = FitPlan(refit=True, concept_mixing=1.0, mixing_concepts=3)
+    model = fit_prepared(DKT(config), matrix_table(answers), None, plan)
     assert clusterings == [
         180
     ]  # once, on the students left after the 10% hold-out; the refit reuses it
     assert (
         model.mixing["virtual_students"] == 200 and model.mixing["concept"] == CONCEPT.tolist()
     )  # the refit's: all students
-    with pytest.raises(ValueError, match="concept_mixing and mixing_concepts must be >= 0"):
-        DKTConfig(concept_mixing=-1.0)
+    with pytest.raises(ValueError, match="FitPlan.mixing_concepts must be an integer >= 0"):
+        FitPlan(mixing_concepts=-1)

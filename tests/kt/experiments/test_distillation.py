@@ -1,5 +1,7 @@
-"""Distillation: DKT trained on a teacher's p(correct) (kt.models.dkt ``teacher``), and the runs that may teach (kt.experiments.runs.load_teachers)."""
+"""Distillation: DKT fitted on soft targets (the training_target column), teachers labelling the rows
+(kt.experiments.fitting), and the runs that may teach (kt.experiments.distillation.load_teachers)."""
 
+import argparse
 import shutil
 import subprocess
 import sys
@@ -9,12 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from riley_gym.kt.experiments.runs import (
-    TeacherError,
-    dkt_config_from_arguments,
-    load_teachers,
-    train_and_report,
-)
+from riley_gym.kt.data.protocols import ProtocolConfig
+from riley_gym.kt.experiments.distillation import TeacherError, load_teachers
+from riley_gym.kt.experiments.fitting import FitPlan, fit_prepared
+from riley_gym.kt.experiments.runs import run_settings_from_arguments, train_and_report
 from riley_gym.kt.models.dkt import DKT, DKTConfig
 from riley_gym.kt.models.training import TrainingConfig
 from tests.helpers.dkt import tiny_dkt_config
@@ -26,11 +26,8 @@ TINY_FLAGS = dict(hidden_size=8, embedding_size=8, batch_size=16, max_epochs=3, 
 
 
 def test_a_student_of_a_constant_teacher_predicts_that_constant_not_the_answers():
-    student = DKT(
-        tiny_dkt_config(training=TrainingConfig(max_epochs=30, learning_rate=0.02)),
-        teacher=lambda table: np.full(len(table), 0.7),
-    )
-    student.fit(pattern_table(150, seed=0))
+    student = DKT(tiny_dkt_config(training=TrainingConfig(max_epochs=30, learning_rate=0.02)))
+    student.fit(pattern_table(150, seed=0).assign(training_target=0.7))
     predicted = student.predict(pattern_table(40, seed=1))["p_correct"].to_numpy()
     assert (
         np.abs(predicted - 0.7).max() < 0.03
@@ -51,17 +48,19 @@ def test_a_teacher_that_gives_back_the_answers_trains_the_same_network_as_no_tea
         cell="gru",
         dropout=0.1,
         batch_size=16,
-        valid_fraction=0.25,
-        refit=True,
-        concept_mixing=float(mixtures),
-        mixing_concepts=2,
         training=replace(TrainingConfig(), max_epochs=3, patience=3),
     )
+    plan = FitPlan(
+        valid_fraction=0.25, refit=True, concept_mixing=float(mixtures), mixing_concepts=2
+    )
     asked = []
-    teacher = lambda rows: (
-        asked.append(rows["user_id"].nunique()) or rows["correct"].to_numpy().astype(float)
-    )  # noqa: E731
-    taught, plain = DKT(config, teacher=teacher).fit(table), DKT(config).fit(table)
+
+    def teacher(rows):
+        asked.append(rows["user_id"].nunique())
+        return rows["correct"].to_numpy().astype(float)
+
+    taught = fit_prepared(DKT(config), table, None, plan, teacher).model
+    plain = fit_prepared(DKT(config), table, None, plan).model
     assert asked == [
         (1 + mixtures) * 60,
         (1 + mixtures) * 80,
@@ -72,19 +71,16 @@ def test_a_teacher_that_gives_back_the_answers_trains_the_same_network_as_no_tea
         )
 
 
-def test_a_teacher_that_gives_no_probability_is_named_with_the_row():
+def test_a_target_that_is_no_probability_is_named_with_the_row():
     table = pattern_table(20, seed=0)
     config = tiny_dkt_config(training=TrainingConfig(max_epochs=1))
-
-    def with_nan(rows):
-        probabilities = np.full(len(rows), 0.5)
-        probabilities[5] = np.nan
-        return probabilities
-
-    with pytest.raises(ValueError, match=r"gave nan for training row 5 \(student"):
-        DKT(config, teacher=with_nan).fit(table)
-    with pytest.raises(ValueError, match=r"teacher returned shape \(3,\)"):
-        DKT(config, teacher=lambda rows: np.full(3, 0.5)).fit(table)
+    targets = np.full(len(table), 0.5)
+    targets[5] = np.nan
+    with pytest.raises(ValueError, match=r"training_target is nan at row 5 \(student"):
+        DKT(config).fit(table.assign(training_target=targets))
+    targets[5] = 1.5
+    with pytest.raises(ValueError, match=r"training_target is 1.5 at row 5"):
+        DKT(config).fit(table.assign(training_target=targets))
 
 
 @pytest.fixture(scope="module")
@@ -96,20 +92,18 @@ def split(tmp_path_factory):
     answers = (rng.random((120, 8)) < 1 / (1 + np.exp(-ability))).astype(np.int64)
     matrix_table(answers).to_csv(folder / "log.csv", index=False)
     teacher = train_and_report(
-        ["dkt"],
-        str(folder / "log.csv"),
-        folder / "teacher",
-        "dkt-synthetic",
-        configs={"dkt": config(seed=3)},
-        seed=3,
+        ["dkt"], str(folder / "log.csv"), folder / "teacher", SPLIT, configs=configs(seed=3)
     )
     return folder, teacher
 
 
-def config(seed=0, device="cpu"):
-    import argparse
+SPLIT = ProtocolConfig("dkt-synthetic")
 
-    return dkt_config_from_arguments(argparse.Namespace(**TINY_FLAGS, device=device), seed)
+
+def configs(seed=0, device="cpu"):
+    """The tiny DKT of train_kt.py with TINY_FLAGS and --seed ``seed``."""
+    flags = argparse.Namespace(**TINY_FLAGS, device=device)
+    return run_settings_from_arguments(flags, ["dkt"], seed)[2]
 
 
 def test_a_taught_run_records_its_teachers_and_their_score_on_its_own_test_students(split, device):
@@ -121,8 +115,8 @@ def test_a_taught_run_records_its_teachers_and_their_score_on_its_own_test_stude
         ["dkt"],
         str(log),
         folder / f"student-{device}",
-        "dkt-synthetic",
-        configs={"dkt": config(device=device)},
+        SPLIT,
+        configs=configs(device=device),
         teachers=[str(folder / "teacher")],
     )
     assert summary["teachers"] == [
@@ -139,13 +133,13 @@ def test_runs_that_may_have_seen_the_test_students_cannot_teach(split, tmp_path)
     folder, _ = split
     log, teacher = str(folder / "log.csv"), [str(folder / "teacher")]
     with pytest.raises(TeacherError, match="does not depend on the seed"):
-        load_teachers(teacher, log, None, "kfold")
+        load_teachers(teacher, log, None, ProtocolConfig("kfold"))
     with pytest.raises(TeacherError, match="does not depend on the seed"):
-        load_teachers(teacher, log, None, "holdout")
+        load_teachers(teacher, log, None, ProtocolConfig("holdout"))
     with pytest.raises(
         TeacherError, match=r"another split.*protocol dkt-synthetic \(this run: holdout\)"
     ):
-        load_teachers(teacher, log, log, "holdout")
+        load_teachers(teacher, log, log, ProtocolConfig("holdout"))
     other = tmp_path / "log.csv"
     shutil.copy(folder / "log.csv", other)
     with open(other, "a") as file:
@@ -154,13 +148,11 @@ def test_runs_that_may_have_seen_the_test_students_cannot_teach(split, tmp_path)
         TeacherError,
         match=r"another split.*data \('log.csv', \d+\) \(this run: \('log.csv', \d+\)\)",
     ):
-        load_teachers(teacher, str(other), None, "dkt-synthetic")
+        load_teachers(teacher, str(other), None, SPLIT)
     with pytest.raises(TeacherError, match="is not a single-model run folder"):
-        load_teachers([str(tmp_path)], log, None, "dkt-synthetic")
-    with pytest.raises(TeacherError, match="DKT alone"):
-        train_and_report(
-            ["dkt", "marginal"], log, tmp_path / "both", "dkt-synthetic", teachers=teacher
-        )
+        load_teachers([str(tmp_path)], log, None, SPLIT)
+    with pytest.raises(ValueError, match=r"\['marginal'\] cannot learn from them"):
+        train_and_report(["dkt", "marginal"], log, tmp_path / "both", SPLIT, teachers=teacher)
 
 
 def test_script_reports_a_teacher_refusal_without_a_traceback(split, tmp_path):

@@ -17,8 +17,8 @@ from riley_gym import nets
 from riley_gym.envs.simulate import simulate_logs
 from riley_gym.kt.experiments.runs import (
     ResumeError,
-    add_dkt_arguments,
-    dkt_config_from_arguments,
+    add_run_arguments,
+    run_settings_from_arguments,
     train_and_report,
 )
 from riley_gym.kt.models.dkt import DKT
@@ -48,29 +48,21 @@ def log(tmp_path_factory):
     return path
 
 
-def dkt_config(*flags):
-    """The DKTConfig that train_kt.py builds from these flags and --seed SEED."""
+def run_settings(models, *flags):
+    """(protocol, fit plan, configs) as train_kt.py builds them from these flags and --seed SEED."""
     parser = argparse.ArgumentParser()
-    add_dkt_arguments(parser)
-    return dkt_config_from_arguments(parser.parse_args([*DKT_FLAGS, *flags]), SEED)
+    add_run_arguments(parser, list(models))
+    return run_settings_from_arguments(parser.parse_args([*DKT_FLAGS, *flags]), list(models), SEED)
 
 
 def run(log, out, protocol="holdout", models=("dkt",), resume=False, k=5, **config_flags):
     """train_and_report as train_kt.py calls it (its --k defaults to 5)."""
-    flags = [
-        item
-        for name, value in config_flags.items()
-        for item in (f"--{name.replace('_', '-')}", str(value))
-    ]
+    flags = ["--protocol", protocol, "--k", str(k)]
+    for name, value in config_flags.items():
+        flags += [f"--{name.replace('_', '-')}", str(value)]
+    protocol, plan, configs = run_settings(models, *flags)
     return train_and_report(
-        list(models),
-        str(log),
-        out,
-        protocol,
-        configs={"dkt": dkt_config(*flags)},
-        seed=SEED,
-        k=k,
-        resume=resume,
+        list(models), str(log), out, protocol, configs=configs, plan=plan, resume=resume
     )
 
 
@@ -190,7 +182,7 @@ def test_resume_refuses_an_empty_folder_a_finished_run_and_other_settings(log, t
     message = str(error.value)
     assert "configs.dkt.hidden_size: 8 in the run, 16 now" in message
     assert "configs.dkt.training.max_epochs: 1 in the run, 2 now" in message
-    with pytest.raises(ResumeError, match="protocol: 'holdout' in the run, 'kfold' now"):
+    with pytest.raises(ResumeError, match="protocol.protocol: 'holdout' in the run, 'kfold' now"):
         run(log, out, protocol="kfold", max_epochs=1, resume=True)
     json.loads((out / "run.json").read_text())  # a refused resume leaves the run's record alone
     assert run(log, out, max_epochs=1, resume=True)["epochs_run"] == 1
@@ -203,12 +195,9 @@ def test_a_fresh_run_clears_the_previous_runs_checkpoint_and_summary(log, tmp_pa
     with pytest.raises(
         FileNotFoundError, match="no such file"
     ):  # fails after clearing, before any epoch
+        protocol, plan, configs = run_settings(["dkt"])
         train_and_report(
-            ["dkt"],
-            str(tmp_path / "missing.csv"),
-            tmp_path,
-            "holdout",
-            configs={"dkt": dkt_config()},
+            ["dkt"], str(tmp_path / "missing.csv"), tmp_path, protocol, configs=configs
         )
     assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "summary.json").exists()
 

@@ -185,63 +185,6 @@ def test_one_hot_input_and_config_validation():
         DKT().predict(pattern_table(1, seed=0))
 
 
-def test_refit_trains_on_every_student_for_the_selected_epoch_count():
-    from riley_gym.kt.data.splits import holdout_split
-
-    table = pattern_table(40, seed=3)
-    _, valid = holdout_split(table, test_fraction=0.25, seed=0)  # the students fit() holds out
-    only_in_valid = table["user_id"] == valid["user_id"].iloc[0]
-    table.loc[only_in_valid, ["item_id", "skill_id"]] = (
-        9  # a skill that only a held-out student practises
-    )
-    training = TrainingConfig(max_epochs=6, patience=2, learning_rate=0.02)
-    model = DKT(tiny_dkt_config(valid_fraction=0.25, refit=True, training=training)).fit(table)
-    assert model.n_skills == 5 and len(model.refit_history.epochs) == model.history.best_epoch
-    # The refit is exactly a run on the whole table for the selected epoch count.
-    same = DKT(
-        tiny_dkt_config(
-            training=TrainingConfig(max_epochs=model.history.best_epoch, learning_rate=0.02)
-        )
-    ).fit(table)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # skill 9 is known: no unknown-skill warning
-        np.testing.assert_array_equal(
-            model.predict(table)["p_correct"], same.predict(table)["p_correct"]
-        )
-    without = DKT(tiny_dkt_config(valid_fraction=0.25, training=training)).fit(table)
-    assert without.n_skills == 4 and without.refit_history is None
-    with pytest.raises(ValueError, match="refit needs fit"):
-        DKT(tiny_dkt_config(refit=True)).fit(table)
-    with pytest.raises(ValueError, match="refit needs fit"):
-        DKT(tiny_dkt_config(valid_fraction=0.25, refit=True)).fit(table, valid)
-
-
-def test_refit_checkpoints_beside_the_selection_run_and_resumes_from_there(tmp_path):
-    table = pattern_table(30, seed=4)
-    path = tmp_path / "checkpoint.pt"
-    training = TrainingConfig(
-        max_epochs=3, patience=2, learning_rate=0.02, checkpoint_path=str(path)
-    )
-    first = DKT(tiny_dkt_config(valid_fraction=0.25, refit=True, training=training)).fit(table)
-    assert path.is_file() and (tmp_path / "checkpoint_refit.pt").is_file()
-    again = DKT(
-        tiny_dkt_config(
-            valid_fraction=0.25,
-            refit=True,
-            training=TrainingConfig(
-                max_epochs=3, patience=2, learning_rate=0.02, checkpoint_path=str(path), resume=True
-            ),
-        )
-    ).fit(table)
-    assert (
-        again.refit_history.to_frame()["train_loss"].tolist()
-        == first.refit_history.to_frame()["train_loss"].tolist()
-    )
-    np.testing.assert_array_equal(
-        again.predict(table)["p_correct"], first.predict(table)["p_correct"]
-    )
-
-
 def test_input_dropout_hides_whole_one_hot_steps_in_training_only():
     torch.manual_seed(0)
     network = DKTNetwork(6, DKTConfig(input_encoding="one-hot", hidden_size=8, input_dropout=0.5))

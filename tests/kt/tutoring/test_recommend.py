@@ -270,7 +270,6 @@ def test_dkt_greedy_trained_on_logs_gives_the_unmastered_skill(one_torch_thread)
         hidden_size=16,
         dropout=0.0,
         batch_size=64,
-        valid_fraction=0.0,
         seed=0,
         training=TrainingConfig(learning_rate=1e-2, max_epochs=10, seed=0),
     )

@@ -9,6 +9,7 @@ import pytest
 
 from riley_gym.envs.curriculum import Curriculum
 from riley_gym.envs.student_dynamics import BKTDynamics, BKTParams
+from riley_gym.kt.experiments.plots import plot_learning_curves
 from riley_gym.kt.tutoring.recommend import (
     BKTBelief,
     InterleavedRecommender,
@@ -21,7 +22,6 @@ from riley_gym.kt.tutoring.simulation import (
     format_table,
     interactive_session,
     mean_ci95,
-    plot_learning_curves,
     run_sessions,
     t_quantile_975,
 )
