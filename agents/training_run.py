@@ -13,6 +13,8 @@ import json
 import os
 import resource
 import time
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,15 @@ from riley_gym.agents.dqn import DQN, DQNConfig
 from riley_gym.agents.evaluate import evaluate_agent
 from riley_gym.agents.vector import EnvFactory, make_eval_env, make_vector_env
 
+LEARN_METRICS = (
+    "env_steps",
+    "episodes",
+    "epsilon",
+    "learning_rate",
+    "recent_return",
+    "loss",
+    "q_mean",
+)
 METRIC_FIELDS = [
     "env_steps",
     "train_seconds",
@@ -41,7 +52,8 @@ METRIC_FIELDS = [
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--field-name`` flag per ``DQNConfig`` field (default None: keep the preset's value)."""
+    """One ``--field-name`` flag per ``RunConfig`` and ``DQNConfig`` field (None: keep the default)."""
+    nets.add_arguments(parser.add_argument_group("run settings"), RunConfig)
     group = parser.add_argument_group("DQN settings (override the preset)")
     nets.add_arguments(group, DQNConfig, skip={"seed", "num_envs", "device"})  # the script's own
 
@@ -54,6 +66,11 @@ def config_from_arguments(args: argparse.Namespace, preset: str) -> DQNConfig:
     """
     overrides = nets.given_arguments(args, DQNConfig)
     return DQNConfig.preset(preset, **overrides)
+
+
+def run_config_from_arguments(args: argparse.Namespace) -> RunConfig:
+    """The ``RunConfig`` of the flags given (others keep their defaults)."""
+    return RunConfig(**nets.given_arguments(args, RunConfig))
 
 
 def peak_rss_mb() -> float:
@@ -73,140 +90,221 @@ def _tensorboard_writer(directory: Path, env_steps: int):
     return SummaryWriter(str(directory), purge_step=env_steps or None)
 
 
+@dataclass(frozen=True)
+class RunConfig(nets.Settings):
+    """What a training run does around the agent's learning: length, evaluations, checkpoints."""
+
+    total_steps: int = field(
+        default=50_000, metadata={"help": "environment steps (summed over envs)"}
+    )
+    eval_interval: int = field(default=5000, metadata={"help": "env steps between evaluations"})
+    eval_episodes: int = field(default=10, metadata={"help": "episodes per periodic evaluation"})
+    final_eval_episodes: int = field(
+        default=20, metadata={"help": "episodes of the final evaluation"}
+    )
+    checkpoint_interval: int = field(
+        default=10_000, metadata={"help": "env steps between checkpoints"}
+    )
+    target_return: float = field(
+        default=float("nan"),
+        metadata={"help": "record the first evaluation reaching this return (nan: none)"},
+    )
+    save_replay: bool = field(
+        default=True,
+        metadata={
+            "help": "store the replay buffer in checkpoints (False: smaller, resume not exact)"
+        },
+    )
+    keep_best: bool = field(
+        default=True, metadata={"help": "keep best.pt, the weights of the best periodic evaluation"}
+    )
+
+    def __post_init__(self) -> None:
+        self.check_at_least(["total_steps", "eval_interval", "checkpoint_interval"], 1)
+        self.check_at_least(["eval_episodes", "final_eval_episodes"], 1)
+        self.check("target_return", isinstance(self.target_return, int | float), "a number or nan")
+
+
+# Settings a resumed run may change: a longer run, another device (the result is then not
+# bit-exact, and the summary says so).
+RESUMABLE_CHANGES = {"run.total_steps", "dqn.device"}
+RUN_FILES = ("checkpoint.pt", "summary.json", "metrics.csv")
+
+
+class ResumeError(ValueError):
+    """A run cannot be resumed with the settings given."""
+
+
+def _run_settings(env_id: str, env_kwargs: dict, config: DQNConfig, run: RunConfig) -> dict:
+    return {
+        "env_id": env_id,
+        "env_kwargs": env_kwargs,
+        "dqn": config.to_dict(),
+        "run": run.to_dict(),
+    }
+
+
+def _flatten(settings: dict) -> dict:
+    """``{"dqn": {"seed": 0}, "env_id": ...}`` -> ``{"dqn.seed": 0, "env_id": ...}`` (env_kwargs whole)."""
+    flat = {}
+    for group, value in settings.items():
+        if isinstance(value, dict) and group != "env_kwargs":
+            flat.update({f"{group}.{key}": item for key, item in value.items()})
+        else:
+            flat[group] = value
+    return flat
+
+
+def _resume_changes(saved: dict, given: dict, done_steps: int) -> dict[str, list]:
+    """The allowed differences ``{name: [in the run, now]}``; ``ResumeError`` naming any other."""
+    saved, given = _flatten(saved), _flatten(given)
+    changes, refused = {}, []
+    for name in sorted(set(saved) | set(given)):
+        before, now = saved.get(name, "<absent>"), given.get(name, "<absent>")
+        if before == now or (before != before and now != now):  # NaN equals NaN here
+            continue
+        if name in RESUMABLE_CHANGES:
+            changes[name] = [before, now]
+        else:
+            refused.append(f"{name}: {before!r} in the run, {now!r} now")
+    steps = changes.get("run.total_steps")
+    if steps is not None and steps[1] < done_steps:
+        refused.append(f"run.total_steps: {steps[1]} now, but the run has done {done_steps} steps")
+    if refused:
+        raise ResumeError(
+            "cannot resume with other settings (only --total-steps may grow and --device change): "
+            + "; ".join(refused)
+        )
+    return changes
+
+
 def train_run(
     env: EnvFactory | str,
     config: DQNConfig,
-    total_steps: int,
+    run: RunConfig,
     out: str | Path,
     resume: bool = False,
-    eval_interval: int = 5000,
-    eval_episodes: int = 10,
-    final_eval_episodes: int = 20,
-    checkpoint_interval: int = 10_000,
-    target_return: float | None = None,
-    save_replay: bool = True,
-    keep_best: bool = True,
+    overwrite: bool = False,
     progress: bool = False,
     env_kwargs: dict | None = None,
 ) -> dict:
-    """Train a DQN on ``env`` for ``total_steps`` env steps, writing everything under ``out``.
+    """Train a DQN on ``env`` for ``run.total_steps`` env steps, writing everything under ``out``.
 
     Writes ``checkpoint.pt`` (every ``checkpoint_interval`` steps and at the end),
     ``metrics.csv`` (one row per ``eval_interval``; the same scalars under ``tensorboard/`` when
     the tensorboard package is installed), ``learning_curve.png`` and ``summary.json``.
-    With ``resume`` and an existing checkpoint, continues from it: an uninterrupted run and a
-    killed-and-resumed run with the same seed end with the same weights and metrics (except times).
-    With ``keep_best``, ``best.pt`` holds the weights of the best periodic evaluation (SB3's
-    EvalCallback habit); the summary reports them evaluated afresh on the final evaluation's
-    episodes (``best_mean_eval_return``), next to the final weights' ``mean_eval_return``.
+    ``out`` must not hold another run unless ``resume`` (continue it) or ``overwrite`` (delete it
+    first; ``nets.claim_run_folder``). A resumed run must be given the run's settings (it may
+    only run longer or move to another device; ``resumed_changes`` in the summary lists what
+    changed): an uninterrupted run and a killed-and-resumed one with the same seed end with the
+    same weights and metrics (except times). With ``keep_best``, ``best.pt`` holds the weights of
+    the best periodic evaluation (SB3's EvalCallback habit); the summary reports them evaluated
+    afresh on the final evaluation's episodes (``best_mean_eval_return``), next to the final
+    weights' ``mean_eval_return``.
+
+    Args:
+        env: an ``EnvFactory`` (``riley_gym.envs.factories.env_factory``) or a Gymnasium id.
+        config: the agent's settings.
+        run: the run's length, evaluations and checkpoints.
+        out: the output folder.
+        resume: continue the run in ``out`` from its checkpoint.
+        overwrite: delete what is in ``out`` first.
+        progress: show a progress bar.
+        env_kwargs: ``gym.make`` keyword arguments when ``env`` is an id.
 
     Returns:
         The summary dict written to ``summary.json``.
+
+    Raises:
+        nets.RunFolderError: if ``out`` holds another run and neither flag is given, or there is
+            nothing to resume.
+        ResumeError: if a resumed run is given other settings.
     """
     env_id = env if isinstance(env, str) else env.env_id
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    kwargs = dict(env_kwargs or {}) if isinstance(env, str) else dict(env.env_kwargs)
+    out = nets.claim_run_folder(out, resume, overwrite, RUN_FILES)
     checkpoint = out / "checkpoint.pt"
-    wall_started, wall_before = (
-        time.perf_counter(),
-        0.0,
-    )  # wall time includes evaluations and checkpoints; train_seconds does not
+    settings = _run_settings(env_id, kwargs, config, run)
+    # Wall time includes evaluations and checkpoints; train_seconds does not.
+    wall_started, wall_before, changes = time.perf_counter(), 0.0, {}
     if resume and checkpoint.is_file():
         agent, extra = DQN.load(
             checkpoint, make_vector_env(env, config.num_envs, env_kwargs), config
         )
+        # Checkpoints without recorded settings (older runs): compare the agent's settings alone.
+        saved = extra.get("settings") or {
+            **settings,
+            "dqn": nets.load_checkpoint(checkpoint)[1]["dqn"],
+        }
+        changes = _resume_changes(saved, settings, agent.env_steps)
         rows, train_seconds, reached = (
             extra["rows"],
             float(extra["train_seconds"]),
             extra["reached"],
         )
-        wall_before = float(
-            extra.get("wall_seconds", train_seconds)
-        )  # checkpoints before this field: training time only
+        wall_before = float(extra.get("wall_seconds", train_seconds))
     else:
-        agent, rows, train_seconds, reached = (
-            DQN(make_vector_env(env, config.num_envs, env_kwargs), config),
-            [],
-            0.0,
-            None,
-        )
+        if resume:  # killed before its first checkpoint: nothing to continue from
+            warnings.warn(
+                f"{out} has no checkpoint.pt yet: the run starts from step 0", stacklevel=2
+            )
+        agent = DQN(make_vector_env(env, config.num_envs, env_kwargs), config)
+        rows, train_seconds, reached = [], 0.0, None
     eval_env = make_eval_env(env, env_kwargs=env_kwargs)
     board = _tensorboard_writer(out / "tensorboard", agent.env_steps)
-    bar = None
-    if progress:
-        bar = tqdm(total=total_steps, initial=agent.env_steps, unit="step", dynamic_ncols=True)
-    while agent.env_steps < total_steps:
+    total = run.total_steps
+    bar = (
+        tqdm(total=total, initial=agent.env_steps, unit="step", dynamic_ncols=True)
+        if progress
+        else None
+    )
+    while agent.env_steps < total:
         started, before = time.perf_counter(), agent.env_steps
         metrics = agent.learn(
-            min(total_steps, (agent.env_steps // eval_interval + 1) * eval_interval)
+            min(total, (agent.env_steps // run.eval_interval + 1) * run.eval_interval)
         )
         train_seconds += time.perf_counter() - started
-        returns = evaluate_agent(agent, eval_env, eval_episodes, seed=10_000 + agent.env_steps)
-        row = {
-            **{
-                k: metrics[k]
-                for k in (
-                    "env_steps",
-                    "episodes",
-                    "epsilon",
-                    "learning_rate",
-                    "recent_return",
-                    "loss",
-                    "q_mean",
-                )
-            },
-            "train_seconds": train_seconds,
-            "steps_per_second": (agent.env_steps - before)
-            / max(time.perf_counter() - started, 1e-9),
-            "eval_mean": float(returns.mean()),
-            "eval_std": float(returns.std()),
-        }
+        returns = evaluate_agent(agent, eval_env, run.eval_episodes, seed=10_000 + agent.env_steps)
+        row = {key: metrics[key] for key in LEARN_METRICS}
+        row.update(
+            train_seconds=train_seconds,
+            steps_per_second=(agent.env_steps - before) / max(time.perf_counter() - started, 1e-9),
+            eval_mean=float(returns.mean()),
+            eval_std=float(returns.std()),
+        )
         rows.append(row)
         if board is not None:
             for name in METRIC_FIELDS[1:]:
                 board.add_scalar(name, row[name], row["env_steps"])
             board.flush()
-        if target_return is not None and reached is None and row["eval_mean"] >= target_return:
+        if reached is None and row["eval_mean"] >= run.target_return:  # never for nan
             reached = {"env_steps": agent.env_steps, "train_seconds": train_seconds}
-        if keep_best and row["eval_mean"] >= max(
-            r["eval_mean"] for r in rows
-        ):  # the latest of equal bests
-            agent.save(
-                out / "best.pt",
-                include_replay=False,
-                extra={"eval_mean": row["eval_mean"], "env_steps": agent.env_steps},
-            )
+        if run.keep_best and row["eval_mean"] >= max(r["eval_mean"] for r in rows):  # latest best
+            best_extra = {"eval_mean": row["eval_mean"], "env_steps": agent.env_steps}
+            agent.save(out / "best.pt", include_replay=False, extra=best_extra)
         if bar is not None:
             bar.update(agent.env_steps - before)
-            bar.set_postfix(
-                sps=f"{row['steps_per_second']:.0f}",
-                ret=f"{row['recent_return']:.1f}",
-                eval=f"{row['eval_mean']:.1f}",
-                eps=f"{row['epsilon']:.2f}",
-            )
-        if agent.env_steps % checkpoint_interval < eval_interval or agent.env_steps >= total_steps:
-            agent.save(
-                checkpoint,
-                include_replay=save_replay,
-                extra={
-                    "rows": rows,
-                    "train_seconds": train_seconds,
-                    "reached": reached,
-                    "wall_seconds": wall_before + time.perf_counter() - wall_started,
-                },
-            )
+            bar.set_postfix(sps=f"{row['steps_per_second']:.0f}", ret=f"{row['recent_return']:.1f}",
+                            eval=f"{row['eval_mean']:.1f}", eps=f"{row['epsilon']:.2f}")  # fmt: skip
+        if (
+            agent.env_steps % run.checkpoint_interval < run.eval_interval
+            or agent.env_steps >= total
+        ):
+            wall = wall_before + time.perf_counter() - wall_started
+            state = {"rows": rows, "train_seconds": train_seconds, "reached": reached,
+                     "wall_seconds": wall, "settings": settings}  # fmt: skip
+            agent.save(checkpoint, include_replay=run.save_replay, extra=state)
         _write_metrics(out / "metrics.csv", rows)
     if bar is not None:
         bar.close()
     if board is not None:
         board.close()
-    final = evaluate_agent(agent, eval_env, final_eval_episodes, seed=1_000_000)
+    final = evaluate_agent(agent, eval_env, run.final_eval_episodes, seed=1_000_000)
     best = {}
-    if keep_best and (out / "best.pt").is_file():
-        best_agent, best_extra = DQN.load(
-            out / "best.pt", make_vector_env(env, config.num_envs, env_kwargs), config
-        )
-        best_returns = evaluate_agent(best_agent, eval_env, final_eval_episodes, seed=1_000_000)
+    if run.keep_best and (out / "best.pt").is_file():
+        vector = make_vector_env(env, config.num_envs, env_kwargs)
+        best_agent, best_extra = DQN.load(out / "best.pt", vector, config)
+        best_returns = evaluate_agent(best_agent, eval_env, run.final_eval_episodes, seed=1_000_000)
         best = {
             "best_env_steps": best_extra["env_steps"],
             "best_periodic_eval": best_extra["eval_mean"],
@@ -219,7 +317,7 @@ def train_run(
         "seed": config.seed,
         "mean_eval_return": float(final.mean()),
         "std_eval_return": float(final.std()),
-        "eval_episodes": final_eval_episodes,
+        "eval_episodes": run.final_eval_episodes,
         "eval_returns": final.tolist(),
         "steps_per_second": agent.env_steps / max(train_seconds, 1e-9),
         "train_seconds": train_seconds,
@@ -227,22 +325,16 @@ def train_run(
         "peak_rss_mb": peak_rss_mb(),
         "replay_bytes_per_transition": agent.buffer.bytes_per_transition,
         **best,
-        "target_return": target_return,
+        "target_return": None if run.target_return != run.target_return else run.target_return,
         "reached_target": reached,
-        "exact_resume": agent.exact_resume,
+        "exact_resume": agent.exact_resume and "dqn.device" not in changes,
+        "resumed": resume,
+        "resumed_changes": changes,
         "updates": agent.updates,
         "episodes": agent.episodes,
         "load_average": list(os.getloadavg()),
         "tensorboard": board is not None,
-        "settings": {
-            "dqn": config.to_dict(),
-            "eval_interval": eval_interval,
-            "eval_episodes": eval_episodes,
-            "checkpoint_interval": checkpoint_interval,
-            "save_replay": save_replay,
-            "keep_best": keep_best,
-            "env_kwargs": env_kwargs or {},
-        },
+        "settings": settings,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     _plot(out / "learning_curve.png", rows, env_id)

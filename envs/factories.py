@@ -10,13 +10,23 @@ every other id is ``gym.make``. ``agents`` takes such a factory and never parses
 
 from __future__ import annotations
 
+import argparse
+import difflib
 from dataclasses import dataclass, field
 
 import gymnasium as gym
 
 from riley_gym.envs.atari import make_atari, make_atari_vector
 
-__all__ = ["is_atari", "atari_game", "GymEnvFactory", "AtariEnvFactory", "env_factory"]
+__all__ = [
+    "is_atari",
+    "atari_game",
+    "GymEnvFactory",
+    "AtariEnvFactory",
+    "env_factory",
+    "known_env_id",
+    "suggested_dqn_preset",
+]
 
 
 def is_atari(env_id: str) -> bool:
@@ -75,3 +85,20 @@ def suggested_dqn_preset(env_id: str) -> str:
     if "Student" in env_id:
         return "student"
     return "cartpole"
+
+
+def known_env_id(env_id: str) -> str:
+    """``env_id`` if Gymnasium knows it (an ``argparse`` type); else an error listing riley-gym's ids.
+
+    Raises:
+        argparse.ArgumentTypeError: naming the id, the closest known ids and every ``riley/`` id.
+    """
+    if env_id in gym.registry:
+        return env_id
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=3)
+    ours = sorted(name for name in gym.registry if name.startswith("riley/"))
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise argparse.ArgumentTypeError(
+        f"unknown environment {env_id!r}{hint} riley-gym's: {', '.join(ours)}; Atari games as "
+        "ALE/<Game>-v5 (e.g. ALE/Breakout-v5); any other registered Gymnasium id works too"
+    )

@@ -10,7 +10,7 @@ Every module is built from plain numbers, never from a Gymnasium space or a Data
 """
 
 from riley_gym.nets.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from riley_gym.nets.cli import parse_bool
+from riley_gym.nets.cli import add_debug_flag, parse_bool, run_script
 from riley_gym.nets.config import (
     Settings,
     SettingsError,
@@ -24,6 +24,7 @@ from riley_gym.nets.device import count_parameters, free_cores, select_device
 from riley_gym.nets.heads import QHead, SigmoidHead, SoftmaxHead
 from riley_gym.nets.mlp import MLP
 from riley_gym.nets.recurrent import SequenceEncoder
+from riley_gym.nets.run_folder import RunFolderError, claim_run_folder
 
 __all__ = [
     "MLP",
@@ -39,6 +40,10 @@ __all__ = [
     "count_parameters",
     "free_cores",
     "parse_bool",
+    "run_script",
+    "add_debug_flag",
+    "RunFolderError",
+    "claim_run_folder",
     "Settings",
     "SettingsError",
     "add_arguments",

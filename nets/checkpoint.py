@@ -118,9 +118,11 @@ def load_checkpoint(
     try:
         record = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, ValueError) as error:
+        # torch's own message suggests weights_only=False, i.e. running the file's code: not quoted.
         raise CheckpointError(
-            f"{path} is not a loadable riley-gym checkpoint (refused by the weights-only loader, which never "
-            f"runs code from the file): {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+            f"{path} is not a riley-gym checkpoint: the safe loader refused it without running "
+            "anything from it (it is not a file train_agent.py or train_kt.py wrote, or it is "
+            "damaged); point to a checkpoint a riley-gym run wrote"
         ) from error
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise CheckpointError(

@@ -137,7 +137,7 @@ def run_ours_paired(config, s, seed):
 
 def run_ours(task, s, seed, out, paired=False):
     from riley_gym.agents import DQN, DQNConfig, make_vector_env
-    from riley_gym.agents.training_run import train_run
+    from riley_gym.agents.training_run import RunConfig, train_run
     from riley_gym.envs.factories import env_factory
 
     common = dict(
@@ -159,11 +159,8 @@ def run_ours(task, s, seed, out, paired=False):
         config = DQNConfig.cartpole(**common, hidden_sizes=tuple(s["hidden"]))
         if paired:
             return run_ours_paired(config, s, seed)
-        summary = train_run(
-            "CartPole-v1",
-            config,
-            s["total"],
-            out,
+        run = RunConfig(
+            total_steps=s["total"],
             eval_interval=s["eval_interval"],
             eval_episodes=10,
             final_eval_episodes=10,
@@ -171,6 +168,7 @@ def run_ours(task, s, seed, out, paired=False):
             target_return=475,
             save_replay=False,
         )
+        summary = train_run("CartPole-v1", config, run, out, overwrite=True)
         reached = summary["reached_target"]
         return {
             "steps_per_second": summary["steps_per_second"],

@@ -56,7 +56,8 @@ DQN_SETTINGS = [
     "1",
     "--buffer-size",
     "100000",
-    "--no-replay-in-checkpoint",
+    "--save-replay",
+    "false",
 ]
 
 

@@ -6,7 +6,12 @@ import csv
 import pytest
 
 from riley_gym.agents import DQNConfig
-from riley_gym.agents.training_run import add_config_arguments, config_from_arguments, train_run
+from riley_gym.agents.training_run import (
+    RunConfig,
+    add_config_arguments,
+    config_from_arguments,
+    train_run,
+)
 
 
 def parser():
@@ -19,7 +24,10 @@ def parser():
 
 @pytest.mark.parametrize("text,value", [("true", True), ("No", False), ("1", True), ("0", False)])
 def test_bool_flags_parse_both_ways(text, value):
-    assert config_from_arguments(parser().parse_args(["--double-dqn", text]), "cartpole").double_dqn is value
+    assert (
+        config_from_arguments(parser().parse_args(["--double-dqn", text]), "cartpole").double_dqn
+        is value
+    )
 
 
 def test_a_misspelt_bool_is_an_error_not_false():
@@ -47,16 +55,10 @@ def test_tensorboard_scalars_match_metrics_csv(tmp_path):
         gradient_steps=2,
         device="cpu",
     )
-    summary = train_run(
-        "CartPole-v1",
-        config,
-        600,
-        tmp_path,
-        eval_interval=200,
-        eval_episodes=2,
-        final_eval_episodes=2,
-        keep_best=False,
+    run = RunConfig(
+        total_steps=600, eval_interval=200, eval_episodes=2, final_eval_episodes=2, keep_best=False
     )
+    summary = train_run("CartPole-v1", config, run, tmp_path)
     assert summary["tensorboard"] is True
     events = event_accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()

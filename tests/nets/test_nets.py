@@ -181,9 +181,10 @@ def test_crafted_pickle_is_refused_without_running_it(tmp_path):
     evil = tmp_path / "evil.pt"
     with open(evil, "wb") as file:
         pickle.dump({"format": "riley-gym-checkpoint", "payload": _Exploit(marker)}, file)
-    with pytest.raises(nets.CheckpointError, match="not a loadable riley-gym checkpoint"):
+    with pytest.raises(nets.CheckpointError, match="not a riley-gym checkpoint") as error:
         nets.load_checkpoint(evil)
     assert not marker.exists()
+    assert "weights_only" not in str(error.value)  # never invite the unsafe loader
     torch_file = tmp_path / "plain.pt"
     torch.save({"weights": torch.zeros(2)}, torch_file)
     with pytest.raises(nets.CheckpointError, match="marker"):

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from riley_gym import nets
+from tests.helpers.scripts import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     "--env",
     "CartPole-v1",
@@ -138,3 +138,50 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     straight_summary = json.loads((tmp_path / "straight" / "summary.json").read_text())
     resumed_summary = json.loads((killed / "summary.json").read_text())
     assert resumed_summary["eval_returns"] == straight_summary["eval_returns"]
+
+
+def test_resume_refuses_other_settings_and_records_a_longer_run(tmp_path):
+    assert run(tmp_path, 1000).returncode == 0
+    refused = run(tmp_path, 1500, "--resume", "--seed", "8", "--learning-rate", "0.01")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "dqn.seed: 7 in the run, 8 now" in refused.stderr
+    assert "dqn.learning_rate: 0.0023 in the run, 0.01 now" in refused.stderr
+    shorter = run(tmp_path, 500, "--resume")
+    assert shorter.returncode == 2 and "the run has done 1000 steps" in shorter.stderr
+    longer = run(tmp_path, 1500, "--resume")
+    assert longer.returncode == 0, longer.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["seed"] == 7 and summary["total_steps"] == 1500
+    assert summary["resumed_changes"] == {"run.total_steps": [1000, 1500]}
+
+
+def test_a_reused_out_folder_is_refused_unless_resumed_or_overwritten(tmp_path):
+    assert run(tmp_path, 500).returncode == 0
+    again = run(tmp_path, 500)
+    assert (
+        again.returncode == 2
+        and "holds another run" in again.stderr
+        and "--overwrite" in again.stderr
+    )
+    stale = tmp_path / "tensorboard" / "events.out.tfevents.stale"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_text("old curves")
+    overwritten = run(tmp_path, 500, "--overwrite")
+    assert overwritten.returncode == 0, overwritten.stderr
+    assert not stale.exists()  # the folder was cleared fully
+    nothing = run(tmp_path / "empty", 500, "--resume")
+    assert nothing.returncode == 2 and "nothing to resume" in nothing.stderr
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--total-steps", "-5"], "--total-steps must be an integer >= 1, got -5"),
+        (["--gamma", "1.5"], "--gamma must be in [0.0, 1.0], got 1.5"),
+        (["--env", "riley/Nope-v0"], "unknown environment 'riley/Nope-v0'"),
+    ],
+)
+def test_bad_flags_are_usage_errors_naming_the_flag(tmp_path, flags, message):
+    result = run(tmp_path, 100, *flags)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "checkpoint.pt").exists()

@@ -193,7 +193,9 @@ def test_resuming_a_finished_run_trains_no_more_epochs(tmp_path):
 
 def test_resume_errors_name_what_is_missing_or_different(tmp_path):
     path = str(tmp_path / "loop.pt")
-    with pytest.raises(ValueError, match="TrainingConfig.resume must be False without a checkpoint_path"):
+    with pytest.raises(
+        ValueError, match="TrainingConfig.resume must be False without a checkpoint_path"
+    ):
         TrainingConfig(resume=True)
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train(DropoutModel(), _batches(), TrainingConfig(checkpoint_path=path, resume=True))
