@@ -1,4 +1,4 @@
-"""Train and score knowledge tracers on a student log: python scripts/train_kt.py --data LOG --model dkt.
+"""Train and score knowledge tracers on a log: python scripts/train_kt.py --data LOG --model dkt.
 
 Reads the log (interactions CSV/Parquet, three-line, pyKT or matrix format), splits it by
 student under --protocol, fits the model(s), scores every test attempt given only earlier
@@ -19,9 +19,7 @@ import os
 import torch
 
 from riley_gym import nets
-from riley_gym.kt.experiments.distillation import TeacherError
 from riley_gym.kt.experiments.runs import (
-    ResumeError,
     add_run_arguments,
     run_settings_from_arguments,
     train_and_report,
@@ -48,7 +46,9 @@ def parser_for(models: list[str]) -> argparse.ArgumentParser:
         help="continue the killed run in --out from its last finished epoch (give the run's "
         "flags again; baselines are refit; same --threads for a bit-identical result)",
     )
+    parser.add_argument("--overwrite", action="store_true", help="delete what --out holds first")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    nets.add_debug_flag(parser)
     parser.add_argument(
         "--teachers",
         nargs="+",
@@ -72,20 +72,19 @@ def main() -> None:
         protocol, plan, configs = run_settings_from_arguments(args, models, args.seed)
     except nets.SettingsError as error:
         parser.error(f"{nets.flag_of(error.field)} must be {error.allowed}, got {error.value!r}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
     threads = args.threads or nets.free_cores()
     torch.set_num_threads(threads)
     out = args.out or os.path.join(
         "runs", "kt", f"{args.model}-{protocol.protocol}-seed{args.seed}"
     )
-    try:
-        summary = train_and_report(
-            models, args.data, out, protocol, test=args.test, data_format=args.format,
-            configs=configs, plan=plan, progress=not args.no_progress,
-            extra={"threads": threads, "command": vars(args)}, resume=args.resume,
-            teachers=args.teachers,
-        )  # fmt: skip
-    except (ResumeError, TeacherError) as error:
-        parser.error(str(error))
+    summary = train_and_report(
+        models, args.data, out, protocol, test=args.test, data_format=args.format,
+        configs=configs, plan=plan, progress=not args.no_progress,
+        extra={"threads": threads, "command": vars(args)}, resume=args.resume,
+        teachers=args.teachers, overwrite=args.overwrite,
+    )  # fmt: skip
     rows = summary["models"].values() if "models" in summary else [summary]
     keys = ("model", "test_auc", "test_acc", "test_rmse", "train_seconds", "seconds_per_epoch")
     for row in rows:
@@ -94,4 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    nets.run_script(main)

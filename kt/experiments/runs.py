@@ -21,7 +21,6 @@ import dataclasses
 import itertools
 import json
 import os
-import re
 import resource
 import time
 import warnings
@@ -60,7 +59,6 @@ __all__ = [
 
 # The script's --seed sets every seed; --out and --resume set where and whether to checkpoint.
 _SKIPPED_FIELDS = {"seed", "training", *CHECKPOINT_FIELDS}
-_CHECKPOINT_NAME = re.compile(r"checkpoint(_fold\d+)?(_refit)?\.pt")
 
 
 class ResumeError(ValueError):
@@ -182,31 +180,14 @@ def _model_factory(
     return make_model
 
 
-def _start_run(out: Path, folders: list[Path], settings: dict[str, Any]) -> None:
-    """Clear a previous run's summary and checkpoints from ``out`` and record the settings.
-
-    (A stale summary or checkpoint would pass for this run's.)
-    """
-    stale = [out / SUMMARY_FILE] + [
-        path
-        for folder in folders
-        if folder.is_dir()
-        for path in folder.iterdir()
-        if _CHECKPOINT_NAME.fullmatch(path.name)
-    ]
-    for path in stale:
-        path.unlink(missing_ok=True)
+def _start_run(out: Path, settings: dict[str, Any]) -> None:
+    """Record the settings a run starts with (``run.json``)."""
     record = {"settings": settings, "torch_threads": torch.get_num_threads()}
     (out / RUN_FILE).write_text(json.dumps(record, indent=2))
 
 
 def _check_resumable(out: Path, settings: dict[str, Any]) -> None:
     """Raise ``ResumeError`` unless ``out`` holds an unfinished run started with ``settings``."""
-    if not (out / RUN_FILE).is_file():
-        raise ResumeError(
-            f"nothing to resume in {out}: no {RUN_FILE}, which a run writes when it starts; "
-            "run without --resume to start one"
-        )
     if (out / SUMMARY_FILE).is_file():
         raise ResumeError(
             f"nothing to resume in {out}: the run there finished ({SUMMARY_FILE} exists); "
@@ -240,6 +221,7 @@ def train_and_report(
     extra: dict[str, Any] | None = None,
     resume: bool = False,
     teachers: list[str] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Fit and score each named model under a protocol and write its files.
 
@@ -263,6 +245,8 @@ def train_and_report(
         extra: more plain values to record in ``summary.json``.
         resume: continue the unfinished run in ``out`` (same arguments as when it started):
             neural models from their last finished epoch, baselines refit.
+        overwrite: delete what ``out`` holds first (without it, or ``resume``, a folder holding
+            a run is refused: ``nets.claim_run_folder``).
         teachers: run folders of saved models whose mean prediction is the training target
             (``kt.experiments.distillation.load_teachers``; models that early-stop only). The
             summary adds ``teachers`` and ``teachers_test_auc`` (their mean prediction scored
@@ -272,8 +256,10 @@ def train_and_report(
         The summary written to ``out/summary.json``.
 
     Raises:
-        ResumeError: with ``resume``, if ``out`` holds no run, a finished one, or one started
-            with other settings (each differing setting is named).
+        nets.RunFolderError: if ``out`` holds a run and neither ``resume`` nor ``overwrite`` is
+            given, or ``resume`` finds no run.
+        ResumeError: with ``resume``, if the run in ``out`` finished, or started with other
+            settings (each differing setting is named).
         TeacherError: if a teacher run cannot teach this one (see ``load_teachers``).
         ValueError: for unknown models, or teachers for a model that cannot learn from them.
     """
@@ -304,11 +290,11 @@ def train_and_report(
     if teachers:
         device = getattr(configs[models[0]], "device", None)
         teacher, teacher_records = load_teachers(teachers, data, test, protocol, device)
-    out.mkdir(parents=True, exist_ok=True)
+    out = nets.claim_run_folder(out, resume, overwrite, (RUN_FILE, SUMMARY_FILE))
     if resume:
         _check_resumable(out, settings)
     else:
-        _start_run(out, list(folders.values()), settings)
+        _start_run(out, settings)
     table, report = read_log(data, format=data_format)
     test_table, test_report = read_log(test, format=data_format) if test else (None, None)
     summaries, predictions = {}, {}

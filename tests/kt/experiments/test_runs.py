@@ -170,7 +170,7 @@ def test_kfold_run_with_a_baseline_resumes_each_fold_from_its_own_checkpoint(log
 
 
 def test_resume_refuses_an_empty_folder_a_finished_run_and_other_settings(log, tmp_path):
-    with pytest.raises(ResumeError, match="nothing to resume .* no run.json"):
+    with pytest.raises(nets.RunFolderError, match="nothing to resume .*run.json"):
         run(log, tmp_path / "empty", resume=True)
     out = tmp_path / "run"
     run(log, out, max_epochs=1)
@@ -188,18 +188,17 @@ def test_resume_refuses_an_empty_folder_a_finished_run_and_other_settings(log, t
     assert run(log, out, max_epochs=1, resume=True)["epochs_run"] == 1
 
 
-def test_a_fresh_run_clears_the_previous_runs_checkpoint_and_summary(log, tmp_path):
+def test_a_reused_folder_is_refused_unless_overwritten_which_clears_it(log, tmp_path):
     run(log, tmp_path, max_epochs=2)
     payload, _ = nets.load_checkpoint(tmp_path / "checkpoint.pt")
     assert payload["epochs_done"] == 2
-    with pytest.raises(
-        FileNotFoundError, match="no such file"
-    ):  # fails after clearing, before any epoch
-        protocol, plan, configs = run_settings(["dkt"])
-        train_and_report(
-            ["dkt"], str(tmp_path / "missing.csv"), tmp_path, protocol, configs=configs
-        )
-    assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "summary.json").exists()
+    protocol, plan, configs = run_settings(["dkt"])
+    with pytest.raises(nets.RunFolderError, match="holds another run .*run.json, summary.json"):
+        train_and_report(["dkt"], str(log), tmp_path, protocol, configs=configs)
+    with pytest.raises(FileNotFoundError, match="no such file"):  # after clearing, before training
+        missing = str(tmp_path / "missing.csv")
+        train_and_report(["dkt"], missing, tmp_path, protocol, configs=configs, overwrite=True)
+    assert [path.name for path in tmp_path.iterdir()] == ["run.json"]  # the rest was cleared
 
 
 def test_script_resume_flag_reports_a_refusal_without_a_traceback(tmp_path):
