@@ -1,4 +1,5 @@
-"""Checkpoints that hold tensors, state_dicts and plain values, and never unpickle arbitrary objects.
+"""Checkpoints that hold tensors, state_dicts and plain values,
+and never unpickle arbitrary objects.
 
 A checkpoint file is ``torch.save`` of a dict with a format marker, the config as a JSON
 string, and a payload of tensors, state_dicts and JSON-like values (numbers, strings,
@@ -28,7 +29,8 @@ class CheckpointError(ValueError):
 
 
 def _to_safe(value: Any, where: str) -> Any:
-    """Convert numpy values to tensors/Python numbers and reject anything weights_only cannot load."""
+    """Convert numpy values to tensors/Python numbers and reject anything
+    weights_only cannot load."""
     if (
         isinstance(value, torch.Tensor)
         or value is None
@@ -47,8 +49,8 @@ def _to_safe(value: Any, where: str) -> Any:
         converted = [_to_safe(item, f"{where}[{i}]") for i, item in enumerate(value)]
         return converted if isinstance(value, list) else tuple(converted)
     raise TypeError(
-        f"checkpoint payload at {where} has type {type(value).__name__}; allowed are tensors, numpy arrays, "
-        "numbers, strings, None, and lists/tuples/dicts of them"
+        f"checkpoint payload at {where} has type {type(value).__name__}; allowed are tensors, "
+        "numpy arrays, numbers, strings, None, and lists/tuples/dicts of them"
     )
 
 
@@ -119,8 +121,9 @@ def load_checkpoint(
         record = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, ValueError) as error:
         raise CheckpointError(
-            f"{path} is not a loadable riley-gym checkpoint (refused by the weights-only loader, which never "
-            f"runs code from the file): {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+            f"{path} is not a loadable riley-gym checkpoint (refused by the weights-only loader, "
+            "which never runs code from the file): "
+            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
         ) from error
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise CheckpointError(
@@ -128,6 +131,7 @@ def load_checkpoint(
         )
     if record.get("version") != VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint version {record.get('version')!r}; this code reads version {VERSION}"
+            f"{path} has checkpoint version {record.get('version')!r}; this code "
+            f"reads version {VERSION}"
         )
     return record["payload"], json.loads(record["config_json"])

@@ -1,4 +1,5 @@
-"""agents.training_run: command-line flags from DQNConfig, and TensorBoard scalars beside metrics.csv."""
+"""agents.training_run: command-line flags from DQNConfig,
+and TensorBoard scalars beside metrics.csv."""
 
 import argparse
 import csv
@@ -19,7 +20,10 @@ def parser():
 
 @pytest.mark.parametrize("text,value", [("true", True), ("No", False), ("1", True), ("0", False)])
 def test_bool_flags_parse_both_ways(text, value):
-    assert config_from_arguments(parser().parse_args(["--double-dqn", text]), "cartpole").double_dqn is value
+    assert (
+        config_from_arguments(parser().parse_args(["--double-dqn", text]), "cartpole").double_dqn
+        is value
+    )
 
 
 def test_a_misspelt_bool_is_an_error_not_false():
