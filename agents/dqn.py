@@ -1,4 +1,5 @@
-"""Deep Q-Networks that estimate E[R | A, S]: Double DQN with optional dueling head and n-step returns.
+"""Deep Q-Networks that estimate E[R | A, S]:
+Double DQN with optional dueling head and n-step returns.
 
 The network's outputs are not probabilities but expected discounted returns, one per action.
 Papers: Mnih et al. 2015 (Nature DQN: replay, target network, Huber loss, epsilon-greedy);
@@ -74,9 +75,10 @@ class DQNConfig(nets.Settings):
     learning_rate_decay_steps: int = field(
         default=0,
         metadata=_help(
-            "env steps of a linear learning-rate decay to learning_rate_end (0: constant learning_rate); decaying step "
-            "sizes let Q settle on Q* instead of hovering around it (8x8 GridWorld, 30k steps, seeds 0-5: max |Q - Q*| at most "
-            "0.001 instead of 0.008-0.047 with a constant rate)"
+            "env steps of a linear learning-rate decay to learning_rate_end (0: constant "
+            "learning_rate); decaying step sizes let Q settle on Q* instead of hovering around it "
+            "(8x8 GridWorld, 30k steps, seeds 0-5: max |Q - Q*| at most 0.001 instead of "
+            "0.008-0.047 with a constant rate)"
         ),
     )
     adam_eps: float = field(
@@ -124,16 +126,17 @@ class DQNConfig(nets.Settings):
     flush_denormal: bool = field(
         default=True,
         metadata=_help(
-            "flush subnormal floats to zero during training phases (CPU; see DQN.train_phase): Adam's first moment decays "
-            "into subnormals on dead units, which made fused Adam ~10x slower"
+            "flush subnormal floats to zero during training phases (CPU; see DQN.train_phase): "
+            "Adam's first moment decays into subnormals on dead units, which made "
+            "fused Adam ~10x slower"
         ),
     )
     hand_backward: bool = field(
         default=True,
         metadata=_help(
-            "MLP Q-networks: gradient steps with the backward written out (agents/mlp_update.py): a CartPole "
-            "training phase 0.75 instead of 1.27 ms per update with Double DQN, 0.61 instead of 1.14 without (1 thread); "
-            "same arithmetic (False: autograd)"
+            "MLP Q-networks: gradient steps with the backward written out (agents/mlp_update.py): "
+            "a CartPole training phase 0.75 instead of 1.27 ms per update with Double DQN, 0.61 "
+            "instead of 1.14 without (1 thread); same arithmetic (False: autograd)"
         ),
     )
 
@@ -190,10 +193,11 @@ class DQNConfig(nets.Settings):
 
     @classmethod
     def gridworld(cls, **overrides) -> DQNConfig:
-        """Small one-hot gridworlds: a small MLP, fast target updates, short exploration, and a learning
-        rate decaying to 0 over 50k steps (train_agent.py's default length; give a longer run a longer
-        ``learning_rate_decay_steps``): Q settles on Q* (8x8 map, 50k steps, seeds 0-5: max |Q - Q*|
-        under 0.0005 and the greedy policy optimal on all six; with a constant rate 0.005-0.08 and three)."""
+        """Small one-hot gridworlds: a small MLP, fast target updates, short exploration, and a
+        learning rate decaying to 0 over 50k steps (train_agent.py's default length; give a longer
+        run a longer ``learning_rate_decay_steps``): Q settles on Q* (8x8 map, 50k steps, seeds 0-5:
+        max |Q - Q*| under 0.0005 and the greedy policy optimal on all six; with a constant rate
+        0.005-0.08 and three)."""
         settings = dict(
             learning_rate=1e-3,
             batch_size=64,
@@ -214,7 +218,8 @@ class DQNConfig(nets.Settings):
 
     @classmethod
     def student(cls, **overrides) -> DQNConfig:
-        """The simulated student (flattened Dict observation): episodes of tens of steps, n-step 3."""
+        """The simulated student (flattened Dict observation):
+        episodes of tens of steps, n-step 3."""
         settings = dict(
             learning_rate=5e-4,
             batch_size=128,
@@ -325,7 +330,8 @@ class DQN:
         ):  # channels-last convolutions: 8-10% faster Breakout updates on CPU (A/B, 1 thread)
             self.online.to(memory_format=torch.channels_last)
             self.target.to(memory_format=torch.channels_last)
-        # The target sync copies these tensors in place (built once: state_dict() per copy cost 40 of its 50 us on CartPole).
+        # The target sync copies these tensors in place (built once:
+        # state_dict() per copy cost 40 of its 50 us on CartPole).
         self._sync_pairs = (
             [*self.target.parameters(), *self.target.buffers()],
             [*self.online.parameters(), *self.online.buffers()],
@@ -335,8 +341,9 @@ class DQN:
         self.optimizer = torch.optim.Adam(
             self._parameters, lr=config.learning_rate, eps=config.adam_eps, fused=True
         )
-        # ReLU MLPs act and value targets through ReluMLP (the module's kernels, no module dispatch), and train
-        # through MLPUpdate's hand-written backward unless hand_backward is off; other networks through modules and autograd.
+        # ReLU MLPs act and value targets through ReluMLP (the module's kernels, no module
+        # dispatch), and train through MLPUpdate's hand-written backward unless hand_backward is
+        # off; other networks through modules and autograd.
         plain_mlp = relu_mlp_linears(self.online) is not None
         self.online_forward = ReluMLP(self.online) if plain_mlp else self.online
         self.target_forward = ReluMLP(self.target) if plain_mlp else self.target
@@ -441,7 +448,8 @@ class DQN:
                 next_q_target = self.target_forward(batch.next_obs)  # (B, A)
             # A separate no-grad online pass over next_obs keeps it out of the backward: 49% of a
             # Breakout update was convolution backward; for the CartPole MLP it beat one grad pass
-            # over cat([obs, next_obs]) by ~10% end to end (the backward then covers B rows, not 2B).
+            # over cat([obs, next_obs]) by ~10% end to end
+            # (the backward then covers B rows, not 2B).
             next_q_online = (
                 self.online(batch.next_obs) if self.config.double_dqn else None
             )  # (B, A)
@@ -565,7 +573,8 @@ class DQN:
         self.after_end[:] = False
 
     def _real_next_obs(self, raw_next, ended: np.ndarray, info: dict) -> np.ndarray:
-        """(n_envs, *obs_shape) true next observations: SAME_STEP puts final ones in info["final_obs"]."""
+        """(n_envs, *obs_shape) true next observations:
+        SAME_STEP puts final ones in info["final_obs"]."""
         next_obs = self.adapter(raw_next)
         if self.autoreset_mode == AutoresetMode.SAME_STEP and ended.any():
             real = next_obs.copy()
@@ -658,7 +667,8 @@ class DQN:
         Args:
             path: destination file (written atomically).
             include_replay: store the replay buffer (needed for an exact resume).
-            extra: more plain values to store (e.g. a script's metric history), returned by ``load``.
+            extra: more plain values to store (e.g. a script's metric history),
+                returned by ``load``.
         """
         payload = {
             "online": self.online.state_dict(),
@@ -748,8 +758,9 @@ class DQN:
             )
             if not np.array_equal(self.obs, saved_obs):
                 raise ValueError(
-                    "replaying the saved episodes did not reproduce the saved observations: the env is not "
-                    "deterministic given its seed and actions, so an exact resume is impossible"
+                    "replaying the saved episodes did not reproduce the saved observations: the "
+                    "env is not deterministic given its seed and actions, so an exact resume is "
+                    "impossible"
                 )
             self.after_end = np.asarray(collector["after_end"], dtype=bool)
             self.episode_return = np.asarray(collector["episode_return"], dtype=np.float64).copy()

@@ -81,8 +81,8 @@ class ReluMLP:
     once: the same kernels as the module's forward without module dispatch, new ReLU outputs
     or autograd (no gradients flow through it; ``MLPUpdate`` writes its own backward). One
     CartPole observation: 16 us instead of 40 (the module under ``inference_mode``); a training
-    phase's 8192 next observations through the target network: 9.5 ms instead of 15.6 (1 thread). The views
-    follow in-place updates of the parameters (optimizer steps, target copies, loading a
+    phase's 8192 next observations through the target network: 9.5 ms instead of 15.6 (1 thread).
+    The views follow in-place updates of the parameters (optimizer steps, target copies, loading a
     state dict), not replaced parameters.
 
     Raises:
@@ -93,10 +93,12 @@ class ReluMLP:
         linears = relu_mlp_linears(network)
         if linears is None:
             raise ValueError(
-                "ReluMLP needs a Linear/ReLU network ending in a Linear layer (see relu_mlp_linears)"
+                "ReluMLP needs a Linear/ReLU network ending in a Linear layer "
+                "(see relu_mlp_linears)"
             )
         self.linears = linears
-        # Detached views share the parameters' storage (they see every in-place update) but carry no autograd history.
+        # Detached views share the parameters' storage
+        # (they see every in-place update) but carry no autograd history.
         self.weights_t = [layer.weight.detach().t() for layer in linears]  # (in, out) each
         self.biases = [layer.bias.detach() for layer in linears]
 
@@ -107,7 +109,8 @@ class ReluMLP:
     def forward_keeping_inputs(
         self, inputs: torch.Tensor
     ) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """(rows, features) -> (the input of each layer, kept for a backward; (rows, n_actions) output)."""
+        """(rows, features) -> (the input of each layer, kept for a backward;
+        (rows, n_actions) output)."""
         layer_inputs, x, last = [], inputs, len(self.linears) - 1
         for index, (weight_t, bias) in enumerate(zip(self.weights_t, self.biases)):
             layer_inputs.append(x)
@@ -144,7 +147,8 @@ class MLPUpdate:
         ordered = [p for layer in linears for p in (layer.weight, layer.bias)]
         if len(group) != 1 or {id(p) for p in group[0]["params"]} != {id(p) for p in ordered}:
             raise ValueError(
-                "MLPUpdate needs an optimizer with one parameter group holding exactly the network's parameters"
+                "MLPUpdate needs an optimizer with one parameter group holding exactly the "
+                "network's parameters"
             )
         if (
             not isinstance(optimizer, torch.optim.Adam)

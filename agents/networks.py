@@ -65,7 +65,8 @@ def _flat_size(space: spaces.Space, where: str) -> int:
     if isinstance(space, spaces.Tuple):
         return sum(_flat_size(sub, f"{where}[{i}]") for i, sub in enumerate(space.spaces))
     raise TypeError(
-        f"{where} is a {type(space).__name__}; DQN accepts Box, Discrete, MultiBinary, and Dict/Tuple of them"
+        f"{where} is a {type(space).__name__}; DQN accepts Box, Discrete, MultiBinary, and "
+        "Dict/Tuple of them"
     )
 
 
@@ -94,7 +95,8 @@ class QNetwork(nn.Module):
     """Torso (Nature CNN or MLP) followed by a ``nets.QHead``: obs -> E[R | A, S] per action.
 
     Args:
-        obs_shape: shape of one adapted observation: (channels, height, width) for images, (features,) else.
+        obs_shape: shape of one adapted observation: (channels, height, width) for images,
+            (features,) else.
         n_actions: number of discrete actions.
         is_image: use the Nature CNN torso (uint8 frames, scaled inside).
         hidden_sizes: MLP widths (ignored for images).

@@ -1,4 +1,5 @@
-"""Replay buffers for DQN: a plain one for vector observations and one that stores each Atari frame once.
+"""Replay buffers for DQN: a plain one for vector observations and one that stores
+each Atari frame once.
 
 Both keep one ring per environment stream of a vector env (``n_envs`` rings of
 ``ceil(capacity / n_envs)`` entries), in preallocated numpy arrays, so that n-step
@@ -194,7 +195,8 @@ class _StreamRings:
             value = np.asarray(state[name])
             if value.shape != np.shape(current):
                 raise ValueError(
-                    f"replay state {name!r} has shape {value.shape}, this buffer needs {np.shape(current)}"
+                    f"replay state {name!r} has shape {value.shape}, this buffer "
+                    f"needs {np.shape(current)}"
                 )
             if isinstance(current, np.ndarray):
                 current[...] = value
@@ -208,12 +210,14 @@ class _StreamRings:
 
     @property
     def bytes_per_transition(self) -> float:
-        """Bytes per stored entry at full capacity (the frame buffer also spends one entry per episode end)."""
+        """Bytes per stored entry at full capacity (the frame buffer also spends one entry
+        per episode end)."""
         return self.nbytes / (self.slots * self.n_envs)
 
 
 class ReplayBuffer(_StreamRings):
-    """Stores obs and next_obs of every transition: for vector observations (and as the naive reference).
+    """Stores obs and next_obs of every transition: for vector observations
+    (and as the naive reference).
 
     Args:
         capacity: transitions held (split evenly over the streams).
@@ -240,7 +244,8 @@ class ReplayBuffer(_StreamRings):
         self.next_obs = np.zeros((n_envs, self.slots, *obs_shape), dtype=obs_dtype)
 
     def add(self, obs, actions, rewards, terminated, truncated, next_obs, mask=None) -> None:
-        """Store one vector step: each argument is (n_envs, ...); ``mask`` (n_envs,) bool picks the rows stored."""
+        """Store one vector step: each argument is (n_envs, ...); ``mask``
+        (n_envs,) bool picks the rows stored."""
         if mask is None or mask.all():  # every row (the usual case): no row gathers
             rows = self.all_streams
         else:
@@ -324,9 +329,8 @@ class FrameReplayBuffer(_StreamRings):
         last = self.written[env] - 1  # the previous episode's final-frame entry, if any
         if last >= 0 and not self.is_transition[env, last % self.slots]:
             if np.array_equal(self._stacks(np.array([env]), np.array([last]))[0], obs):
-                self.pending[env] = (
-                    True  # the stack goes on (an Atari life loss): the final entry starts this episode
-                )
+                # The stack goes on (an Atari life loss): the final entry starts this episode.
+                self.pending[env] = True
                 return
         older, newest = obs[:-1], obs[-1]
         if np.array_equal(older, np.broadcast_to(newest, older.shape)):
@@ -335,8 +339,9 @@ class FrameReplayBuffer(_StreamRings):
             zero_pad = True
         else:
             raise ValueError(
-                f"stream {env}: the first observation of an episode must be a zero- or repeat-padded frame "
-                "stack for FrameReplayBuffer; use ReplayBuffer for this environment"
+                f"stream {env}: the first observation of an episode must be a zero- or "
+                "repeat-padded frame stack for FrameReplayBuffer; use ReplayBuffer "
+                "for this environment"
             )
         slot = self.written[env] % self.slots
         self.frames[env, slot], self.first[env, slot], self.zero_pad[env, slot] = (
@@ -349,7 +354,8 @@ class FrameReplayBuffer(_StreamRings):
         self.pending[env] = True
 
     def add(self, obs, actions, rewards, terminated, truncated, next_obs, mask=None) -> None:
-        """Store one vector step of (n_envs, stack, H, W) uint8 observations; see ``ReplayBuffer.add``."""
+        """Store one vector step of (n_envs, stack, H, W) uint8 observations;
+        see ``ReplayBuffer.add``."""
         rows = np.arange(self.n_envs) if mask is None else np.flatnonzero(mask)
         for env in rows[~self.pending[rows]]:  # episode starts: store the reset frame first
             self._write_first(int(env), obs[env])
@@ -368,7 +374,8 @@ class FrameReplayBuffer(_StreamRings):
         self.pending[rows] = ~ended  # after an end, the next add starts a new episode
 
     def _stacks(self, envs: np.ndarray, newest: np.ndarray) -> np.ndarray:
-        """(B,) env and absolute newest entry -> (B, stack, H, W) uint8 stacks, padded at episode starts."""
+        """(B,) env and absolute newest entry -> (B, stack, H, W) uint8 stacks,
+        padded at episode starts."""
         back = np.arange(self.stack - 1, -1, -1)  # (stack,) frames back from the newest
         rows = envs[:, None]  # (B, 1)
         firsts = self.first[

@@ -28,7 +28,8 @@ __all__ = ["sb3_paired_agent"]
 
 
 def sb3_paired_agent(env_id: str, config, sb3_model):
-    """A ``DQN`` that draws SB3's random numbers for ``config.seed`` and starts from ``sb3_model``'s weights.
+    """A ``DQN`` that draws SB3's random numbers for ``config.seed`` and starts from
+    ``sb3_model``'s weights.
 
     Args:
         env_id: a Gymnasium id with a Discrete action space (one env, as SB3's DummyVecEnv).
@@ -75,7 +76,8 @@ def sb3_paired_agent(env_id: str, config, sb3_model):
         stored = int(agent.buffer.written[0])
         if stored > config.buffer_size:
             raise ValueError(
-                f"the replay buffer wrapped ({stored} > {config.buffer_size} transitions): SB3's sampling is not reproduced past that"
+                f"the replay buffer wrapped ({stored} > {config.buffer_size} transitions): SB3's "
+                "sampling is not reproduced past that"
             )
         entries = []
         for _ in range(rows // config.batch_size):

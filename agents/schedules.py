@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class LinearSchedule:
-    """A value moving linearly from ``start`` to ``end`` over ``duration`` steps, then held at ``end``.
+    """A value moving linearly from ``start`` to ``end`` over ``duration`` steps,
+    then held at ``end``.
 
     Nature DQN anneals epsilon from 1.0 to 0.1 over the first million frames this way.
 

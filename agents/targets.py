@@ -1,4 +1,5 @@
-"""The (Double) DQN regression target, shared by ``DQN.update`` and the hand-written ``MLPUpdate``."""
+"""The (Double) DQN regression target, shared by ``DQN.update`` and the
+hand-written ``MLPUpdate``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ def td_target(
 ) -> torch.Tensor:
     """The (Double) DQN regression target.
 
-        a* = argmax_a Q_online(s', a)          (Double DQN; argmax_a Q_target(s', a) without next_q_online)
+        a* = argmax_a Q_online(s', a)          (Double DQN; argmax_a Q_target(s', a)
+                                                without next_q_online)
         y  = R + gamma^k * (1 - terminated) * Q_target(s', a*)
 
     Args:

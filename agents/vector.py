@@ -23,7 +23,8 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 
 def episode_seed(base_seed: int, episode: int) -> int:
-    """The reset seed of episode ``episode`` of a stream seeded with ``base_seed`` (independent streams)."""
+    """The reset seed of episode ``episode`` of a stream seeded with ``base_seed``
+    (independent streams)."""
     return int(
         np.random.SeedSequence([int(base_seed), int(episode)]).generate_state(1)[0] % 2**31
     )  # ALE takes int32 seeds
@@ -60,7 +61,8 @@ class SeededEpisodes(gym.Wrapper):
         return {"base_seed": self.base_seed, "episode": self.episode, "actions": list(self.actions)}
 
     def restore(self, state: dict):
-        """Reset into episode ``state["episode"]`` and replay its actions; returns the current observation."""
+        """Reset into episode ``state["episode"]`` and replay its actions;
+        returns the current observation."""
         self.base_seed, self.episode = int(state["base_seed"]), int(state["episode"]) - 1
         obs, _ = self.reset()
         for action in state["actions"]:

@@ -1,4 +1,5 @@
-"""Throughput of the simulated student envs (student-steps per second), for scripts/bench_envs.py."""
+"""Throughput of the simulated student envs (student-steps per second),
+for scripts/bench_envs.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from riley_gym.envs.student_vector import StudentVectorEnv
 def _best_rate(
     run_block: Callable[[], int], min_seconds: float, repeats: int
 ) -> tuple[float, list[float]]:
-    """Runs ``run_block`` (returns student-steps done) for ``min_seconds`` per repeat; best and all rates."""
+    """Runs ``run_block`` (returns student-steps done) for ``min_seconds`` per repeat;
+    best and all rates."""
     rates = []
     for _ in range(repeats):
         done, start = 0, time.perf_counter()

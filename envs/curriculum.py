@@ -51,7 +51,8 @@ class Skill:
             raise ValueError(f"Skill: name must be a non-empty string, got {self.name!r}")
         if isinstance(self.prerequisites, str):
             raise TypeError(
-                f"Skill {self.name!r}: prerequisites must be a list of skill names, got the string {self.prerequisites!r}"
+                f"Skill {self.name!r}: prerequisites must be a list of skill names, got the string "
+                f"{self.prerequisites!r}"
             )
         object.__setattr__(self, "prerequisites", tuple(self.prerequisites))
         for prerequisite in self.prerequisites:
@@ -161,12 +162,14 @@ class Curriculum:
             for prerequisite in skill.prerequisites:
                 if prerequisite not in known:
                     raise ValueError(
-                        f"{where}: skill {skill.name!r} has unknown prerequisite {prerequisite!r}; known skills: {skill_names}"
+                        f"{where}: skill {skill.name!r} has unknown prerequisite {prerequisite!r}; "
+                        f"known skills: {skill_names}"
                     )
         for exercise in self.exercises:
             if exercise.skill not in known:
                 raise ValueError(
-                    f"{where}: exercise {exercise.name!r} names unknown skill {exercise.skill!r}; known skills: {skill_names}"
+                    f"{where}: exercise {exercise.name!r} names unknown skill {exercise.skill!r}; "
+                    f"known skills: {skill_names}"
                 )
         self.topological_order()  # raises on a cycle
 
@@ -211,7 +214,8 @@ class Curriculum:
 
     @property
     def prerequisites(self) -> np.ndarray:
-        """``(n_skills, n_skills)`` bool; ``[i, j]`` is True when skill j is a prerequisite of skill i."""
+        """``(n_skills, n_skills)`` bool; ``[i, j]`` is True when skill j is a
+        prerequisite of skill i."""
         index = {name: i for i, name in enumerate(self.skill_names)}
         matrix = np.zeros((self.n_skills, self.n_skills), dtype=bool)
         for i, skill in enumerate(self.skills):
@@ -258,7 +262,8 @@ class Curriculum:
             if not ready:
                 cycle = [names[i] for i in sorted(remaining)]
                 raise ValueError(
-                    f"curriculum {self.name!r}: the prerequisites contain a cycle among the skills {cycle}"
+                    f"curriculum {self.name!r}: the prerequisites contain a cycle "
+                    f"among the skills {cycle}"
                 )
             first = ready[0]
             order.append(first)
@@ -294,7 +299,8 @@ class Curriculum:
             values = np.asarray(values, dtype=np.float64)
             if values.shape != (self.n_exercises,):
                 raise ValueError(
-                    f"curriculum {self.name!r}: {field} must have shape ({self.n_exercises},), got {values.shape}"
+                    f"curriculum {self.name!r}: {field} must have shape ({self.n_exercises},), got "
+                    f"{values.shape}"
                 )
             exercises = [
                 dataclasses.replace(e, **{field: float(v)}) for e, v in zip(exercises, values)
@@ -332,7 +338,8 @@ class Curriculum:
         """
         if not isinstance(data, Mapping):
             raise TypeError(
-                f"curriculum: expected a mapping with 'name', 'skills', 'exercises', got {type(data).__name__}"
+                "curriculum: expected a mapping with 'name', 'skills', 'exercises', got "
+                f"{type(data).__name__}"
             )
         _check_keys(
             data,
@@ -384,7 +391,8 @@ class Curriculum:
                     import yaml  # optional dependency, imported only for YAML curricula
                 except ImportError as error:
                     raise ImportError(
-                        f"{path}: reading a YAML curriculum needs PyYAML (pip install pyyaml); or write it as JSON"
+                        f"{path}: reading a YAML curriculum needs PyYAML (pip install pyyaml); or "
+                        "write it as JSON"
                     ) from error
                 data = yaml.safe_load(text)
             elif suffix == ".json":
@@ -423,10 +431,12 @@ def load_curriculum(
         if Path(curriculum).is_file():
             return Curriculum.from_file(curriculum)
         raise ValueError(
-            f"curriculum {str(curriculum)!r} is neither a bundled curriculum {list(BUNDLED_CURRICULA)} nor an existing file"
+            f"curriculum {str(curriculum)!r} is neither a bundled curriculum "
+            f"{list(BUNDLED_CURRICULA)} nor an existing file"
         )
     raise TypeError(
-        f"curriculum must be a bundled name, a path, a dict or a Curriculum, got {type(curriculum).__name__}"
+        "curriculum must be a bundled name, a path, a dict or a Curriculum, got "
+        f"{type(curriculum).__name__}"
     )
 
 
@@ -453,5 +463,6 @@ def _check_keys(entry: Any, required: set[str], optional: set[str], where: str) 
     unknown = sorted(set(entry) - required - optional)
     if unknown:
         raise ValueError(
-            f"{where} ({entry.get('name', 'unnamed')!r}): unknown keys {unknown}; allowed: {sorted(required | optional)}"
+            f"{where} ({entry.get('name', 'unnamed')!r}): unknown keys {unknown}; allowed: "
+            f"{sorted(required | optional)}"
         )

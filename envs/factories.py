@@ -1,4 +1,5 @@
-"""Environment factories by id: what an agent trains and is evaluated on, without parsing ids itself.
+"""Environment factories by id: what an agent trains and is evaluated on,
+without parsing ids itself.
 
 ``env_factory(env_id, env_kwargs)`` gives an object with ``env_id``, ``make(training,
 render_mode)`` (one environment) and ``make_vector(num_envs)`` (a native vector env, or None
@@ -42,7 +43,8 @@ def atari_game(env_id: str) -> str:
 
 @dataclass(frozen=True)
 class GymEnvFactory:
-    """A registered Gymnasium id made with ``gym.make`` (the same env for training and evaluation)."""
+    """A registered Gymnasium id made with ``gym.make``
+    (the same env for training and evaluation)."""
 
     env_id: str
     env_kwargs: dict = field(default_factory=dict)

@@ -157,7 +157,8 @@ class BKTParams:
 
 @dataclass(frozen=True)
 class IRTParams:
-    """Parameters of the ``irt`` dynamics (difficulty and guess come from the curriculum's exercises).
+    """Parameters of the ``irt`` dynamics (difficulty and guess come from the
+    curriculum's exercises).
 
     Per-skill fields take a scalar (every skill) or one value per skill in curriculum order.
     """
@@ -194,7 +195,8 @@ class IRTParams:
         _check_per_skill(self.prerequisite_damping, "prerequisite_damping", "IRTParams", 0.0, 1.0)
         if not 0.0 < self.mastery_threshold < 1.0:
             raise ValueError(
-                f"IRTParams.mastery_threshold: {self.mastery_threshold} is outside the allowed range (0, 1)"
+                f"IRTParams.mastery_threshold: {self.mastery_threshold} is outside the "
+                "allowed range (0, 1)"
             )
 
     def to_dict(self) -> dict:
@@ -287,7 +289,8 @@ class StudentDynamics:
             or n_students < 1
         ):
             raise ValueError(
-                f"{type(self).__name__}.init_state: n_students must be a positive int, got {n_students!r}"
+                f"{type(self).__name__}.init_state: n_students must be a positive "
+                f"int, got {n_students!r}"
             )
         state = self.empty_state(int(n_students))
         self.reset_students(state, None, rng)
@@ -298,7 +301,8 @@ class StudentDynamics:
         raise NotImplementedError
 
     def p_correct(self, state) -> np.ndarray:
-        """True probability of a correct answer to every exercise now, ``(n_students, n_exercises)``."""
+        """True probability of a correct answer to every exercise now,
+        ``(n_students, n_exercises)``."""
         raise NotImplementedError
 
     def p_correct_of(self, state, exercise_ids: np.ndarray) -> np.ndarray:
@@ -361,7 +365,8 @@ class BKTDynamics(StudentDynamics):
             self._prior_logit = np.log(self.prior_mean) - np.log1p(
                 -self.prior_mean
             )  # (n_skills,), +-inf at 0 and 1
-        # post_test = mean_e [guess_e + mastered[skill_e] (1 - slip_e - guess_e)] = offset + mastered @ weight
+        # post_test = mean_e [guess_e + mastered[skill_e] (1 - slip_e - guess_e)]
+        #           = offset + mastered @ weight
         gain = 1.0 - self.slip - self.guess  # (n_exercises,)
         self._post_offset = float(self.guess.mean())
         self._post_weight = (
@@ -493,7 +498,8 @@ class IRTDynamics(StudentDynamics):
         return guess + (1.0 - guess) * q
 
     def mastery(self, state: IRTState) -> np.ndarray:
-        """sigmoid(ability): p(correct) at difficulty 0 without guessing, ``(n_students, n_skills)``."""
+        """sigmoid(ability): p(correct) at difficulty 0 without guessing,
+        ``(n_students, n_skills)``."""
         return _sigmoid(state.ability)
 
     def step(

@@ -1,4 +1,5 @@
-"""Checkpoints that hold tensors, state_dicts and plain values, and never unpickle arbitrary objects.
+"""Checkpoints that hold tensors, state_dicts and plain values,
+and never unpickle arbitrary objects.
 
 A checkpoint file is ``torch.save`` of a dict with a format marker, the config as a JSON
 string, and a payload of tensors, state_dicts and JSON-like values (numbers, strings,
@@ -28,7 +29,8 @@ class CheckpointError(ValueError):
 
 
 def _to_safe(value: Any, where: str) -> Any:
-    """Convert numpy values to tensors/Python numbers and reject anything weights_only cannot load."""
+    """Convert numpy values to tensors/Python numbers and reject anything
+    weights_only cannot load."""
     if (
         isinstance(value, torch.Tensor)
         or value is None
@@ -47,8 +49,8 @@ def _to_safe(value: Any, where: str) -> Any:
         converted = [_to_safe(item, f"{where}[{i}]") for i, item in enumerate(value)]
         return converted if isinstance(value, list) else tuple(converted)
     raise TypeError(
-        f"checkpoint payload at {where} has type {type(value).__name__}; allowed are tensors, numpy arrays, "
-        "numbers, strings, None, and lists/tuples/dicts of them"
+        f"checkpoint payload at {where} has type {type(value).__name__}; allowed are tensors, "
+        "numpy arrays, numbers, strings, None, and lists/tuples/dicts of them"
     )
 
 
@@ -130,6 +132,7 @@ def load_checkpoint(
         )
     if record.get("version") != VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint version {record.get('version')!r}; this code reads version {VERSION}"
+            f"{path} has checkpoint version {record.get('version')!r}; this code "
+            f"reads version {VERSION}"
         )
     return record["payload"], json.loads(record["config_json"])

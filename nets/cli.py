@@ -27,7 +27,8 @@ USAGE_ERRORS = (
 def parse_bool(text: str) -> bool:
     """true/false, yes/no, 1/0 (any case) for argparse; anything else is an error naming the value.
 
-    (``type=bool`` would read "False" as True; a lenient ``in ("1", "true")`` would read a typo as False.)
+    (``type=bool`` would read "False" as True; a lenient ``in ("1", "true")`` would read a
+    typo as False.)
     """
     value = text.strip().lower()
     if value in ("1", "true", "yes"):

@@ -105,12 +105,14 @@ class Settings:
         return cls(**converted)
 
     def check(self, name: str, ok: bool, allowed: str) -> None:
-        """Raise ``SettingsError`` for field ``name`` unless ``ok``; ``allowed`` says what is allowed."""
+        """Raise ``SettingsError`` for field ``name`` unless ``ok``;
+        ``allowed`` says what is allowed."""
         if not ok:
             raise SettingsError(type(self).__name__, name, getattr(self, name), allowed)
 
     def check_at_least(self, names: Iterable[str], minimum: float, integer: bool = True) -> None:
-        """Each field in ``names`` is >= ``minimum`` (and an integer, not a bool, when ``integer``)."""
+        """Each field in ``names`` is >= ``minimum`` (and an integer, not a bool,
+        when ``integer``)."""
         for name in names:
             value = getattr(self, name)
             if integer:
@@ -132,7 +134,8 @@ class Settings:
         low_open: bool = False,
         high_open: bool = False,
     ) -> None:
-        """Each field in ``names`` is a number in the interval (``[``/``(`` by ``low_open``, etc.)."""
+        """Each field in ``names`` is a number in the interval
+        (``[``/``(`` by ``low_open``, etc.)."""
         text = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
         for name in names:
             value = getattr(self, name)
@@ -161,7 +164,8 @@ def add_arguments(
     settings: type,
     skip: Iterable[str] = (),
 ) -> None:
-    """Add one ``--field-name`` flag per field of ``settings`` (default None: keep the field's default).
+    """Add one ``--field-name`` flag per field of ``settings`` (default None:
+    keep the field's default).
 
     Booleans take true/false, tuples take one or more values, a field whose metadata has
     ``choices`` takes one of them; nested settings fields are skipped (add them with their own

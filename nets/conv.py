@@ -46,8 +46,9 @@ class NatureCNN(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(batch, channels, height, width) uint8 or float in [0, 255] -> (batch, out_features)."""
         if self.convs[0].weight.is_contiguous(memory_format=torch.channels_last):
-            # Channels-last weights (see DQN): re-lay the uint8 frames out now, 4x fewer bytes than after the
-            # float conversion; the first convolution would otherwise convert its float input (7% of a Breakout update).
+            # Channels-last weights (see DQN): re-lay the uint8 frames out now, 4x fewer bytes than
+            # after the float conversion; the first convolution would otherwise convert its float
+            # input (7% of a Breakout update).
             frames = frames.contiguous(memory_format=torch.channels_last)
         x = frames.float() / 255.0  # (batch, C, H, W) in [0, 1], same memory format as frames
         return self.linear(self.convs(x))  # (batch, out_features)

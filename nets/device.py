@@ -24,7 +24,8 @@ def select_device(name: str = "auto") -> torch.device:
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
             raise ValueError(
-                f"device {name!r} was asked for but torch sees no CUDA GPU (torch {torch.__version__}); use 'cpu' or 'auto'"
+                f"device {name!r} was asked for but torch sees no CUDA GPU (torch "
+                f"{torch.__version__}); use 'cpu' or 'auto'"
             )
         return torch.device(name)
     raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}")

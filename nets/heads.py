@@ -1,4 +1,5 @@
-"""Output heads: per-item sigmoid, softmax over classes, and Q-values with an optional dueling split."""
+"""Output heads: per-item sigmoid, softmax over classes,
+and Q-values with an optional dueling split."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from torch import nn
 class SigmoidHead(nn.Module):
     """One independent logit per item (e.g. per skill in knowledge tracing).
 
-    ``forward`` returns logits, so losses use BCE-with-logits; ``probabilities`` applies the sigmoid.
+    ``forward`` returns logits, so losses use BCE-with-logits;
+    ``probabilities`` applies the sigmoid.
     """
 
     def __init__(self, in_features: int, n_items: int) -> None:
@@ -60,7 +62,8 @@ class QHead(nn.Module):
         super().__init__()
         if in_features < 1 or n_actions < 1 or hidden_size < 0:
             raise ValueError(
-                f"in_features and n_actions must be >= 1 and hidden_size >= 0, got {in_features}, {n_actions}, {hidden_size}"
+                f"in_features and n_actions must be >= 1 and hidden_size >= 0, got {in_features}, "
+                f"{n_actions}, {hidden_size}"
             )
         self.dueling = dueling
         self.n_actions = n_actions

@@ -33,7 +33,8 @@ class SequenceEncoder(nn.Module):
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         if min(input_size, hidden_size, num_layers) < 1:
             raise ValueError(
-                f"input_size, hidden_size and num_layers must be >= 1, got {input_size}, {hidden_size}, {num_layers}"
+                f"input_size, hidden_size and num_layers must be >= 1, got {input_size}, "
+                f"{hidden_size}, {num_layers}"
             )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
@@ -77,7 +78,8 @@ class SequenceEncoder(nn.Module):
             )
         if int(lengths_cpu.min()) < 1 or int(lengths_cpu.max()) > x.shape[1]:
             raise ValueError(
-                f"lengths must be in [1, {x.shape[1]}], got min {int(lengths_cpu.min())}, max {int(lengths_cpu.max())}"
+                f"lengths must be in [1, {x.shape[1]}], got min {int(lengths_cpu.min())}, max "
+                f"{int(lengths_cpu.max())}"
             )
         packed = pack_padded_sequence(x, lengths_cpu, batch_first=True, enforce_sorted=False)
         packed_out, state = self.rnn(packed, state)

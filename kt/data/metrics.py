@@ -56,7 +56,8 @@ def _check(correct: Sequence, p: Sequence, where: str) -> tuple[np.ndarray, np.n
     if bad.any():
         index = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{where}: predictions must be finite and in [0, 1]; index {index} has {p.tolist()[index]!r}"
+            f"{where}: predictions must be finite and in [0, 1]; index {index} has "
+            f"{p.tolist()[index]!r}"
         )
     return correct.astype(np.int64), p
 
@@ -101,7 +102,8 @@ def auc_score(correct: Sequence, p: Sequence) -> float:
 
 
 def answer_log_losses(correct: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Log-loss of each answer (any shape), p clipped to [LOG_LOSS_EPS, 1 - LOG_LOSS_EPS]; inputs already checked."""
+    """Log-loss of each answer (any shape), p clipped to [LOG_LOSS_EPS, 1 - LOG_LOSS_EPS];
+    inputs already checked."""
     clipped = np.clip(np.asarray(p, dtype=np.float64), LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
     return -np.where(np.asarray(correct) == 1, np.log(clipped), np.log1p(-clipped))
 

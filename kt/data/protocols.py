@@ -1,4 +1,5 @@
-"""Evaluation protocols: how a log is split into the parts a model is fitted, validated and scored on.
+"""Evaluation protocols: how a log is split into the parts a model is fitted,
+validated and scored on.
 
 Protocols (all split by student, so a student's rows never straddle train and test):
 

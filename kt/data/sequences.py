@@ -123,7 +123,8 @@ def encode_table(
     ]
     if missing:
         raise ValueError(
-            f"{where} lacks column(s) {missing}; a canonical table has user_id, item_id, skill_id, correct, order"
+            f"{where} lacks column(s) {missing}; a canonical table has user_id, item_id, skill_id, "
+            "correct, order"
         )
     correct = table["correct"].to_numpy()
     if correct.size and not np.isin(correct, (0, 1)).all():

@@ -1,4 +1,5 @@
-"""Concept mixing: more training students for DKT, made by recombining real students' answers per concept.
+"""Concept mixing: more training students for DKT,
+made by recombining real students' answers per concept.
 
 On a log where every student answers the same exercises in the same order (a response matrix, as the
 DKT paper's synthetic data), and the exercises fall into concepts whose abilities are independent
@@ -11,11 +12,11 @@ DKT alone fits its training students better than the generating model fitted to 
 its test log-loss is 0.4933; trained also on 30 mixtures per student, 0.4887 (the Bayes predictor
 of the generating model, with parameters learned from the same students: 0.4873).
 
-The concepts are not given: ``kt.experiments.irt_oracle.cluster_exercises`` finds them in the training
-students' answer correlations, their number chosen by held-out likelihood (``choose_n_concepts``).
-The independence is an assumption about the data; ``mixing_report`` measures it (the mean
-absolute answer correlation within and across the concepts found). On real logs, where skills
-correlate through general ability, it does not hold and this should not be used.
+The concepts are not given: ``kt.experiments.irt_oracle.cluster_exercises`` finds them in the
+training students' answer correlations, their number chosen by held-out likelihood
+(``choose_n_concepts``). The independence is an assumption about the data; ``mixing_report``
+measures it (the mean absolute answer correlation within and across the concepts found). On real
+logs, where skills correlate through general ability, it does not hold and this should not be used.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def _sorted_response_matrix(rows: pd.DataFrame) -> ResponseMatrix:
     if (counts != m).any():
         bad = int(np.flatnonzero(counts != m)[0])
         raise ValueError(
-            f"concept mixing needs every student to answer the same exercises in the same order; student "
-            f"{names[bad]!r} has {counts[bad]} rows, student {names[0]!r} has {m}"
+            "concept mixing needs every student to answer the same exercises in the same order; "
+            f"student {names[bad]!r} has {counts[bad]} rows, student {names[0]!r} has {m}"
         )
     items = rows["item_id"].to_numpy().reshape(len(users), m)
     skills = rows["skill_id"].to_numpy().reshape(len(users), m)
@@ -76,9 +77,10 @@ def _sorted_response_matrix(rows: pd.DataFrame) -> ResponseMatrix:
         bad = int(np.flatnonzero(differs)[0])
         position = int(np.flatnonzero((items[bad] != items[0]) | (skills[bad] != skills[0]))[0])
         raise ValueError(
-            f"concept mixing needs every student to answer the same exercises in the same order; student "
-            f"{names[bad]!r}'s attempt {position} is exercise {items[bad, position]} (skill "
-            f"{skills[bad, position]}), student {names[0]!r}'s is {items[0, position]} (skill {skills[0, position]})"
+            "concept mixing needs every student to answer the same exercises in the same order; "
+            f"student {names[bad]!r}'s attempt {position} is exercise {items[bad, position]} "
+            f"(skill {skills[bad, position]}), student {names[0]!r}'s is {items[0, position]} "
+            f"(skill {skills[0, position]})"
         )
     answers = rows["correct"].to_numpy().reshape(len(users), m).astype(np.int64)
     return ResponseMatrix(users, items[0].copy(), skills[0].copy(), answers)
@@ -87,7 +89,8 @@ def _sorted_response_matrix(rows: pd.DataFrame) -> ResponseMatrix:
 def mix_students(
     answers: np.ndarray, concept: np.ndarray, n_virtual: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """(n_virtual, m) answers: each virtual student's answers on concept c are those of a random real student.
+    """(n_virtual, m) answers: each virtual student's answers on concept c are those of a
+    random real student.
 
     Args:
         answers: (n, m) 0/1 answers of the real students.
@@ -103,7 +106,8 @@ def mix_students(
 
 
 def mixing_report(answers: np.ndarray, concept: np.ndarray) -> dict:
-    """How independent the concepts look: mean |answer correlation| of exercise pairs within and across concepts."""
+    """How independent the concepts look: mean |answer correlation| of exercise pairs within
+    and across concepts."""
     correlation = np.abs(np.corrcoef(answers.T.astype(np.float64)))  # (m, m)
     same = concept[:, None] == concept[None, :]
     upper = np.triu(np.ones_like(same), k=1)

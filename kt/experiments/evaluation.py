@@ -25,7 +25,8 @@ class EvaluationResult:
 
     Attributes:
         protocol: the protocol's name.
-        metrics: overall test metrics (``auc``, ``acc``, ``rmse``, ``log_loss``, ``n``, ``n_students``).
+        metrics: overall test metrics (``auc``, ``acc``, ``rmse``, ``log_loss``,
+            ``n``, ``n_students``).
         metrics_after_first: the same leaving out each student's first attempt (pyKT's and the
             DKT paper code's convention: only next-step predictions are scored).
         per_skill: one row per test skill (``kt.data.metrics.per_skill_metrics``).

@@ -1,4 +1,5 @@
-"""What a run prepares for a model's ``fit``: a validation hold-out, mixtures, teacher targets, a refit.
+"""What a run prepares for a model's ``fit``: a validation hold-out, mixtures,
+teacher targets, a refit.
 
 Models fit the table they are given (``kt.models``). The preparations of a research run live
 here, in one ``FitPlan``:
@@ -109,7 +110,8 @@ def _with_teacher(table: pd.DataFrame, teacher: Teacher | None) -> pd.DataFrame:
 
 
 def _refit_config(config: Any, epochs: int) -> Any:
-    """``config`` training ``epochs`` epochs, checkpointing to ``<name>_refit.pt`` beside the first."""
+    """``config`` training ``epochs`` epochs, checkpointing to ``<name>_refit.pt``
+    beside the first."""
     training = replace(config.training, max_epochs=max(epochs, 1))
     if training.checkpoint_path:
         path = Path(training.checkpoint_path)

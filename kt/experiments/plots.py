@@ -125,7 +125,8 @@ def plot_knowledge_heatmap(
         truth = np.asarray(truth, dtype=np.float64)
         if truth.shape != knowledge.shape:
             raise ValueError(
-                f"plot_knowledge_heatmap: truth has shape {truth.shape}, knowledge {knowledge.shape}"
+                f"plot_knowledge_heatmap: truth has shape {truth.shape}, "
+                f"knowledge {knowledge.shape}"
             )
         panels.append(("true p(correct)", truth))
     for title, values in panels:
@@ -197,7 +198,8 @@ def plot_loss_gap_by_depth(
 
 
 def plot_model_comparison(table: pd.DataFrame, path: str | Path) -> Path:
-    """Bars of each model's test AUC on the same split (``table``: columns ``model``, ``test_auc``)."""
+    """Bars of each model's test AUC on the same split (``table``:
+    columns ``model``, ``test_auc``)."""
     figure = _figure(6.0, 3.5)
     axes = figure.add_subplot()
     axes.bar(table["model"], table["test_auc"], color="tab:blue")

@@ -72,19 +72,22 @@ class BKTConfig(nets.Settings):
     tolerance: float = field(
         default=1e-4,
         metadata={
-            "help": "a skill stops when an iteration improves its log-likelihood per row by at most this"
+            "help": "a skill stops when an iteration improves its log-likelihood "
+            "per row by at most this"
         },
     )
     n_restarts: int = field(
         default=1,
         metadata={
-            "help": "EM starts per skill: the first from the init_* values, the others random; each skill keeps its best"
+            "help": "EM starts per skill: the first from the init_* values, the others random; "
+            "each skill keeps its best"
         },
     )
     max_guess: float = field(
         default=0.5,
         metadata={
-            "help": "upper bound of guess, in (0, 0.5] (0.3 cost 0.004 test AUC on ASSISTments 2009)"
+            "help": "upper bound of guess, in (0, 0.5] (0.3 cost 0.004 test AUC "
+            "on ASSISTments 2009)"
         },
     )
     max_slip: float = field(default=0.5, metadata={"help": "upper bound of slip, in (0, 0.5]"})
@@ -293,7 +296,8 @@ def _smooth(
 
     Args:
         layout: The sequences.
-        last_posterior: (n_sequences,) p(unknown | all answers) at each sequence's last row, by rank.
+        last_posterior: (n_sequences,) p(unknown | all answers) at each
+            sequence's last row, by rank.
         constant: (n_transitions,) constant term of the recursion.
         slope: (n_transitions,) slope of the recursion.
 
@@ -459,7 +463,8 @@ def _em_step(
         evidence = unknown * ratio  # (n_positions,) becomes p(answer | past) / p(answer | known)
         evidence += 1.0
         evidence -= unknown
-        # log p(answer | past) = log evidence + log p(answer | known); the second sum is closed-form.
+        # log p(answer | past) = log evidence + log p(answer | known);
+        # the second sum is closed-form.
         last_posterior = unknown[last] * ratio[last] / evidence[last]  # (n_sequences,)
         log_likelihood = (
             np.bincount(row_skill, weights=np.log(evidence, out=evidence), minlength=n_total)
@@ -467,12 +472,13 @@ def _em_step(
             + (n_rows - n_right) * np.log(slip)
         )
         next_unknown = unknown[start:]  # (n_transitions,) p(unknown) before the next row
-        # Backward recursion h_t = to_known + (stay_unknown - to_known) h_{t+1}, whatever the forget:
-        # P(unknown now | known next, past) = posterior * learn / P(known next | past),
+        # Backward recursion h_t = to_known + (stay_unknown - to_known) h_{t+1}, whatever the
+        # forget: P(unknown now | known next, past) = posterior * learn / P(known next | past),
         # P(unknown now | unknown next, past) = posterior * (1 - learn) / P(unknown next | past).
         to_known = moving_posterior * moving_learn / (1.0 - next_unknown)  # (n_transitions,)
         if moving_forget is None:
-            # without forgetting, P(unknown next | past) is exactly posterior * (1 - learn): the ratio is 1
+            # without forgetting, P(unknown next | past) is exactly posterior * (1 - learn):
+            # the ratio is 1
             stay_unknown = (next_unknown > 0).astype(np.float64)
         else:
             stay_unknown = np.divide(
@@ -497,7 +503,8 @@ def _em_step(
         )
         known_before = (n_rows - n_first) - unknown_before
         if moving_forget is not None:
-            # P(known now, unknown next | all) = (1 - posterior) * forget * P(unknown next | all) / P(unknown next | past)
+            # P(known now, unknown next | all)
+            #     = (1 - posterior) * forget * P(unknown next | all) / P(unknown next | past)
             forgotten = np.divide(
                 (1.0 - moving_posterior) * moving_forget * next_smoothed,
                 next_unknown,
@@ -823,7 +830,8 @@ class BKT:
         self._require_fitted(where)
         if len(history) and history["user_id"].nunique() > 1:
             raise ValueError(
-                f"BKT.{where}: needs one student's history, got {history['user_id'].nunique()} students"
+                f"BKT.{where}: needs one student's history, got "
+                f"{history['user_id'].nunique()} students"
             )
         prior, learn, forget, guess, slip = self._arrays()
         unknown = 1.0 - prior

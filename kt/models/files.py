@@ -1,4 +1,5 @@
-"""The on-disk layout every knowledge tracer saves to: ``model.pt`` (weights-only checkpoint) and ``config.json``.
+"""The on-disk layout every knowledge tracer saves to: ``model.pt``
+(weights-only checkpoint) and ``config.json``.
 
 One home for the envelope so each model's ``save``/``load`` states only what it stores.
 """
@@ -18,7 +19,8 @@ CONFIG_FILE = "config.json"
 def write_model(
     directory: str | Path, model_name: str, payload: dict[str, Any], config: dict[str, Any]
 ) -> Path:
-    """Write ``payload`` and ``config`` (tagged with ``model_name``) to ``directory``; returns the directory."""
+    """Write ``payload`` and ``config`` (tagged with ``model_name``) to ``directory``;
+    returns the directory."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tagged = {"model": model_name, **config}
@@ -28,7 +30,8 @@ def write_model(
 
 
 def read_model(directory: str | Path, model_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Read ``(payload, config)`` written by ``write_model`` for ``model_name`` (tensors on the CPU).
+    """Read ``(payload, config)`` written by ``write_model`` for ``model_name``
+    (tensors on the CPU).
 
     Raises:
         ValueError: if the folder holds another model's checkpoint.

@@ -103,7 +103,8 @@ def fit_rasch(
     sweep = 0
     for sweep in range(1, config.max_iterations + 1):
         p = _sigmoid(ability[student] - difficulty[item])  # (n_rows,)
-        # d(-log posterior)/d(theta_u) = sum (p - y) + theta_u / var; curvature sum p(1-p) + 1 / var.
+        # d(-log posterior)/d(theta_u) = sum (p - y) + theta_u / var;
+        # curvature sum p(1-p) + 1 / var.
         gradient = (
             np.bincount(student, weights=p - target, minlength=n_students)
             + ability / config.ability_prior_var
@@ -310,7 +311,8 @@ class IRT:
             return 0.0, self.config.ability_prior_var
         if history["user_id"].nunique() > 1:
             raise ValueError(
-                f"IRT.ability: needs one student's history, got {history['user_id'].nunique()} students"
+                "IRT.ability: needs one student's history, got "
+                f"{history['user_id'].nunique()} students"
             )
         _, _, mean, var = self._trace(history)
         return float(mean[0]), float(var[0])
@@ -336,7 +338,8 @@ class IRT:
         return np.clip(state, 1e-9, 1.0 - 1e-9)
 
     def save(self, directory: str | Path) -> Path:
-        """Write difficulties, skill-item pairs and settings to ``directory`` (``model.pt``, ``config.json``)."""
+        """Write difficulties, skill-item pairs and settings to ``directory`` (``model.pt``,
+        ``config.json``)."""
         self._require_fitted("save")
         payload = {
             "item_ids": np.array(self.difficulties.index.to_numpy()),

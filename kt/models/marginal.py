@@ -35,7 +35,8 @@ class MarginalConfig(nets.Settings):
     smoothing: float = field(
         default=1.0,
         metadata={
-            "help": "pseudo-rows at the global mean added to each skill's count (0: raw per-skill mean)"
+            "help": "pseudo-rows at the global mean added to each skill's count "
+            "(0: raw per-skill mean)"
         },
     )
 
@@ -73,7 +74,8 @@ class Marginal:
     def _require_fitted(self, where: str) -> None:
         if self._skill_ids is None:
             raise RuntimeError(
-                f"Marginal.{where}: the model is not fitted; call fit(table) or load(directory) first"
+                f"Marginal.{where}: the model is not fitted; call fit(table) or "
+                "load(directory) first"
             )
 
     def fit(self, table: pd.DataFrame, valid: pd.DataFrame | None = None) -> "Marginal":
@@ -129,8 +131,8 @@ class Marginal:
         self.n_unknown_skill_rows = int((~known).sum())
         if self.n_unknown_skill_rows:
             warnings.warn(
-                f"Marginal.predict: {self.n_unknown_skill_rows} row(s) have skills unseen in training; "
-                f"they get the training mean {self.global_mean:.4f}",
+                f"Marginal.predict: {self.n_unknown_skill_rows} row(s) have skills unseen in "
+                f"training; they get the training mean {self.global_mean:.4f}",
                 stacklevel=2,
             )
         result = table.copy()

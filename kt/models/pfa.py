@@ -176,7 +176,8 @@ class PFA:
 
         Args:
             table: Canonical training interactions (not modified); must not be empty.
-            valid: Unused (the fit is a convex problem solved to ``tolerance``); accepted for the protocol.
+            valid: Unused (the fit is a convex problem solved to ``tolerance``);
+                accepted for the protocol.
 
         Returns:
             The fitted model itself.
@@ -264,7 +265,8 @@ class PFA:
         validate_table(history, where="PFA.knowledge_state")
         if len(history) and history["user_id"].nunique() > 1:
             raise ValueError(
-                f"PFA.knowledge_state: needs one student's history, got {history['user_id'].nunique()} students"
+                "PFA.knowledge_state: needs one student's history, got "
+                f"{history['user_id'].nunique()} students"
             )
         skill_ids = self.skill_ids
         skill = history["skill_id"].to_numpy()

@@ -33,7 +33,8 @@ from tqdm.auto import tqdm
 
 from riley_gym import nets
 
-# Where and whether to checkpoint, not what is trained: they may differ between a run and its resumption.
+# Where and whether to checkpoint, not what is trained:
+# they may differ between a run and its resumption.
 CHECKPOINT_FIELDS = ("checkpoint_path", "resume")
 
 
@@ -54,7 +55,9 @@ class TrainingConfig(nets.Settings):
     lr_decay: float = field(
         default=1.0,
         metadata={
-            "help": "multiply the learning rate by this after every lr_decay_patience epochs without a better validation AUC (1: constant rate); raise patience above lr_decay_patience to let it act"
+            "help": "multiply the learning rate by this after every lr_decay_patience epochs "
+            "without a better validation AUC (1: constant rate); raise patience above "
+            "lr_decay_patience to let it act"
         },
     )
     lr_decay_patience: int = field(
@@ -64,7 +67,9 @@ class TrainingConfig(nets.Settings):
     ema_decay: float = field(
         default=0.0,
         metadata={
-            "help": "validate, early-stop on and keep a moving average of the weights: the mean of all updates until 1/(1-ema_decay) of them, then an exponential average with this decay per update (0: off)"
+            "help": "validate, early-stop on and keep a moving average of the weights: the mean "
+            "of all updates until 1/(1-ema_decay) of them, then an exponential average with this "
+            "decay per update (0: off)"
         },
     )
     checkpoint_path: str = field(
@@ -103,7 +108,8 @@ class TrainingHistory:
 
     Attributes:
         epochs: one dict per epoch: ``epoch``, ``train_loss``, ``train_seconds`` (wall),
-            ``train_cpu_seconds`` (process CPU time, all threads), ``valid_seconds`` and the validation metrics prefixed ``valid_``.
+            ``train_cpu_seconds`` (process CPU time, all threads),
+            ``valid_seconds`` and the validation metrics prefixed ``valid_``.
         best_epoch: the epoch (1-based) whose weights were kept (the last one without validation).
         best_valid_auc: its validation AUC (NaN without validation).
         stopped_early: whether patience ran out before ``max_epochs``.
@@ -243,13 +249,15 @@ def _save_loop(
     state: _LoopState,
     n_batches: int,
 ) -> None:
-    """Write the loop's state to ``config.checkpoint_path`` (atomic; tensors and plain values only)."""
+    """Write the loop's state to ``config.checkpoint_path`` (atomic;
+    tensors and plain values only)."""
     device = next(network.parameters()).device
     payload = {
         "network": network.state_dict(),
         "optimizer": optimizer.state_dict(),
         "epochs_done": state.epochs_done,
-        # PCG64 state: a dict of (128-bit) ints, which the weights-only loader reads back as they are.
+        # PCG64 state: a dict of (128-bit) ints, which the weights-only loader
+        # reads back as they are.
         "batch_order_rng": state.generator.bit_generator.state,
         "torch_rng": torch.get_rng_state(),  # dropout masks on the CPU
         "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
@@ -273,11 +281,13 @@ def _load_loop(
     n_batches: int,
     average: WeightAverage | None,
 ) -> _LoopState:
-    """Restore network, optimizer and RNGs from ``config.checkpoint_path`` and return the loop state.
+    """Restore network, optimizer and RNGs from ``config.checkpoint_path`` and
+    return the loop state.
 
     Raises:
         FileNotFoundError: if there is no checkpoint to resume.
-        ValueError: if it was written with other training settings, other batches or another network.
+        ValueError: if it was written with other training settings,
+            other batches or another network.
     """
     path = Path(config.checkpoint_path)
     if not path.is_file():
@@ -292,8 +302,8 @@ def _load_loop(
         )
     if payload["n_batches"] != n_batches:
         raise ValueError(
-            f"cannot resume from {path}: it was trained on {payload['n_batches']} batches per epoch, "
-            f"now there are {n_batches} (the training data or batch size changed)"
+            f"cannot resume from {path}: it was trained on {payload['n_batches']} batches per "
+            f"epoch, now there are {n_batches} (the training data or batch size changed)"
         )
     expected = {name: tuple(value.shape) for name, value in network.state_dict().items()}
     stored = {name: tuple(value.shape) for name, value in payload["network"].items()}
@@ -302,8 +312,8 @@ def _load_loop(
             name for name in set(expected) | set(stored) if expected.get(name) != stored.get(name)
         )
         raise ValueError(
-            f"cannot resume from {path}: its network differs in {changed} "
-            f"(checkpoint {[stored.get(n) for n in changed]}, now {[expected.get(n) for n in changed]})"
+            f"cannot resume from {path}: its network differs in {changed} (checkpoint "
+            f"{[stored.get(n) for n in changed]}, now {[expected.get(n) for n in changed]})"
         )
     network.load_state_dict(payload["network"])
     optimizer.load_state_dict(payload["optimizer"])
@@ -411,19 +421,22 @@ def train(
                 bar.update(1)
         if not np.isfinite(total_loss):
             raise ValueError(
-                f"training loss became {total_loss} in epoch {epoch}; lower learning_rate or set grad_clip_norm"
+                f"training loss became {total_loss} in epoch {epoch}; lower learning_rate or set "
+                "grad_clip_norm"
             )
         record = {
             "epoch": epoch,
             "train_loss": total_loss / n_batches,
             "learning_rate": optimizer.param_groups[0]["lr"],
             "train_seconds": time.perf_counter() - started,
-            # CPU seconds of this process (all threads): less swayed than wall time by other processes.
+            # CPU seconds of this process (all threads): less swayed than wall time
+            # by other processes.
             "train_cpu_seconds": time.process_time() - cpu_started,
         }
         started = time.perf_counter()
         if average is not None:
-            average.swap()  # validate and keep the averaged weights; swapped back before the next epoch
+            # Validate and keep the averaged weights; swapped back before the next epoch.
+            average.swap()
         if validate is not None:
             network.eval()
             metrics = validate()

@@ -1,4 +1,5 @@
-"""Breakout through the whole pipeline: ale-py vector env, frame-once replay, training, checkpoint, resume."""
+"""Breakout through the whole pipeline: ale-py vector env, frame-once replay, training,
+checkpoint, resume."""
 
 import numpy as np
 import pytest
@@ -20,7 +21,8 @@ pytest.importorskip(
 
 
 class TeeBuffer:
-    """Feeds a frame-once buffer and a naive one the same stream; samples from the frame-once one."""
+    """Feeds a frame-once buffer and a naive one the same stream;
+    samples from the frame-once one."""
 
     def __init__(self, frame, naive):
         self.frame, self.naive = frame, naive
@@ -41,7 +43,8 @@ class TeeBuffer:
 
 
 def expected_updates(env_steps, n_envs=4, learning_starts=500, train_freq=4):
-    """Vector steps v whose env-step count 4v is past learning_starts and a multiple of train_freq."""
+    """Vector steps v whose env-step count 4v is past learning_starts and a
+    multiple of train_freq."""
     return sum(
         1
         for v in range(1, env_steps // n_envs + 1)
@@ -69,7 +72,8 @@ def test_breakout_trains_checkpoints_and_resumes(tmp_path):
         800
     )  # train_freq counts vector steps (as SB3): one update per 4 * 4 env steps
     assert metrics["updates"] == expected_updates(800) and np.isfinite(metrics["loss"])
-    # The stacks rebuilt from single frames equal the ones the env showed, through life losses and game starts.
+    # The stacks rebuilt from single frames equal the ones the env showed,
+    # through life losses and game starts.
     envs_index, entries = tee.frame.valid_indices()
     naive_envs, naive_entries = tee.naive.valid_indices()
     assert agent.episodes >= 4 and len(entries) == len(naive_entries) == 800

@@ -1,4 +1,5 @@
-"""DQN: the TD target by hand, config validation, the collector at episode ends, learning Q* on a corridor, exact resume."""
+"""DQN: the TD target by hand, config validation, the collector at episode ends,
+learning Q* on a corridor, exact resume."""
 
 import gymnasium as gym
 import numpy as np
@@ -93,7 +94,8 @@ def test_rejects_continuous_actions():
     "mode", [AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP], ids=["same_step", "next_step"]
 )
 def test_collector_stores_final_observations_and_skips_reset_steps(mode):
-    # Always "right": every episode is 0 -> 1 -> 2 -> 3 -> 4 (terminated), 4 transitions; time limit 2 truncates at cell 2.
+    # Always "right": every episode is 0 -> 1 -> 2 -> 3 -> 4 (terminated), 4 transitions;
+    # time limit 2 truncates at cell 2.
     agent = DQN(
         corridor_envs(2, mode, time_limit=20),
         DQNConfig(**{**TINY, "learning_starts": 10_000, "epsilon_start": 0.0, "epsilon_end": 0.0}),
@@ -146,7 +148,8 @@ def test_dqn_learns_corridor_q_star():
 
 @pytest.mark.parametrize("hand_backward", [True, False])
 def test_learning_rate_decays_linearly_with_env_steps(hand_backward):
-    # TINY trains every step from step 51: the rate of the phase at step s is 3e-3 + (1e-4 - 3e-3) * s / 400, then 1e-4.
+    # TINY trains every step from step 51: the rate of the phase at step s is
+    # 3e-3 + (1e-4 - 3e-3) * s / 400, then 1e-4.
     config = DQNConfig(
         **TINY,
         learning_rate_end=1e-4,
@@ -169,7 +172,8 @@ def test_learning_rate_decays_linearly_with_env_steps(hand_backward):
 
 
 def test_evaluation_leaves_training_untouched_and_repeats():
-    # Evaluating between training chunks (with exploration) must not change the run: the evaluation draws its own numbers.
+    # Evaluating between training chunks (with exploration) must not change the run:
+    # the evaluation draws its own numbers.
     config = DQNConfig(**{**TINY, "eval_epsilon": 0.5}, seed=4)
     straight, evaluated = DQN(corridor_envs(), config), DQN(corridor_envs(), config)
     straight.learn(400)
@@ -224,7 +228,8 @@ def test_a_checkpoint_written_on_any_device_loads_on_the_cpu(tmp_path, device):
 
 
 def test_phase_target_pass_matches_per_batch_targets():
-    # train_phase values all batches' next_obs with the target net in one pass; per-batch passes must give the same steps.
+    # train_phase values all batches' next_obs with the target net in one pass;
+    # per-batch passes must give the same steps.
     config = DQNConfig(**{**TINY, "learning_starts": 10_000}, seed=2)
     phased, plain = DQN(corridor_envs(), config), DQN(corridor_envs(), config)
     phased.learn(200)
@@ -262,7 +267,8 @@ def test_updates_flush_subnormals_and_restore_them_after_the_phase(hand_backward
 
 
 def test_paired_difference_by_hand():
-    # Differences alternate 1 and 3 over 40 pairs: mean 2, sample std sqrt(40/39), half-width 1.959964 * std / sqrt(40).
+    # Differences alternate 1 and 3 over 40 pairs: mean 2, sample std sqrt(40/39),
+    # half-width 1.959964 * std / sqrt(40).
     second = np.arange(40.0)
     result = paired_difference(second + np.tile([1.0, 3.0], 20), second)
     half = 1.959964 * np.sqrt(40 / 39) / np.sqrt(40)

@@ -110,7 +110,8 @@ def test_training_phases_match_sb3_train(hand_backward):
 
 
 def test_learn_schedule_matches_sb3_learn():
-    # Gradient steps counted by env steps (train every train_freq steps once past learning_starts), and epsilon's ramp.
+    # Gradient steps counted by env steps (train every train_freq steps once past learning_starts),
+    # and epsilon's ramp.
     settings = dict(
         learning_starts=300,
         train_freq=64,

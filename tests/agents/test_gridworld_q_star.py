@@ -9,12 +9,13 @@ gridworld = pytest.importorskip(
     "riley_gym.envs.gridworld", reason="envs.gridworld is not in this checkout"
 )
 
-# 30,000 steps with the learning rate decaying linearly to 0 (step sizes that shrink let Q settle on Q*
-# instead of hovering around it) and epsilon held at 0.2 after 20k steps (every action keeps being tried).
-# Measured on seeds 0-5: max |Q - Q*| at most 0.001 over all reachable non-terminal states and actions
-# (25 states; Q* ranges over [-1, 1]), greedy policy optimal on all six. With a constant rate the error
-# hovered at 0.008-0.047 and the greedy policy was optimal on only half of the seeds: Q* separates some
-# actions by a single discount step (0.008), so the greedy choice there needs errors under 0.004.
+# 30,000 steps with the learning rate decaying linearly to 0 (step sizes that shrink let Q settle on
+# Q* instead of hovering around it) and epsilon held at 0.2 after 20k steps (every action keeps
+# being tried). Measured on seeds 0-5: max |Q - Q*| at most 0.001 over all reachable non-terminal
+# states and actions (25 states; Q* ranges over [-1, 1]), greedy policy optimal on all six. With a
+# constant rate the error hovered at 0.008-0.047 and the greedy policy was optimal on only half of
+# the seeds: Q* separates some actions by a single discount step (0.008), so the greedy choice there
+# needs errors under 0.004.
 STEPS, MAX_ERROR = 30_000, 0.004
 
 

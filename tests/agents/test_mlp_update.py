@@ -1,4 +1,5 @@
-"""The hand-written MLP gradient step against autograd and torch.optim.Adam, and DQN's choice of path."""
+"""The hand-written MLP gradient step against autograd and torch.optim.Adam,
+and DQN's choice of path."""
 
 import numpy as np
 import pytest
@@ -100,8 +101,8 @@ def test_forward_matches_the_module():
 
 
 def test_forwards_follow_in_place_weight_changes(tmp_path):
-    # ReluMLP keeps transposed views made once: after training, target syncs and loading a checkpoint
-    # the agent's dispatch-free forwards must still equal its modules' forwards.
+    # ReluMLP keeps transposed views made once: after training, target syncs and loading a
+    # checkpoint the agent's dispatch-free forwards must still equal its modules' forwards.
     agent = DQN(corridor_envs(), DQNConfig(**{**TINY, "learning_starts": 40}, seed=2))
     obs = torch.eye(5)
     agent.learn(200)

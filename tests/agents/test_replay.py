@@ -1,4 +1,5 @@
-"""Replay buffers: n-step windows against hand-computed returns, frame-once replay against the naive buffer."""
+"""Replay buffers: n-step windows against hand-computed returns,
+frame-once replay against the naive buffer."""
 
 import numpy as np
 import pytest
@@ -31,7 +32,8 @@ def test_replay_buffer_n_step_through_add_with_termination_and_truncation_inside
     buffer = ReplayBuffer(
         100, (1,), np.float32, n_envs=1, rng=np.random.default_rng(0), n_step=3, gamma=GAMMA
     )
-    # Stream: s0 -r1-> s1 -r2-> s2 (truncated, final obs 20) | s3 -r4-> s4 -r8-> terminal(40) | s5 -r16-> s6
+    # Stream: s0 -r1-> s1 -r2-> s2 (truncated, final obs 20) | s3 -r4-> s4 -r8-> terminal(40)
+    #         | s5 -r16-> s6
     steps = [
         (0, 1, 1.0, False, False, 1),
         (1, 0, 2.0, False, True, 20),
@@ -58,7 +60,8 @@ def test_replay_buffer_n_step_through_add_with_termination_and_truncation_inside
 
 
 def _frame_stream(n_envs, steps, padding, seed):
-    """Yield vector steps of (n_envs, 4, 6, 5) stacks with random episode ends, as a frame-stacking env shows them."""
+    """Yield vector steps of (n_envs, 4, 6, 5) stacks with random episode ends,
+    as a frame-stacking env shows them."""
     rng = np.random.default_rng(seed)
     stacks = np.zeros((n_envs, 4, 6, 5), dtype=np.uint8)
 

@@ -1,4 +1,5 @@
-"""agents.training_run: command-line flags from DQNConfig, and TensorBoard scalars beside metrics.csv."""
+"""agents.training_run: command-line flags from DQNConfig,
+and TensorBoard scalars beside metrics.csv."""
 
 import argparse
 import csv

@@ -12,7 +12,8 @@ PRACTICE = np.array(
 
 
 def simulate(n_students, guess, ability_sd, gain, seed=0):
-    """(n_students, 12) 0/1 answers: p = guess + (1 - guess) sigmoid(ability + gain * practice - difficulty)."""
+    """(n_students, 12) 0/1 answers:
+    p = guess + (1 - guess) sigmoid(ability + gain * practice - difficulty)."""
     rng = np.random.default_rng(seed)
     ability = rng.normal(0, ability_sd, size=(n_students, 3))  # (n, concepts)
     logit = ability[:, CONCEPT] + gain * PRACTICE - DIFFICULTY  # (n, m)
@@ -20,7 +21,8 @@ def simulate(n_students, guess, ability_sd, gain, seed=0):
 
 
 def matrix_table(answers, first_id=0):
-    """The canonical table of a response matrix: student i answers exercise j at order j (skills 100+, items 500+)."""
+    """The canonical table of a response matrix: student i answers exercise j at order j
+    (skills 100+, items 500+)."""
     n, m = answers.shape
     return make_table(
         np.repeat(np.arange(n) + first_id, m),

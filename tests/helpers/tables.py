@@ -17,7 +17,8 @@ def prediction_table():
 
 
 def pattern_table(n_students, seed, multi_skill=False):
-    """Correct exactly when the attempt repeats the previous attempt's skill (a deterministic rule)."""
+    """Correct exactly when the attempt repeats the previous attempt's skill
+    (a deterministic rule)."""
     rng = np.random.default_rng(seed)
     rows = []
     for user in range(n_students):
@@ -33,7 +34,8 @@ def pattern_table(n_students, seed, multi_skill=False):
 
 
 def fold_table(n_students=20, seed=0, with_folds=False):
-    """Students s0, s1, ... with 3-11 attempts on skills 0-2 (harder skill 0), pyKT folds user % 5."""
+    """Students s0, s1, ... with 3-11 attempts on skills 0-2 (harder skill 0),
+    pyKT folds user % 5."""
     rng = np.random.default_rng(seed)
     rows = []
     for user in range(n_students):

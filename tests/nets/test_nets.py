@@ -102,7 +102,8 @@ def test_sequence_encoder_rejects_bad_input():
 
 
 def test_lstm_learns_a_toy_sequence_task():
-    # Predict at every step whether an odd number of ones has been seen so far (parity): needs memory.
+    # Predict at every step whether an odd number of ones has been seen so far
+    # (parity): needs memory.
     generator = torch.Generator().manual_seed(1)
     torch.manual_seed(1)
     x = torch.randint(0, 2, (256, 8, 1), generator=generator).float()

@@ -1,4 +1,5 @@
-"""kt.data.protocols: every protocol splits by student; k-fold tests everyone once; pyKT uses its folds."""
+"""kt.data.protocols: every protocol splits by student; k-fold tests everyone once;
+pyKT uses its folds."""
 
 import pytest
 

@@ -1,4 +1,5 @@
-"""kt.data.sequences: contexts of multi-skill attempts, windows at attempt boundaries, padded batches."""
+"""kt.data.sequences: contexts of multi-skill attempts,
+windows at attempt boundaries, padded batches."""
 
 import numpy as np
 import pandas as pd

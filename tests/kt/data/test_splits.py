@@ -88,8 +88,8 @@ def test_pykt_split_uses_fold_column(table):
 
 
 def test_pykt_test_windows_cut_students_like_pykt():
-    # Student "a": 450 rows -> windows of 200, 200, 50; "b": 202 rows -> 200 and a dropped remainder of 2;
-    # "c": 2 rows -> dropped whole. Rows arrive shuffled: windows follow each student's order.
+    # Student "a": 450 rows -> windows of 200, 200, 50; "b": 202 rows -> 200 and a dropped remainder
+    # of 2; "c": 2 rows -> dropped whole. Rows arrive shuffled: windows follow each student's order.
     sizes = {"a": 450, "b": 202, "c": 2}
     users = [u for u, n in sizes.items() for _ in range(n)]
     orders = [i for n in sizes.values() for i in range(n)]

@@ -1,4 +1,5 @@
-"""Calibration of the simulator to logs: likelihoods by hand, parameter recovery on simulated logs, real-data fit."""
+"""Calibration of the simulator to logs: likelihoods by hand,
+parameter recovery on simulated logs, real-data fit."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def test_student_log_likelihood_matches_a_forward_pass_by_hand():
 
 @pytest.mark.parametrize("true_sd, low, high", [(0.0, 0.0, 0.4), (1.2, 0.7, 1.7)])
 def test_learn_rate_sd_is_recovered_from_simulated_logs(true_sd, low, high):
-    # 1500 students x 60 random steps on 3 skills, seed 0; the marginal-likelihood estimate lands near the truth.
+    # 1500 students x 60 random steps on 3 skills, seed 0;
+    # the marginal-likelihood estimate lands near the truth.
     dynamics = BKTDynamics(
         three_skill_curriculum(),
         BKTParams(prior=0.1, learn=(0.1, 0.15, 0.08), learn_rate_sd=true_sd, prior_sd=0.0),
@@ -151,7 +153,8 @@ def test_judge_compares_policies_with_the_logged_sequences():
         length=4,
     )
     assert table.loc["logged", "n_students"] == 30
-    # Logged students only practised the unlearnable skill; any policy that practises skill 0 is judged better.
+    # Logged students only practised the unlearnable skill;
+    # any policy that practises skill 0 is judged better.
     assert table.loc["interleaved", "diff_vs_logged"] - table.loc["interleaved", "diff_ci95"] > 0
 
 
@@ -168,5 +171,6 @@ def test_calibration_to_assistments_builder_slice_reproduces_correctness_by_atte
     calibration = calibrate_bkt(restricted, original)
     assert 0.0 <= calibration.learn_rate_sd <= 2.0
     quality = fit_quality(restricted, calibration.dynamics, seed=0)
-    # Measured 0.05-0.07 on this slice: BKT reproduces per-attempt correctness within ~0.1 on average.
+    # Measured 0.05-0.07 on this slice: BKT reproduces per-attempt correctness
+    # within ~0.1 on average.
     assert np.average(np.abs(quality["difference"]), weights=quality["n"]) < 0.1

@@ -1,4 +1,5 @@
-"""Concept mixing (kt/experiments/concept_mixing.py): virtual students recombine real students' concept blocks; DKT trains on them."""
+"""Concept mixing (kt/experiments/concept_mixing.py):
+virtual students recombine real students' concept blocks; DKT trains on them."""
 
 from dataclasses import replace
 
@@ -96,8 +97,8 @@ def test_mixtures_keep_the_real_students_and_add_virtual_ones_after_them():
 
 
 def test_dkt_trained_on_mixtures_learns_less_across_concepts():
-    # Two concepts answered alternately by few students: a DKT fitted on the real students alone picks up
-    # chance cross-concept dependences; with mixtures it barely can.
+    # Two concepts answered alternately by few students: a DKT fitted on the real students alone
+    # picks up chance cross-concept dependences; with mixtures it barely can.
     rng = np.random.default_rng(4)
     concept = np.array([0, 1] * 5)
     ability = rng.normal(0, 2.5, size=(300, 2))

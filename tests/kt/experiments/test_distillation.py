@@ -1,5 +1,6 @@
-"""Distillation: DKT fitted on soft targets (the training_target column), teachers labelling the rows
-(kt.experiments.fitting), and the runs that may teach (kt.experiments.distillation.load_teachers)."""
+"""Distillation: DKT fitted on soft targets (the training_target column), teachers labelling the
+rows (kt.experiments.fitting), and the runs that may teach
+(kt.experiments.distillation.load_teachers)."""
 
 import argparse
 import shutil
@@ -36,8 +37,9 @@ def test_a_student_of_a_constant_teacher_predicts_that_constant_not_the_answers(
 
 @pytest.mark.parametrize("mixtures", [0, 2])
 def test_a_teacher_that_gives_back_the_answers_trains_the_same_network_as_no_teacher(mixtures):
-    # The teacher is asked for every training row, concept mixtures and the refit's included, and its
-    # probabilities must reach the loss in the right rows: given the 0/1 answers it changes nothing.
+    # The teacher is asked for every training row, concept mixtures and
+    # the refit's included, and its probabilities must reach the loss
+    # in the right rows: given the 0/1 answers it changes nothing.
     rng = np.random.default_rng(0)
     table = matrix_table((rng.random((80, 6)) < 0.6).astype(np.int64)).sample(
         frac=1.0, random_state=1
@@ -122,7 +124,8 @@ def test_a_taught_run_records_its_teachers_and_their_score_on_its_own_test_stude
     assert summary["teachers"] == [
         {"run": str(folder / "teacher"), "model": "dkt", "test_auc": teacher["test_auc"]}
     ]
-    # One teacher: its own prediction, computed on the student's device (the same function: equal to rounding).
+    # One teacher: its own prediction, computed on the student's device (the same function:
+    # equal to rounding).
     assert summary["teachers_test_auc"] == pytest.approx(
         teacher["test_auc"], abs=1e-12 if device == "cpu" else 1e-6
     )

@@ -1,4 +1,5 @@
-"""kt.experiments.evaluation: every protocol scores each test attempt exactly once, split by student."""
+"""kt.experiments.evaluation: every protocol scores each test attempt exactly once,
+split by student."""
 
 from riley_gym.kt.data.metrics import evaluate_predictions
 from riley_gym.kt.data.protocols import ProtocolConfig

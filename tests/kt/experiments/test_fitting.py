@@ -1,4 +1,5 @@
-"""kt.experiments.fitting: the hold-out, the refit and the teacher targets a run prepares for fit."""
+"""kt.experiments.fitting: the hold-out, the refit and the teacher targets a run
+prepares for fit."""
 
 import warnings
 

@@ -1,4 +1,5 @@
-"""The synthetic-data yardstick (kt/experiments/irt_oracle.py): leak-free predictions, parameter recovery, info-file errors."""
+"""The synthetic-data yardstick (kt/experiments/irt_oracle.py): leak-free predictions,
+parameter recovery, info-file errors."""
 
 import numpy as np
 import pytest

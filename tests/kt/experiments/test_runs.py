@@ -1,4 +1,5 @@
-"""kt.experiments.runs resume: a killed train_kt.py run, resumed, ends as the uninterrupted run; clear refusals otherwise."""
+"""kt.experiments.runs resume: a killed train_kt.py run, resumed, ends as the uninterrupted run;
+clear refusals otherwise."""
 
 import argparse
 import json
@@ -25,7 +26,8 @@ from riley_gym.kt.models.dkt import DKT
 from tests.helpers.scripts import ROOT
 
 SEED = 1
-# About 0.1 s per epoch on 240 training students, so a run is still training when its first checkpoint appears.
+# About 0.1 s per epoch on 240 training students,
+# so a run is still training when its first checkpoint appears.
 DKT_FLAGS = [
     "--hidden-size",
     "8",
@@ -67,7 +69,8 @@ def run(log, out, protocol="holdout", models=("dkt",), resume=False, k=5, **conf
 
 
 def assert_same_dkt_run(straight: Path, resumed: Path, log: Path) -> None:
-    """Same weights, same history but for timings, same test metrics and same predictions on the whole log."""
+    """Same weights, same history but for timings,
+    same test metrics and same predictions on the whole log."""
     first, second = DKT.load(straight / "model"), DKT.load(resumed / "model")
     for name, value in first.network.state_dict().items():
         torch.testing.assert_close(
@@ -142,7 +145,8 @@ def test_kfold_run_with_a_baseline_resumes_each_fold_from_its_own_checkpoint(log
         "checkpoint_fold0.pt",
         "checkpoint_fold1.pt",
     ]
-    # As if killed in fold 1 before its first epoch ended: fold 0 resumes finished, fold 1 starts afresh.
+    # As if killed in fold 1 before its first epoch ended: fold 0 resumes finished,
+    # fold 1 starts afresh.
     (killed / "summary.json").unlink()
     (killed / "dkt" / "checkpoint_fold1.pt").unlink()
     fold0_history = DKT.load(killed / "dkt" / "model_fold0").history.to_frame()

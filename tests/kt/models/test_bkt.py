@@ -19,7 +19,8 @@ def test_forward_pass_on_paper():
     # p1 = 0.3 * 0.8 + 0.7 * 0.1 = 0.31. After right: known 0.24 / 0.31, then
     # L2 = (24 + 7 * 0.2) / 31 = 25.4 / 31, p2 = (25.4 * 0.8 + 5.6 * 0.1) / 31 = 20.88 / 31.
     # After wrong: known 25.4 * 0.2 / (25.4 * 0.2 + 5.6 * 0.9) = 5.08 / 10.12, then
-    # L3 = (5.08 + 5.04 * 0.2) / 10.12 = 6.088 / 10.12, p3 = (6.088 * 0.8 + 4.032 * 0.1) / 10.12 = 5.2736 / 10.12.
+    # L3 = (5.08 + 5.04 * 0.2) / 10.12 = 6.088 / 10.12,
+    # p3 = (6.088 * 0.8 + 4.032 * 0.1) / 10.12 = 5.2736 / 10.12.
     # After right: known 4.8704 / 5.2736, L4 = (4.8704 + 0.4032 * 0.2) / 5.2736 = 4.95104 / 5.2736.
     model = _one_skill_model()
     table = make_table([0, 0, 0], [7, 7, 7], [1, 0, 1])
@@ -33,7 +34,8 @@ def test_forward_pass_on_paper():
 
 
 def _plain_filter(params, skills, answers):
-    """p(correct) per attempt of one student, one skill at a time, with the pair (unknown, known)."""
+    """p(correct) per attempt of one student, one skill at a time, with the pair
+    (unknown, known)."""
     predictions = np.empty(len(skills))
     state = {}
     for index, (skill, answer) in enumerate(zip(skills, answers)):
@@ -91,7 +93,8 @@ def test_vectorised_filter_equals_plain_loop(with_forget):
     np.testing.assert_allclose(
         model.predict(table)["p_correct"].to_numpy(), expected, rtol=1e-9, atol=1e-12
     )
-    # twenty wrong answers bring it down from 1 - 1e-6 to its floor learn + (1 - learn) * guess = 0.44
+    # twenty wrong answers bring it down from 1 - 1e-6 to its floor
+    # learn + (1 - learn) * guess = 0.44
     assert expected[-21] > 0.999 and expected[-1] < 0.4401
 
 

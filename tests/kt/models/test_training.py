@@ -1,4 +1,5 @@
-"""kt.models.training: the loop fits a toy model, early-stops by validation AUC, restores the best weights, and resumes exactly."""
+"""kt.models.training: the loop fits a toy model, early-stops by validation AUC,
+restores the best weights, and resumes exactly."""
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,8 @@ class Interrupted(Exception):
 
 
 def _scripted_validate(model, aucs, start=0, interrupt_at=None):
-    """Validation that returns ``aucs`` epoch by epoch from ``start``, raising in epoch ``interrupt_at``."""
+    """Validation that returns ``aucs`` epoch by epoch from ``start``,
+    raising in epoch ``interrupt_at``."""
     epochs = iter(range(start + 1, len(aucs) + 1))
 
     def validate():
@@ -249,7 +251,8 @@ def test_weight_average_is_the_running_mean_then_an_exponential_average():
 
 
 class RecordingModel(LinearModel):
-    """Records the weights every loss call sees, i.e. the weights after each optimiser step but the last."""
+    """Records the weights every loss call sees, i.e. the weights after each optimiser step
+    but the last."""
 
     def __init__(self):
         super().__init__()
