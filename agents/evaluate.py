@@ -1,17 +1,19 @@
-"""Evaluation of a DQN policy: returns over seeded episodes, and frames of one episode for a video."""
+"""Evaluation of a DQN policy: returns over seeded episodes, and one episode as a video."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from PIL import Image
 
 from riley_gym.agents.networks import batch_of_one
 
 
 def _act_once(agent, env: gym.Env, obs, epsilon: float, rng: np.random.Generator) -> int:
-    """The agent's epsilon-greedy action for one observation of ``env`` (exploration from ``rng``)."""
+    """The agent's epsilon-greedy action for one observation of ``env`` (exploring with ``rng``)."""
     return int(agent.act(agent.adapter(batch_of_one(env.observation_space, obs)), epsilon, rng)[0])
 
 
@@ -67,7 +69,7 @@ def record_episode(
 
 
 def paired_difference(first: np.ndarray, second: np.ndarray, confidence: float = 0.95) -> dict:
-    """Mean of ``first - second`` over paired episodes (same seeds) with a normal-approximation interval.
+    """Mean of ``first - second`` over paired episodes (same seeds), with a normal-approximation CI.
 
         d_i = first_i - second_i,   mean(d) +- z * std(d, ddof=1) / sqrt(n)
 
@@ -82,7 +84,8 @@ def paired_difference(first: np.ndarray, second: np.ndarray, confidence: float =
     first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
     if first.shape != second.shape or first.ndim != 1 or first.size < 30:
         raise ValueError(
-            f"paired_difference needs two (n,) arrays with n >= 30, got shapes {first.shape} and {second.shape}"
+            "paired_difference needs two (n,) arrays with n >= 30, got shapes "
+            f"{first.shape} and {second.shape}"
         )
     quantiles = {0.95: 1.959964, 0.99: 2.575829}
     if confidence not in quantiles:
@@ -98,3 +101,29 @@ def paired_difference(first: np.ndarray, second: np.ndarray, confidence: float =
         "n": int(difference.size),
         "std": std,
     }
+
+
+def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 30) -> Path:
+    """Write ``frames`` ((H, W, 3) uint8 each) as a GIF (PIL), or an MP4 (needs imageio-ffmpeg).
+
+    Raises:
+        ValueError: for another suffix, or an MP4 without imageio-ffmpeg (naming the fix).
+    """
+    path = Path(path)
+    if fps < 1:
+        raise ValueError(f"fps must be >= 1, got {fps}")
+    if path.suffix.lower() == ".mp4":
+        try:  # optional: only MP4s need imageio and its ffmpeg
+            import imageio.v2 as imageio
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError as error:
+            raise ValueError(
+                f"--video {path}: MP4 needs imageio and imageio-ffmpeg ({error}); use a .gif path"
+            ) from error
+        imageio.mimwrite(path, frames, fps=fps)
+        return path
+    if path.suffix.lower() != ".gif":
+        raise ValueError(f"--video must end in .gif or .mp4, got {path}")
+    images = [Image.fromarray(np.asarray(frame)) for frame in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    return path

@@ -1,4 +1,4 @@
-"""A whole training run on disk: periodic evaluation and checkpoints, metrics.csv, summary.json, a curve.
+"""A whole training run on disk: evaluations, checkpoints, metrics.csv, summary.json, a curve.
 
 ``train_run`` is what ``scripts/train_agent.py`` calls; ``add_config_arguments`` and
 ``config_from_arguments`` turn ``DQNConfig``'s fields into command-line flags, so ``--help``
@@ -16,6 +16,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -24,7 +25,7 @@ from tqdm import tqdm
 
 from riley_gym import nets
 from riley_gym.agents.dqn import DQN, DQNConfig
-from riley_gym.agents.evaluate import evaluate_agent
+from riley_gym.agents.evaluate import evaluate_agent, paired_difference, record_episode, write_video
 from riley_gym.agents.vector import EnvFactory, make_eval_env, make_vector_env
 
 LEARN_METRICS = (
@@ -52,14 +53,14 @@ METRIC_FIELDS = [
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--field-name`` flag per ``RunConfig`` and ``DQNConfig`` field (None: keep the default)."""
+    """One ``--field-name`` flag per ``RunConfig`` and ``DQNConfig`` field (None: the default)."""
     nets.add_arguments(parser.add_argument_group("run settings"), RunConfig)
     group = parser.add_argument_group("DQN settings (override the preset)")
     nets.add_arguments(group, DQNConfig, skip={"seed", "num_envs", "device"})  # the script's own
 
 
 def config_from_arguments(args: argparse.Namespace, preset: str) -> DQNConfig:
-    """The named preset with every given flag replaced (``args.seed``, ``num_envs`` and ``device`` too).
+    """The named preset with every given flag replaced (``seed``, ``num_envs``, ``device`` too).
 
     Raises:
         nets.SettingsError: naming the field of a value that is not allowed.
@@ -79,7 +80,9 @@ def peak_rss_mb() -> float:
 
 
 def _tensorboard_writer(directory: Path, env_steps: int):
-    """A TensorBoard writer when the ``tensorboard`` package is installed, else None (metrics.csv has everything).
+    """A TensorBoard writer if the ``tensorboard`` package is installed, else None.
+
+    (metrics.csv has everything either way.)
 
     ``purge_step``: a resumed run drops the events a killed run wrote after its checkpoint.
     """
@@ -145,7 +148,10 @@ def _run_settings(env_id: str, env_kwargs: dict, config: DQNConfig, run: RunConf
 
 
 def _flatten(settings: dict) -> dict:
-    """``{"dqn": {"seed": 0}, "env_id": ...}`` -> ``{"dqn.seed": 0, "env_id": ...}`` (env_kwargs whole)."""
+    """``{"dqn": {"seed": 0}, "env_id": ...}`` -> ``{"dqn.seed": 0, "env_id": ...}``.
+
+    (``env_kwargs`` stays whole.)
+    """
     flat = {}
     for group, value in settings.items():
         if isinstance(value, dict) and group != "env_kwargs":
@@ -284,8 +290,9 @@ def train_run(
             agent.save(out / "best.pt", include_replay=False, extra=best_extra)
         if bar is not None:
             bar.update(agent.env_steps - before)
-            bar.set_postfix(sps=f"{row['steps_per_second']:.0f}", ret=f"{row['recent_return']:.1f}",
-                            eval=f"{row['eval_mean']:.1f}", eps=f"{row['epsilon']:.2f}")  # fmt: skip
+            shown = {"sps": "steps_per_second", "ret": "recent_return", "eval": "eval_mean"}
+            shown["eps"] = "epsilon"
+            bar.set_postfix(**{key: f"{row[name]:.1f}" for key, name in shown.items()})
         if (
             agent.env_steps % run.checkpoint_interval < run.eval_interval
             or agent.env_steps >= total
@@ -365,3 +372,85 @@ def _plot(path: Path, rows: list[dict], env_id: str) -> None:
     axes.set(xlabel="environment steps", ylabel="return", title=f"DQN on {env_id}")
     axes.legend(loc="best", fontsize=8)
     figure.savefig(path, dpi=100)
+
+
+def saved_run_env(run: str | Path) -> tuple[str, dict]:
+    """(env id, env keyword arguments) that the run in folder ``run`` trained on (its summary.json).
+
+    Raises:
+        FileNotFoundError: if ``run`` has no summary.json (not a finished train_agent.py run).
+    """
+    path = Path(run) / "summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run} is not a finished train_agent.py run: no summary.json")
+    summary = json.loads(path.read_text())
+    return summary["env_id"], dict(summary["settings"].get("env_kwargs") or {})
+
+
+def evaluate_saved_run(
+    run: str | Path,
+    make_env: Callable[[str, dict], EnvFactory],
+    episodes: int = 20,
+    seed: int = 2_000_000,
+    epsilon: float | None = None,
+    checkpoint: str | Path | None = None,
+    compare_random: bool = False,
+    video: str | Path | None = None,
+    fps: int = 30,
+) -> dict:
+    """Returns of a saved agent over seeded episodes (a random policy's on the same seeds, a video).
+
+    Args:
+        run: a ``train_run`` output folder.
+        make_env: (env id, env keyword arguments) -> the run's ``EnvFactory``
+            (``riley_gym.envs.factories.env_factory``).
+        episodes: evaluation episodes; episode i is seeded ``seed + i``.
+        seed: seed of the first episode.
+        epsilon: exploration rate (None: the config's ``eval_epsilon``).
+        checkpoint: the weights (default ``run/checkpoint.pt``; ``run/best.pt`` for the best).
+        compare_random: also a uniform random policy on the same seeds, and the paired difference
+            with a 95% CI (needs ``episodes >= 30``, checked before any episode runs).
+        video: write one episode to this .gif (or .mp4) path.
+        fps: video frames per second.
+
+    Returns:
+        The evaluation as plain values (what ``evaluation.json`` holds).
+    """
+    if episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {episodes}")
+    if compare_random and episodes < 30:
+        raise ValueError(
+            "--compare-random needs --episodes >= 30 for its normal-approximation 95% CI, got "
+            f"{episodes}"
+        )
+    env_id, env_kwargs = saved_run_env(run)
+    env = make_env(env_id, env_kwargs)
+    summary = json.loads((Path(run) / "summary.json").read_text())
+    config = DQNConfig.from_dict({**summary["settings"]["dqn"], "device": "cpu"})
+    checkpoint = Path(checkpoint or Path(run) / "checkpoint.pt")
+    agent, _ = DQN.load(checkpoint, make_vector_env(env, config.num_envs), config)
+    returns = evaluate_agent(agent, make_eval_env(env), episodes, seed=seed, epsilon=epsilon)
+    result = {
+        "env_id": env_id,
+        "checkpoint": str(checkpoint),
+        "episodes": episodes,
+        "seed": seed,
+        "mean_return": float(returns.mean()),
+        "std_return": float(returns.std()),
+        "returns": returns.tolist(),
+        "epsilon": config.eval_epsilon if epsilon is None else epsilon,
+        "load_average": list(os.getloadavg()),
+    }
+    if compare_random:
+        random_returns = evaluate_agent(agent, make_eval_env(env), episodes, seed=seed, epsilon=1.0)
+        result.update(
+            random_mean_return=float(random_returns.mean()),
+            random_returns=random_returns.tolist(),
+            difference_vs_random=paired_difference(returns, random_returns),
+        )
+    if video:
+        screen = make_eval_env(env, render_mode="rgb_array")
+        frames, video_return = record_episode(agent, screen, seed=seed, epsilon=epsilon)
+        written = write_video(frames, video, fps)
+        result.update(video=str(written), video_frames=len(frames), video_return=video_return)
+    return result

@@ -1,4 +1,4 @@
-"""Score a saved knowledge tracer on another log: python scripts/evaluate_kt.py --model RUN_DIR --data LOG.
+"""Score a saved knowledge tracer on another log: scripts/evaluate_kt.py --model RUN_DIR --data LOG.
 
 RUN_DIR is a single-model folder written by scripts/train_kt.py (summary.json and model/).
 Every attempt of every student in LOG is scored given only that student's earlier
@@ -35,8 +35,9 @@ def main() -> None:
     parser.add_argument(
         "--pykt-windows",
         action="store_true",
-        help="score as pyKT does: students cut into windows of 200 scored from an empty state, no window's first row "
-        "(the convention of pyKT's published AUCs; default: every attempt with its whole history)",
+        help="score as pyKT does: students cut into windows of 200 scored from an empty state, "
+        "no window's first row (the convention of pyKT's published AUCs; default: every "
+        "attempt with its whole history)",
     )
     parser.add_argument(
         "--seed",
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument(
         "--out", default=None, help="output folder (default RUN_DIR/evaluate-<log name>)"
     )
+    nets.add_debug_flag(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads or nets.free_cores())
     out = args.out or os.path.join(
@@ -78,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    nets.run_script(main)

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 from PIL import Image
+
+import riley_gym  # noqa: F401  (registers the riley/ environments)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,8 +74,6 @@ def test_evaluate_agent_reports_returns_and_writes_a_gif(tmp_path):
         gif.seek(index)
         durations.append(gif.info["duration"])
     assert sum(durations) == evaluation["video_frames"] * 40  # 25 fps; GIF stores centiseconds
-    import gymnasium as gym  # noqa: E401, F401
-
     frame = gym.make("riley/GridWorld-v0", render_mode="rgb_array")
     frame.reset(seed=0)
     assert gif.size == frame.render().shape[1::-1]
