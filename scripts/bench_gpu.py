@@ -22,15 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from bench_kt import (
-    SHARED,
-    pykt_files,
-    run,
-)  # pyKT's settings, the pyKT files and the logged subprocess of bench_kt.py
 from tqdm.auto import tqdm
 
 from riley_gym import nets
 from riley_gym.kt.data import default_data_dir
+from riley_gym.kt.experiments.benchmarks import SHARED, pykt_files, run
 
 DKT_SETTINGS = [
     "--model",

@@ -19,7 +19,6 @@ scripts/bench_bkt.py (ours vs pyBKT) into DIR/bkt.
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,47 +27,10 @@ from tqdm.auto import tqdm
 
 from riley_gym import nets
 from riley_gym.kt.data import default_data_dir
+from riley_gym.kt.experiments.benchmarks import SHARED, pykt_files, run
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_PYTHON = ROOT / ".bench" / "pykt-venv" / "bin" / "python"
-SHARED = [
-    "--embedding-size",
-    "200",
-    "--dropout",
-    "0.2",
-    "--learning-rate",
-    "0.001",
-    "--batch-size",
-    "256",
-    "--max-length",
-    "200",
-]
-
-
-def run(command: list[str], log: Path) -> subprocess.CompletedProcess:
-    with open(log, "w") as file:
-        done = subprocess.run(command, cwd=ROOT, stdout=file, stderr=subprocess.STDOUT, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command[:2])} failed (exit {done.returncode}); see {log}")
-    return done
-
-
-def pykt_files(train_valid: str, test: str, out: Path, quick: bool) -> tuple[str, str]:
-    """The two pyKT files to run on: checked to exist; with ``quick``, every 25th student of each, written into ``out``."""
-    for path in (train_valid, test):
-        if not Path(path).is_file():
-            raise SystemExit(
-                f"no pyKT file at {path}; set RILEY_DATA_DIR or pass --train-valid/--test"
-            )
-    if not quick:
-        return train_valid, test
-    sliced = (
-        out / "quick_data"
-    )  # kept outside the repo; pyKT's files hold one student per row, sorted by fold
-    sliced.mkdir(parents=True, exist_ok=True)
-    pd.read_csv(train_valid).iloc[::25].to_csv(sliced / "train_valid.csv", index=False)
-    pd.read_csv(test).iloc[::25].to_csv(sliced / "test.csv", index=False)
-    return str(sliced / "train_valid.csv"), str(sliced / "test.csv")
 
 
 def main() -> None:
