@@ -330,6 +330,18 @@ class StudentDynamics:
         """Expected post-test score, the mean over exercises of p(correct), ``(n_students,)``."""
         return self.p_correct(state).mean(axis=1)
 
+    def expected_gains(self, state) -> np.ndarray:
+        """Exact expected change of the post-test if each student does each exercise next.
+
+        The expectation is over the simulator's own randomness (the answer and, for ``bkt``,
+        the transition), given the hidden state: what one-step lookahead on the true model
+        maximises. The state is not changed.
+
+        Returns:
+            ``(n_students, n_exercises)`` float64.
+        """
+        raise NotImplementedError
+
     def _blocked(self, below: np.ndarray, skill: np.ndarray) -> np.ndarray:
         """``(n,)`` bool: some prerequisite of ``skill[i]`` is unmastered (``below[i, j]``)."""
         blocked = np.zeros(skill.shape[0], dtype=bool)
@@ -413,6 +425,15 @@ class BKTDynamics(StudentDynamics):
 
     def post_test(self, state: BKTState) -> np.ndarray:
         return self._post_offset + state.mastered @ self._post_weight  # (n,)
+
+    def expected_gains(self, state: BKTState) -> np.ndarray:
+        # The answer does not change the transition: an unmastered skill is learned with the
+        # (prerequisite-gated) learn rate, a mastered one forgotten with forget.
+        unmastered = ~state.mastered  # (n, n_skills)
+        blocked = (unmastered[:, None, :] & self.prerequisites[None]).any(axis=2)  # (n, n_skills)
+        learn = np.where(blocked, state.learn * self.params.prerequisite_penalty, state.learn)
+        change = np.where(unmastered, learn, -self.forget)  # (n, n_skills) expected mastery change
+        return (change * self._post_weight)[:, self.exercise_skill]  # (n, n_exercises)
 
     def step(
         self, state: BKTState, exercise_ids: np.ndarray, rng: np.random.Generator
@@ -501,6 +522,26 @@ class IRTDynamics(StudentDynamics):
         """sigmoid(ability): p(correct) at difficulty 0 without guessing,
         ``(n_students, n_skills)``."""
         return _sigmoid(state.ability)
+
+    def expected_gains(self, state: IRTState) -> np.ndarray:
+        # Growth depends on q alone, not on the answer, so one step is deterministic.
+        n = state.n_students
+        skill = self.exercise_skill  # (E,)
+        ability = state.ability[:, skill]  # (n, E): the practised skill's ability per exercise
+        q = _sigmoid(ability - self.difficulty)  # (n, E)
+        growth = state.growth[:, skill] * 4.0 * q * (1.0 - q)  # (n, E)
+        blocked = (
+            (state.ability < self._mastery_logit)[:, None, :] & self.prerequisites[None]
+        ).any(axis=2)  # (n, n_skills)
+        growth = np.where(blocked[:, skill], growth * self.params.prerequisite_damping, growth)
+        # The post-test change: every exercise f of the practised skill moves.
+        same = skill[:, None] == skill[None, :]  # (E, E): [e, f] f shares e's skill
+        before = self._one_minus_guess * _sigmoid(ability - self.difficulty)  # (n, E) per f
+        after = self._one_minus_guess[None, None, :] * _sigmoid(
+            state.ability[:, skill][:, None, :] + growth[:, :, None] - self.difficulty[None, None, :]
+        )  # (n, e, f)
+        change = ((after - before[:, None, :]) * same[None]).sum(axis=2)  # (n, E)
+        return change / self.n_exercises
 
     def step(
         self, state: IRTState, exercise_ids: np.ndarray, rng: np.random.Generator
