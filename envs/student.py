@@ -122,15 +122,16 @@ class StudentBatch:
         else:
             self.score[index] = self.dynamics.post_test(self.state)[index]
 
-    def check_actions(self, actions: Any) -> np.ndarray:
+    def check_actions(self, actions: Any, where: str = "Student env") -> np.ndarray:
         """``(n,)`` int64 exercise ids from ``actions``: exactly what
-        ``self.action_space.contains`` accepts (``envs.actions``).
+        ``self.action_space.contains`` accepts (``envs.actions``); ``where`` names the
+        caller in an error.
 
         Raises:
             TypeError: if the actions are not an array of a dtype that casts to int64.
             ValueError: if the shape is not ``(n,)`` or an id is outside ``[0, n_exercises)``.
         """
-        return check_vector_actions(self.action_space, actions, "Student env", "exercise id")
+        return check_vector_actions(self.action_space, actions, where, "exercise id")
 
     def step(
         self, exercise_ids: np.ndarray, rng: np.random.Generator

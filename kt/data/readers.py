@@ -240,11 +240,13 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
         raise ValueError(f"{path}: unknown encoding {encoding!r}") from error
 
 
-def _lines(path: Path, encoding: str) -> list[str]:
+def _lines(path: Path, encoding: str) -> tuple[list[str], int]:
+    """The file's lines without the blank ones at its end, and how many those were."""
     lines = _decode(path, _read_bytes(path), encoding).splitlines()
+    n_lines = len(lines)
     while lines and not lines[-1].strip():
         lines.pop()
-    return lines
+    return lines, n_lines - len(lines)
 
 
 def _record_lines(text: str, separator: str, path: Path) -> list[tuple[int, list[str]]]:
@@ -421,7 +423,7 @@ def read_three_line(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataF
     """
     start = pd.Timestamp.now()
     path = Path(path)
-    lines = _lines(path, encoding)
+    lines, _ = _lines(path, encoding)  # trailing blank lines hold no student
     report = ReadReport(path=str(path), format="three-line")
     if len(lines) % 3 and lines[len(lines) - len(lines) % 3].strip().rstrip(",").strip() != "0":
         # only a last student with 0 attempts may leave out its (empty) lines
@@ -508,10 +510,13 @@ def read_matrix(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame
     Raises:
         ValueError: Empty file, rows of different lengths, values other than 0/1, or
             every answer missing, naming the file and line.
+
+    Blank lines at the end of the file are not students; in a one-column matrix, where a
+    missing answer is a blank line too, they are counted in ``report.decisions``.
     """
     start = pd.Timestamp.now()
     path = Path(path)
-    lines = _lines(path, encoding)
+    lines, n_trailing = _lines(path, encoding)
     report = ReadReport(path=str(path), format="matrix")
     width = None
     rows = []
@@ -528,6 +533,12 @@ def read_matrix(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame
                 f"{where}: answers must be 0 or 1 (or empty for missing); found {bad[0]!r}"
             )
         rows.append([-1 if f == "" else int(f) for f in fields])
+    if width == 1:  # a student whose one answer is missing is a blank line, as the end is
+        report.decide(
+            "blank line at the end of a one-column matrix, not read as a student",
+            [f"{path}:{len(lines) + k + 1}" for k in range(min(n_trailing, N_EXAMPLES))],
+            n_trailing,
+        )
     matrix = np.asarray(rows, dtype=np.int64)  # (n_students, n_exercises), -1 missing
     n_students, n_exercises = matrix.shape
     users = np.repeat(np.arange(n_students, dtype=np.int64), n_exercises)
