@@ -269,8 +269,12 @@ def _record_lines(text: str, separator: str, path: Path) -> list[tuple[int, list
 def _data_lines(text: str, separator: str, n_rows: int, path: Path) -> np.ndarray:
     """``(n_rows,)`` line where each data row of ``pd.read_csv(..., skip_blank_lines=False)``
     starts (the header is line 1)."""
-    if '"' not in text and "\r" not in text.replace("\r\n", ""):
-        return np.arange(n_rows, dtype=np.int64) + 2  # no field can span lines
+    n_crlf = text.count("\r\n")
+    n_lines = text.count("\n") + text.count("\r") - n_crlf  # lone "\r" ends a line too
+    if not text.endswith(("\n", "\r")):
+        n_lines += 1
+    if n_lines == n_rows + 1:  # every record (the header too) is one line: no field spans lines
+        return np.arange(n_rows, dtype=np.int64) + 2
     starts = [line for line, _ in _record_lines(text, separator, path)][1:]
     if len(starts) != n_rows:
         raise ValueError(
@@ -442,11 +446,6 @@ def read_three_line(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataF
                 f"found {lines[first][:40]!r}"
             )
         count = int(count_text)
-        if first + 3 > len(lines) and count > 0:
-            raise ValueError(
-                f"{path}:{len(lines)}: three-line format needs 3 lines per student; the file "
-                f"has {len(lines)} non-trailing lines (the last student is incomplete)"
-            )
         # A last student with 0 attempts may end the file without its two empty lines.
         skill_text, answer_text = (
             lines[first + k] if first + k < len(lines) else "" for k in (1, 2)
