@@ -41,6 +41,8 @@ from ale_py.env import AtariEnv
 from ale_py.vector_env import AtariVectorEnv
 from gymnasium.vector import AutoresetMode, VectorWrapper
 
+from riley_gym.envs.actions import check_discrete_action, check_vector_actions
+
 # Sticky-action probability recommended by Machado et al. (2018).
 MACHADO_STICKY_ACTION_PROB = 0.25
 
@@ -364,14 +366,11 @@ class StackFrames(gym.Wrapper):
 
 
 class ValidateAction(gym.ActionWrapper):
-    """Rejects an action outside a ``Discrete`` space with a ValueError naming it and the range."""
+    """Takes exactly the actions ``action_space.contains`` takes (``envs.actions``); any other
+    raises a ValueError (an integer out of range) or TypeError (another type) naming it."""
 
     def action(self, action):
-        if not self.action_space.contains(action):
-            raise ValueError(
-                f"Atari step: invalid action {action!r}; allowed: an integer in [0, {self.action_space.n - 1}]"
-            )
-        return int(action)
+        return check_discrete_action(self.action_space, action, "Atari step")
 
 
 def make_atari(
@@ -495,22 +494,11 @@ class AtariVector(VectorWrapper):
         """Steps every sub-env; see the class docstring for what ``info`` holds.
 
         Raises:
-            ValueError: if ``actions`` is not ``(num_envs,)`` integers in the action range.
+            TypeError: if ``actions`` is not an array of a dtype that casts safely to int64.
+            ValueError: if it is not of shape ``(num_envs,)`` or an action is out of range.
         """
-        actions = np.asarray(actions)
-        n = self.single_action_space.n
-        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(
-                f"AtariVector.step: actions must be integers of shape ({self.num_envs},), got {actions.dtype} {actions.shape}"
-            )
-        if actions.min() < 0 or actions.max() >= n:
-            bad = actions[(actions < 0) | (actions >= n)]
-            raise ValueError(
-                f"AtariVector.step: invalid actions {bad.tolist()}; allowed: integers in [0, {n - 1}]"
-            )
-        obs, rewards, game_over, truncated, info = self.env.step(
-            actions.astype(np.int64, copy=False)
-        )
+        actions = check_vector_actions(self.action_space, actions, "AtariVector.step")
+        obs, rewards, game_over, truncated, info = self.env.step(actions)
         lives = np.asarray(info["lives"], dtype=np.int64)  # (num_envs,)
         life_lost = lives < self._lives
         terminated = game_over | (life_lost if self.terminal_on_life_loss else False)  # (num_envs,)

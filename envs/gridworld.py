@@ -13,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from riley_gym.envs.actions import check_discrete_action
 from riley_gym.envs.maps import MAP_PRESETS, MAPS
 
 # Transition table: P[state][action] -> [(prob, next_state, reward, terminated), ...].
@@ -101,7 +102,9 @@ class GridWorldEnv(gym.Env):
 
     ## Action space
     ``Discrete(4)``: 0 left, 1 down, 2 right, 3 up (FrozenLake's order). Moving into a wall
-    or off the grid leaves the agent where it is. Any other action raises ``ValueError``.
+    or off the grid leaves the agent where it is. The env takes exactly what
+    ``action_space.contains`` takes (``envs.actions``; ``True`` is 1); any other action raises
+    ``ValueError`` (an integer out of range) or ``TypeError`` (another type).
 
     ## Observation space
     The state is the cell index ``s = row * n_cols + col`` (wall cells are never occupied).
@@ -347,17 +350,19 @@ class GridWorldEnv(gym.Env):
         """Moves the agent; returns ``(observation, reward, terminated, truncated, info)``.
 
         Raises:
-            ValueError: if ``action`` is not an integer in ``[0, 3]``.
+            TypeError: if ``action`` is not of a type ``action_space.contains`` accepts
+                (see ``envs.actions``: a float, a numpy bool).
+            ValueError: if ``action`` is an integer outside ``[0, 3]``.
             RuntimeError: if called before :meth:`reset`.
         """
-        if not self.action_space.contains(action):
-            raise ValueError(
-                f"GridWorldEnv.step: invalid action {action!r}; allowed: an integer in [0, 3] "
-                f"(0 left, 1 down, 2 right, 3 up)"
-            )
+        action = check_discrete_action(
+            self.action_space,
+            action,
+            "GridWorldEnv.step",
+            labels=", 0 left, 1 down, 2 right, 3 up",
+        )
         if self.state is None:
             raise RuntimeError("GridWorldEnv.step called before reset()")
-        action = int(action)
         transitions = self.P[self.state][action]
         cumulative = self._cumulative[self.state][action]
         index = min(

@@ -76,7 +76,7 @@ def simulate_logs(
         if isinstance(policy, str):
             actions = rng.integers(0, batch.n_exercises, size=n)
         else:
-            actions = batch.check_actions(policy(batch.observation(), rng))
+            actions = batch.check_actions(policy(batch.observation(), rng), "simulate_logs: policy")
         p_true[t] = model.p_correct_of(batch.state, actions)
         mastery_true[t] = model.mastery(batch.state)[rows, model.exercise_skill[actions]]
         answers, _, _ = batch.step(actions, rng)

@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from riley_gym.envs.actions import check_discrete_action, check_vector_actions
 from riley_gym.envs.curriculum import Curriculum, load_curriculum
 from riley_gym.envs.student_dynamics import BKTParams, IRTParams, StudentDynamics, make_dynamics
 
@@ -103,6 +104,8 @@ class StudentBatch:
         self.successes = np.zeros((n, n_exercises), dtype=np.float32)
         self.score = np.zeros(n)
         self._rows = np.arange(n)
+        # the exercise of each session, checked as StudentVectorEnv.action_space checks it
+        self.action_space = spaces.MultiDiscrete(np.full(n, n_exercises))
         self._flat = np.zeros((n, 3 * n_exercises + 5), dtype=np.float32)
 
     def reset(self, rng: np.random.Generator, indices: np.ndarray | None = None) -> None:
@@ -119,28 +122,16 @@ class StudentBatch:
         else:
             self.score[index] = self.dynamics.post_test(self.state)[index]
 
-    def check_actions(self, actions: Any) -> np.ndarray:
-        """``(n,)`` int64 exercise ids from ``actions``.
+    def check_actions(self, actions: Any, where: str = "Student env") -> np.ndarray:
+        """``(n,)`` int64 exercise ids from ``actions``: exactly what
+        ``self.action_space.contains`` accepts (``envs.actions``); ``where`` names the
+        caller in an error.
 
         Raises:
-            TypeError: if the actions are not integers.
+            TypeError: if the actions are not an array of a dtype that casts to int64.
             ValueError: if the shape is not ``(n,)`` or an id is outside ``[0, n_exercises)``.
         """
-        array = np.asarray(actions)
-        if array.shape != (self.n_students,):
-            raise ValueError(
-                f"Student env: expected actions of shape ({self.n_students},), got shape {array.shape}"
-            )
-        if not np.issubdtype(array.dtype, np.integer):
-            raise TypeError(
-                f"Student env: actions must be integer exercise ids, got dtype {array.dtype}"
-            )
-        if array.min() < 0 or array.max() >= self.n_exercises:
-            bad = array[(array < 0) | (array >= self.n_exercises)][0]
-            raise ValueError(
-                f"Student env: invalid action {int(bad)}; allowed exercise ids are 0..{self.n_exercises - 1}"
-            )
-        return array.astype(np.int64, copy=False)
+        return check_vector_actions(self.action_space, actions, where, "exercise id")
 
     def step(
         self, exercise_ids: np.ndarray, rng: np.random.Generator
@@ -194,7 +185,9 @@ class StudentEnv(gym.Env):
 
     ## Action space
     ``Discrete(n_exercises)``: the index of the next exercise (16 for Riley's curriculum).
-    Anything else raises ``ValueError`` (out of range) or ``TypeError`` (not an integer).
+    The env takes exactly what ``action_space.contains`` takes (``envs.actions``: a Python or
+    numpy integer; ``True`` is exercise 1); anything else raises ``ValueError`` (an integer
+    out of range) or ``TypeError`` (another type: a float, a numpy bool).
 
     ## Observation space
     What a real tutor sees. A ``Dict``:
@@ -289,11 +282,9 @@ class StudentEnv(gym.Env):
             raise RuntimeError(
                 "StudentEnv: call reset() before step() (and after the episode terminated)"
             )
-        if np.ndim(action) != 0:
-            raise ValueError(
-                f"StudentEnv: expected one exercise id, got an array of shape {np.shape(action)}"
-            )
-        exercise = self.batch.check_actions(np.reshape(action, (1,)))
+        exercise = np.array(
+            [check_discrete_action(self.action_space, action, "StudentEnv.step", "exercise id")]
+        )
         correct, reward, terminated = self.batch.step(exercise, self.np_random)
         self._needs_reset = bool(terminated[0])
         info = self._info()

@@ -119,7 +119,7 @@ class StudentVectorEnv(VectorEnv):
     def step(self, actions):
         if self._needs_reset:
             raise RuntimeError("StudentVectorEnv: call reset() before step()")
-        exercise_ids = self.batch.check_actions(actions)
+        exercise_ids = self.batch.check_actions(actions, "StudentVectorEnv.step")
         correct, reward, terminated = self.batch.step(exercise_ids, self.np_random)
         info = {
             "correct": correct,

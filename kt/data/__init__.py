@@ -23,6 +23,7 @@ from riley_gym.kt.data.metrics import (
     per_skill_metrics,
 )
 from riley_gym.kt.data.readers import (
+    DUPLICATE_POLICIES,
     FORMATS,
     ReadReport,
     default_data_dir,
@@ -34,12 +35,24 @@ from riley_gym.kt.data.readers import (
     read_three_line,
 )
 from riley_gym.kt.data.splits import dkt_synthetic_split, holdout_split, kfold_splits, pykt_split
-from riley_gym.kt.data.table import PREDICTION_COLUMN, REQUIRED_COLUMNS, make_table, validate_table
+from riley_gym.kt.data.table import (
+    PREDICTION_COLUMN,
+    PROVENANCE_COLUMNS,
+    REQUIRED_COLUMNS,
+    SOURCE_ENTRY,
+    SOURCE_LINE,
+    make_table,
+    validate_table,
+)
 
 __all__ = [
     "REQUIRED_COLUMNS",
     "PREDICTION_COLUMN",
+    "SOURCE_LINE",
+    "SOURCE_ENTRY",
+    "PROVENANCE_COLUMNS",
     "FORMATS",
+    "DUPLICATE_POLICIES",
     "ReadReport",
     "make_table",
     "validate_table",

@@ -12,7 +12,20 @@ order      int64 or float64: timestamp or sequence number within the student
 =========  ================================================================
 
 plus any extra columns (``fold`` and ``window`` from pyKT files, the original columns
-of an interaction log). Rows are sorted by (student as first seen, order), stably.
+of an interaction log). A table returned by a reader (``kt.data.readers``) also says where
+each row came from, so that every kept row maps back to exactly one input row:
+
+============  ============================================================
+source_line   int64: the line of the file the row was read from (1-based; the
+              header is line 1). Three-line files: the line of the skill ids (the
+              answer is on the next line). Parquet: the row number (0-based).
+source_entry  int64: the row's position (0-based) within that line: in a list
+              (three-line, pyKT), the column of a response matrix, the skill in a
+              DataShop ``KC(...)`` cell listing several; 0 for a plain log row.
+============  ============================================================
+
+``(source_line, source_entry)`` is unique within a table read from one file. Rows are
+sorted by (student as first seen, order), stably.
 Rows of one student with the same ``order`` are ONE attempt carrying several skills
 (see ``kt.data.attempts``). A model's ``predict`` returns the table with one more
 column, ``p_correct`` (``PREDICTION_COLUMN``).
@@ -36,6 +49,9 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "PREDICTION_COLUMN",
     "TARGET_COLUMN",
+    "SOURCE_LINE",
+    "SOURCE_ENTRY",
+    "PROVENANCE_COLUMNS",
     "make_table",
     "validate_table",
     "soft_targets",
@@ -47,6 +63,10 @@ PREDICTION_COLUMN = "p_correct"
 # An optional column of soft training targets in [0, 1] (a teacher's p(correct)): models that
 # train by gradient descent fit it instead of ``correct``; validation and metrics use ``correct``.
 TARGET_COLUMN = "training_target"
+# Where a reader found each row (see the module docstring).
+SOURCE_LINE = "source_line"
+SOURCE_ENTRY = "source_entry"
+PROVENANCE_COLUMNS = (SOURCE_LINE, SOURCE_ENTRY)
 # Bad values quoted in an error message.
 N_EXAMPLES = 5
 
@@ -189,6 +209,7 @@ def soft_targets(table: pd.DataFrame, where: str = "table") -> np.ndarray:
         row = int(np.flatnonzero(bad)[0])
         raise ValueError(
             f"{where}: {TARGET_COLUMN} is {table[TARGET_COLUMN].tolist()[row]!r} at row {row} "
-            f"(student {table['user_id'].tolist()[row]!r}); a target must be a probability in [0, 1]"
+            f"(student {table['user_id'].tolist()[row]!r}); a target must be a probability "
+            "in [0, 1]"
         )
     return values

@@ -16,6 +16,7 @@ from riley_gym.envs.atari import (
     make_atari_vector,
     rom_id,
 )
+from tests.helpers.actions import single_actions, vector_actions
 
 
 @pytest.mark.parametrize(
@@ -154,6 +155,29 @@ def test_invalid_action_raises_value_error():
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"invalid action 6.*\[0, 5\]"):
         env.step(6)
+
+
+def test_accepts_exactly_what_action_space_contains_accepts():
+    """Issue 18: the Atari envs answer every kind of action as the riley/ envs do."""
+    env = make_atari("Pong")
+    env.reset(seed=0)
+    for label, action, expected in single_actions(env.action_space):
+        assert env.action_space.contains(action) == (expected is None), label
+        if expected is None:
+            env.step(action)
+            continue
+        with pytest.raises(expected, match=r"Atari step: invalid action .*allowed"):
+            env.step(action)
+    vector = make_atari_vector("Pong", 2, seed=0, num_threads=1)
+    vector.reset()
+    for label, actions, expected in vector_actions(vector.action_space):
+        assert vector.action_space.contains(actions) == (expected is None), label
+        if expected is None:
+            vector.step(actions)
+            continue
+        with pytest.raises(expected, match=r"AtariVector.step: .*actions"):
+            vector.step(actions)
+    vector.close()
 
 
 def test_same_seed_same_trajectory_with_noop_starts():
