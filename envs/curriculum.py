@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-BUNDLED_CURRICULA = ("riley",)
+BUNDLED_CURRICULA = ("riley", "chain", "wide", "tree")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ file, next to a dummy ``envs`` package made here: both import, the Gymnasium ids
 uninstalling riley-gym leaves the other package alone.
 """
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -40,9 +41,15 @@ def run(command, **kwargs):
 
 @pytest.mark.slow
 def test_the_wheel_installs_as_riley_gym_beside_a_package_named_envs(tmp_path):
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources.
+    source = tmp_path / "source"
+    skip = shutil.ignore_patterns(
+        ".git", ".venv*", ".bench", "runs", "build", "*.egg-info", "__pycache__"
+    )
+    shutil.copytree(ROOT, source, ignore=skip)
     wheels = tmp_path / "wheels"
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheels), str(ROOT)])  # fmt: skip
+         "-w", str(wheels), str(source)])  # fmt: skip
     (wheel,) = wheels.glob("riley_gym-*.whl")
     fresh = tmp_path / "fresh"
     venv.create(fresh, with_pip=True)
