@@ -54,7 +54,10 @@ def pybkt_worker(train_csv: str, test_csv: str, result_json: str, num_fits: int,
 
 
 def to_pybkt_csv(table, path: Path) -> None:
-    """pyBKT's columns; order_id is the row's global position (pyBKT sorts by it, then stably by user)."""
+    """pyBKT's columns; order_id is the row's global position.
+
+    pyBKT sorts by order_id, then stably by user.
+    """
     import numpy as np
     import pandas as pd
 
@@ -97,7 +100,10 @@ def main() -> None:
         "--pybkt-threads",
         type=int,
         default=None,
-        help="OMP_NUM_THREADS for pyBKT (default: unset, its OpenMP default); ours is single-threaded numpy",
+        help=(
+            "OMP_NUM_THREADS for pyBKT (default: unset, its OpenMP default); "
+            "ours is single-threaded numpy"
+        ),
     )
     parser.add_argument(
         "--restarts", type=int, default=BKTConfig().n_restarts, help="our EM restarts"
@@ -166,7 +172,8 @@ def main() -> None:
                 (out / "pybkt.log").write_text(finished.stdout + finished.stderr)
                 if finished.returncode != 0:
                     skipped["pybkt"] = (
-                        f"pyBKT worker failed (exit {finished.returncode}): {finished.stderr.strip().splitlines()[-1:]}"
+                        f"pyBKT worker failed (exit {finished.returncode}): "
+                        f"{finished.stderr.strip().splitlines()[-1:]}"
                     )
                     continue
                 reply = json.loads(result.read_text())
@@ -211,7 +218,8 @@ def main() -> None:
     for side, reason in skipped.items():
         print(f"{side} skipped: {reason}")
     print(
-        f"load average before {load_before}, after {summary['loadavg_after']}; wrote {out / 'summary.json'}"
+        f"load average before {load_before}, after {summary['loadavg_after']}; "
+        f"wrote {out / 'summary.json'}"
     )
 
 

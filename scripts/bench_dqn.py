@@ -1,4 +1,6 @@
-"""This DQN against Stable-Baselines3's DQN, back to back with identical settings: python scripts/bench_dqn.py.
+"""This DQN against Stable-Baselines3's DQN, back to back with identical settings.
+
+python scripts/bench_dqn.py
 
 CartPole-v1 with rl-baselines3-zoo's dqn.yml settings (50k steps) and Breakout with Nature
 settings (4 envs, one learning step of batch 32 per 4 env steps, learning_starts lowered).
@@ -70,7 +72,7 @@ def settings(task, quick):
 
 
 def weights_digest(parameters):
-    """sha256 of the parameters' float32 bytes in order: equal digests mean bit-identical networks."""
+    """sha256 of the parameters' float32 bytes in order: equal digests mean bit-identical nets."""
     digest = hashlib.sha256()
     for p in parameters:
         digest.update(p.detach().contiguous().numpy().tobytes())
@@ -78,7 +80,8 @@ def weights_digest(parameters):
 
 
 def sb3_policy_kwargs(s, paired):
-    # Paired runs put SB3 on fused Adam, the optimizer we use: the pairing is then bit for bit (agents/sb3_pairing.py).
+    # Paired runs put SB3 on fused Adam, the optimizer we use: the pairing is then bit for bit
+    # (agents/sb3_pairing.py).
     return dict(net_arch=s["hidden"], **({"optimizer_kwargs": {"fused": True}} if paired else {}))
 
 
@@ -101,7 +104,10 @@ def sb3_kwargs(s):
 
 
 def run_ours_paired(config, s, seed):
-    """CartPole on SB3's random numbers for ``seed``: the run SB3 makes, timed as ours (evaluations excluded)."""
+    """CartPole on SB3's random numbers for ``seed``: the run SB3 makes, timed as ours.
+
+    The evaluations are excluded from the time.
+    """
     from stable_baselines3 import DQN as SB3DQN
 
     from riley_gym.agents import evaluate_agent, make_eval_env
@@ -266,7 +272,8 @@ def run_sb3(task, s, seed, out, paired=False):
 
         from riley_gym.envs.atari import make_atari
 
-        # The same preprocessing as ours (SB3's own Atari wrappers need OpenCV), stepped in SB3's DummyVecEnv.
+        # The same preprocessing as ours (SB3's own Atari wrappers need OpenCV), stepped in SB3's
+        # DummyVecEnv.
         env = DummyVecEnv(
             [lambda: make_atari("Breakout", training=True) for _ in range(s["num_envs"])]
         )
@@ -307,7 +314,10 @@ def main():
         type=int,
         nargs="+",
         default=[0],
-        help="seeds; each runs both sides back to back (CartPole's time to 475 is reported per seed and as medians)",
+        help=(
+            "seeds; each runs both sides back to back "
+            "(CartPole's time to 475 is reported per seed and as medians)"
+        ),
     )
     parser.add_argument(
         "--threads",
@@ -319,8 +329,9 @@ def main():
         "--paired",
         action="store_true",
         help=(
-            "CartPole: run ours on SB3's random numbers for each seed (SB3 on fused Adam): both make the same run, "
-            "bit for bit, so their times to 475 compare at the same step (common random numbers; see agents/sb3_pairing.py)"
+            "CartPole: run ours on SB3's random numbers for each seed (SB3 on fused Adam): "
+            "both make the same run, bit for bit, so their times to 475 compare at the same step "
+            "(common random numbers; see agents/sb3_pairing.py)"
         ),
     )
     parser.add_argument(
@@ -381,7 +392,9 @@ def main():
             run["ours"]["steps_per_second"] / run["sb3"]["steps_per_second"]
         )
         if task == "cartpole":
-            if args.paired:  # the networks at every evaluation (SB3 trains past total to finish its last rollout: not the final ones)
+            # the networks at every evaluation (SB3 trains past total to finish its last rollout:
+            # not the final ones)
+            if args.paired:
                 run["same_weights_at_every_evaluation"] = (
                     run["ours"]["evaluated_weights_sha256"]
                     == run["sb3"]["evaluated_weights_sha256"]
@@ -405,7 +418,8 @@ def main():
             np.median([run["steps_per_second_ratio"] for run in runs])
         )
         if task == "cartpole":
-            # A seed that never reaches 475 counts as infinitely slow; the median is None when most seeds never reach it.
+            # A seed that never reaches 475 counts as infinitely slow; the median is None when most
+            # seeds never reach it.
             for side in ("ours", "sb3"):
                 times = [run[side]["seconds_to_475"] or float("inf") for run in runs]
                 r[f"{side}_seeds_reaching_475"] = int(np.isfinite(times).sum())

@@ -84,7 +84,8 @@ def run_student(args) -> dict:
         print(f"{row['dynamics']:<8} {row['num_envs']:>8} {row['steps_per_second']:>16,.0f}")
     for single in singles:
         print(
-            f"{single['dynamics']:<8} {'single':>8} {single['steps_per_second']:>16,.0f}  (gym.Env StudentEnv)"
+            f"{single['dynamics']:<8} {'single':>8} {single['steps_per_second']:>16,.0f}  "
+            "(gym.Env StudentEnv)"
         )
     at_4096 = [row["steps_per_second"] for row in rows if row["num_envs"] == 4096]
     return {
@@ -110,7 +111,8 @@ def run_atari(args) -> dict:
     )
     print(
         f"atari {args.atari_game}: single {result['single_steps_per_second']:,.0f} agent-steps/s, "
-        f"vector ({args.atari_num_envs} envs) {result['vector_steps_per_second']:,.0f} agent-steps/s"
+        f"vector ({args.atari_num_envs} envs) "
+        f"{result['vector_steps_per_second']:,.0f} agent-steps/s"
     )
     return result | {"load_average": os.getloadavg()}
 

@@ -6,13 +6,13 @@ DKT: scripts/train_kt.py on pyKT's ASSISTments 2015 split with pyKT's settings (
 200, hidden 200, dropout 0.2, lr 1e-3, batch 256, windows of 200), --dkt-epochs epochs (no
 early stop), once with --device cuda and once on the CPU with --cpu-threads torch threads:
 seconds per training epoch and test AUC of each. DQN: scripts/train_agent.py on
-ALE/Breakout-v5 with the atari preset (a replay of 100k frames) for --dqn-steps environment steps (learning from step
---dqn-learning-starts on), both devices: environment steps per second, which include the
-emulator's work, the same on both. Each run is its own subprocess, one after the other.
-Prints the table and the GPU's speed-up over the CPU; writes DIR/summary.json and
-DIR/bench.csv. --device names the accelerated side (default cuda; cpu only to check this
-script on a machine without a GPU). --quick: every 25th student, 1 epoch, 600 steps (a
-smoke test, not a measurement).
+ALE/Breakout-v5 with the atari preset (a replay of 100k frames) for --dqn-steps environment
+steps (learning from step --dqn-learning-starts on), both devices: environment steps per
+second, which include the emulator's work, the same on both. Each run is its own subprocess,
+one after the other. Prints the table and the GPU's speed-up over the CPU; writes
+DIR/summary.json and DIR/bench.csv. --device names the accelerated side (default cuda; cpu
+only to check this script on a machine without a GPU). --quick: every 25th student, 1 epoch,
+600 steps (a smoke test, not a measurement).
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""Which exercise should Riley do next? Compare tutoring policies on simulated students and real logs.
+"""Which exercise next for Riley? Compare tutoring policies on simulated students and real logs.
 
 python scripts/tutor.py                       # default run: Riley, bkt dynamics, all policies
 python scripts/tutor.py --dynamics irt
@@ -125,12 +125,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(result["fit_table"].to_string(float_format=lambda v: f"{v:.3f}"))
         print(
-            f"\nKT models on held-out real students: DKT AUC {result['dkt_heldout_auc']:.3f}, BKT AUC {result['bkt_heldout_auc']:.3f}"
+            f"\nKT models on held-out real students: DKT AUC {result['dkt_heldout_auc']:.3f}, "
+            f"BKT AUC {result['bkt_heldout_auc']:.3f}"
         )
         print("\nPolicies vs logged sequences for held-out students, judged by the DKT:")
         print(result["judge_table"].to_string(float_format=lambda v: f"{v:+.4f}"))
         print(
-            "CAVEAT: this judge is a model (the DKT trained on the log), not a student; it favours sequences it predicts well."
+            "CAVEAT: this judge is a model (the DKT trained on the log), not a student; "
+            "it favours sequences it predicts well."
         )
     else:
         with tqdm(total=len(config.policies) + 2, desc="tutor") as bar:
@@ -138,17 +140,20 @@ def main(argv: list[str] | None = None) -> int:
 
             result = run_tutor(config, out, progress=bar)
     print(
-        f"\nPolicies on {config.students} simulated students ({result['settings']['dynamics']} dynamics, {config.session_length} exercises):"
+        f"\nPolicies on {config.students} simulated students "
+        f"({result['settings']['dynamics']} dynamics, {config.session_length} exercises):"
     )
     print(format_table(result["table"]))
     best = [name for name in dict.fromkeys(result["best"].values()) if name]
     print("\nPaired differences in post-test (same students), best policies:")
     print(format_paired(result["paired_differences"], best))
     print(
-        f"(oracle: reads the hidden state, upper bound only; steps to mastery censored at {config.session_length})"
+        "(oracle: reads the hidden state, upper bound only; steps to mastery censored at "
+        f"{config.session_length})"
     )
     print(
-        f"DKT test AUC {result['dkt_test_auc']:.3f}, BKT {result['bkt_test_auc']:.3f}; wall {result['seconds']['total']:.0f} s; wrote {out}"
+        f"DKT test AUC {result['dkt_test_auc']:.3f}, BKT {result['bkt_test_auc']:.3f}; "
+        f"wall {result['seconds']['total']:.0f} s; wrote {out}"
     )
     return 0
 

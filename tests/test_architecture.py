@@ -1,4 +1,4 @@
-"""The import graph follows DESIGN.md: every import of ours is an allowed arrow, and there is no cycle.
+"""The import graph follows DESIGN.md: every import of ours is an allowed arrow; there is no cycle.
 
 Every module of the library and the scripts is parsed (imports inside functions included) and
 each import of ours is checked against the table in DESIGN.md.
@@ -68,7 +68,10 @@ def imports_of(path: Path, name: str) -> list[tuple[int, str]]:
 
 
 def resolve(target: str, modules: dict[str, Path]) -> str | None:
-    """The longest prefix of ``target`` that is one of our modules (``from x import y``: y may be a name)."""
+    """The longest prefix of ``target`` that is one of our modules.
+
+    In ``from x import y``, y may be a name rather than a module.
+    """
     parts = target.split(".")
     for end in range(len(parts), 0, -1):
         candidate = ".".join(parts[:end])

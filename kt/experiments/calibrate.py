@@ -1,4 +1,4 @@
-"""Fit the student simulator to a logged data set, say how well it fits, and evaluate policies there.
+"""Fit the student simulator to a logged data set, check the fit, and evaluate policies there.
 
 Calibration (``calibrate_bkt``):
 
@@ -59,7 +59,9 @@ SD_GRID = np.round(np.arange(0.0, 2.01, 0.1), 2)  # candidate population sds
 
 
 def restrict_to_top_skills(table: pd.DataFrame, top_skills: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Keep the ``top_skills`` most-practised skills; skill ids become 0..N-1 (most practised first), item_id = skill.
+    """Keep the ``top_skills`` most-practised skills; skill ids become 0..N-1, item_id = skill.
+
+    The new skill ids run from the most practised (0) to the least.
 
     Returns:
         (the restricted canonical table, (N,) the original skill ids in the new order).
@@ -81,8 +83,9 @@ def _sequences(
     """Time-major layout of the (student, skill) sequences.
 
     Returns:
-        student (n_seq,) student code of each sequence, skill (n_seq,), correct (n_seq, T) int8 padded with 0,
-        mask (n_seq, T) bool, and student codes of the table's students (n_students,).
+        student (n_seq,) student code of each sequence, skill (n_seq,), correct (n_seq, T) int8
+        padded with 0, mask (n_seq, T) bool, and student codes of the table's students
+        (n_students,).
     """
     codes, students = pd.factorize(table["user_id"], sort=False)
     frame = pd.DataFrame(
@@ -113,8 +116,9 @@ def student_log_likelihoods(
     slip: np.ndarray,
     log_multipliers: np.ndarray,
 ) -> np.ndarray:
-    """(n_students, G) log-likelihood of each student's answers under BKT with learn_i = 1 - (1 - learn) ** m, m = exp(log_multipliers).
+    """(n_students, G) log-likelihood of each student's answers under BKT with scaled learn rates.
 
+    For each of the G multipliers m = exp(log_multipliers), learn_i = 1 - (1 - learn) ** m.
     Students are in order of first appearance; parameters are per skill, indexed by ``skill_id``.
     """
     student, skill, correct, mask, students = _sequences(table)
@@ -197,7 +201,9 @@ def calibrate_bkt(
     original_skill_ids: np.ndarray | None = None,
     estimate_population: bool = True,
 ) -> Calibration:
-    """Fit BKT per skill and the learning-rate population on ``train`` (skill ids 0..N-1); build the simulator.
+    """Fit BKT per skill and the learning-rate population on ``train``; build the simulator.
+
+    The skill ids of ``train`` must be 0..N-1 (see ``restrict_to_top_skills``).
 
     Returns:
         The ``Calibration`` (``dynamics`` is an ``envs.student_dynamics.BKTDynamics``).
@@ -206,7 +212,8 @@ def calibrate_bkt(
     n_skills = int(train["skill_id"].max()) + 1
     if sorted(train["skill_id"].unique().tolist()) != list(range(n_skills)):
         raise ValueError(
-            f"calibrate_bkt: skill ids must be 0..N-1 (use restrict_to_top_skills), got {sorted(train['skill_id'].unique().tolist())[:10]}..."
+            f"calibrate_bkt: skill ids must be 0..N-1 (use restrict_to_top_skills), got "
+            f"{sorted(train['skill_id'].unique().tolist())[:10]}..."
         )
     model = BKT().fit(train)
     params = model.params.reindex(range(n_skills))
@@ -222,7 +229,10 @@ def calibrate_bkt(
     curriculum = Curriculum.from_dict(
         {
             "name": "calibrated",
-            "description": "one exercise per skill, guess/slip from per-skill BKT fitted by EM; no prerequisites (the log does not show them)",
+            "description": (
+                "one exercise per skill, guess/slip from per-skill BKT fitted by EM; "
+                "no prerequisites (the log does not show them)"
+            ),
             "skills": [{"name": name, "prerequisites": []} for name in names],
             "exercises": [
                 {
@@ -254,7 +264,8 @@ def replay_logged_sequences(table: pd.DataFrame, dynamics: Any, seed: int = 0) -
     """Fresh simulated students do the logged students' exercises in the logged order.
 
     Returns:
-        A copy of ``table`` (sorted by student and order) whose ``correct`` are the simulated answers.
+        A copy of ``table`` (sorted by student and order) whose ``correct`` are the simulated
+        answers.
     """
     codes, _ = pd.factorize(table["user_id"], sort=False)
     frame = (
@@ -278,7 +289,11 @@ def replay_logged_sequences(table: pd.DataFrame, dynamics: Any, seed: int = 0) -
 
 
 def correctness_by_attempt(table: pd.DataFrame, max_attempt: int = 10) -> pd.DataFrame:
-    """Mean correctness of each skill at its 1st, 2nd, ... attempt by a student: (skill_id, attempt) -> mean, n."""
+    """Mean correctness of each skill at its 1st, 2nd, ... attempt by a student.
+
+    Returns:
+        (skill_id, attempt) -> mean, n (the columns ``mean`` and ``size``).
+    """
     frame = table.sort_values(["user_id", "order"], kind="stable")
     attempt = frame.groupby(["user_id", "skill_id"], sort=False).cumcount() + 1
     frame = frame.assign(attempt=attempt.to_numpy())
@@ -307,7 +322,10 @@ def fit_quality(
 def fit_summary_table(
     quality: pd.DataFrame, attempts: tuple[int, ...] = (1, 2, 3, 5, 10)
 ) -> pd.DataFrame:
-    """Compact view: one row per skill, real/simulated correctness at a few attempt numbers, and the mean |difference|."""
+    """Compact view: one row per skill, real/simulated correctness at a few attempt numbers.
+
+    Each row also holds the mean |difference| (weighted by the number of answers) and n_first.
+    """
     rows = {}
     for skill, group in quality.groupby(level="skill_id"):
         group = group.droplevel("skill_id")
@@ -336,7 +354,8 @@ def judge_against_logs(
     uniforms for every policy). Policies that read a simulator's hidden state are skipped.
 
     Returns:
-        DataFrame indexed by ``logged`` and each policy: judged_post_test, diff_vs_logged, diff_ci95, n_students.
+        DataFrame indexed by ``logged`` and each policy: judged_post_test, diff_vs_logged,
+        diff_ci95, n_students.
     """
 
     frame = heldout.sort_values(["user_id", "order"], kind="stable")
@@ -346,7 +365,8 @@ def judge_against_logs(
     users = counts.index[counts.to_numpy() == length]
     if len(users) < 2:
         raise ValueError(
-            f"judge_against_logs: need at least 2 held-out students with {length} attempts, found {len(users)}"
+            f"judge_against_logs: need at least 2 held-out students with {length} attempts, "
+            f"found {len(users)}"
         )
     frame = frame[frame["user_id"].isin(users)]
     index = pd.Series(np.arange(len(users)), index=users)
@@ -402,11 +422,11 @@ def run_on_logs(
     progress: Any = None,
     judge_length: int = 20,
 ) -> dict[str, Any]:
-    """Calibrate to a log, check the fit, compare policies on the calibrated simulator, judge against held-out students.
+    """Calibrate to a log, check the fit, compare policies, judge them against held-out students.
 
-    Writes ``out_dir``: summary.json, fit_quality.csv/.png, comparison.csv, learning curves,
-    judge.csv and the knowledge heatmap. Returns the summary plus DataFrames (``fit_table``,
-    ``judge_table``, ``table``).
+    Policies are compared on the calibrated simulator. Writes ``out_dir``: summary.json,
+    fit_quality.csv/.png, comparison.csv, learning curves, judge.csv and the knowledge heatmap.
+    Returns the summary plus DataFrames (``fit_table``, ``judge_table``, ``table``).
     """
 
     out_dir = Path(out_dir)
@@ -471,7 +491,10 @@ def run_on_logs(
             bkt_pred["correct"].to_numpy(), bkt_pred["p_correct"].to_numpy()
         )["auc"],
         "judge": {name: row for name, row in judge_table.to_dict(orient="index").items()},
-        "judge_caveat": "the judge is the DKT trained on the log (a model, not a student); the DKT-based policies are judged by their own model",
+        "judge_caveat": (
+            "the judge is the DKT trained on the log (a model, not a student); "
+            "the DKT-based policies are judged by their own model"
+        ),
         "seconds": {**result["seconds"], "total": time.perf_counter() - start},
         "load_average": list(os.getloadavg()),
         "torch_threads": torch.get_num_threads(),  # float sums, hence figures, depend on it

@@ -1,4 +1,4 @@
-"""Runs behind the KT scripts: settings from flags, train-and-report into a folder, reload and evaluate.
+"""Runs behind the KT scripts: settings from flags, train and report into a folder, evaluate.
 
 ``scripts/train_kt.py`` calls ``train_and_report`` and ``scripts/evaluate_kt.py`` calls
 ``evaluate_saved``. The settings flags are generated from the chosen models' config
@@ -66,7 +66,10 @@ class ResumeError(ValueError):
 
 
 def _settings_classes(models: list[str]) -> dict[str, type]:
-    """Name -> config class of each model; ``TrainingConfig`` under "training" if one trains by epochs."""
+    """Name -> config class of each model; ``TrainingConfig`` under "training" if needed.
+
+    It is needed if one of the models trains by epochs.
+    """
     classes = {name: MODELS[name].config_class for name in models}
     trains = any(
         any(spec.name == "training" for spec in dataclasses.fields(cls)) for cls in classes.values()
@@ -358,12 +361,14 @@ def evaluate_saved(
     """Score a model saved by ``train_and_report`` on another log.
 
     Args:
-        run: the folder ``train_and_report`` wrote for one model (holds ``summary.json`` and ``model/``).
+        run: the folder ``train_and_report`` wrote for one model (holds ``summary.json`` and
+            ``model/``).
         data: the log to score (every attempt of every student).
-        out: output folder: ``summary.json``, ``metrics.csv``, ``per_skill.csv``, ``calibration.png``.
+        out: output folder: ``summary.json``, ``metrics.csv``, ``per_skill.csv``,
+            ``calibration.png``.
         data_format: reader format.
-        pykt_windows: score as pyKT does (``kt.data.splits.pykt_test_windows``: windows of 200 from an
-            empty state, no window's first row); the summary's ``scoring`` says which.
+        pykt_windows: score as pyKT does (``kt.data.splits.pykt_test_windows``: windows of 200
+            from an empty state, no window's first row); the summary's ``scoring`` says which.
 
     Returns:
         The summary written.

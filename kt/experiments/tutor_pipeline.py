@@ -1,4 +1,4 @@
-"""The main job end to end: simulate logs, train DKT and BKT on them, train the DQN tutor, compare policies.
+"""The main job end to end: simulate logs, train DKT and BKT, train the DQN tutor, compare policies.
 
 ``run_tutor(config, out_dir)`` is what ``scripts/tutor.py`` calls with no ``--logs``: Riley's
 curriculum (or a file), a student population (``bkt`` or ``irt`` dynamics), logs of
@@ -120,11 +120,13 @@ class TutorConfig:
         unknown = sorted(set(self.policies) - set(POLICIES))
         if unknown or "random" not in self.policies:
             raise ValueError(
-                f"TutorConfig.policies must include 'random' and come from {POLICIES}; unknown: {unknown}"
+                f"TutorConfig.policies must include 'random' and come from {POLICIES}; "
+                f"unknown: {unknown}"
             )
         if not 0.0 < self.zpd_target < 1.0 or not 0.0 < self.mastery_threshold < 1.0:
             raise ValueError(
-                f"TutorConfig: zpd_target and mastery_threshold must be in (0, 1), got {self.zpd_target}, {self.mastery_threshold}"
+                f"TutorConfig: zpd_target and mastery_threshold must be in (0, 1), got "
+                f"{self.zpd_target}, {self.mastery_threshold}"
             )
 
     @classmethod
@@ -150,7 +152,7 @@ class TutorConfig:
 def train_models(
     logs: pd.DataFrame, exercise_skill: np.ndarray, hidden: int, epochs: int, seed: int
 ) -> dict[str, Any]:
-    """Fit DKT over exercises and BKT over skills on 80% of the logged students; score both on the rest.
+    """Fit DKT over exercises and BKT over skills on 80% of the logged students; score on the rest.
 
     Returns:
         {"dkt", "bkt", "dkt_test_auc", "bkt_test_auc", "dkt_seconds", "bkt_seconds"}.
@@ -223,10 +225,11 @@ def build_recommenders(
 
 
 def knowledge_heatmap(record: Any, curriculum: Any, path: Path) -> tuple[Path, int]:
-    """A tutored student's predicted knowledge per skill beside the hidden truth (mean true p(correct) per skill).
+    """A tutored student's predicted knowledge per skill beside the hidden truth.
 
-    The student is the traced one (``kt.tutoring.simulation.TRACED_STUDENTS``) with the median learning gain,
-    so the figure shows a typical session rather than whoever came first.
+    The truth is the mean true p(correct) per skill. The student is the traced one
+    (``kt.tutoring.simulation.TRACED_STUDENTS``) with the median learning gain, so the figure shows
+    a typical session rather than whoever came first.
 
     Returns:
         (the path written, the student's index among the tutored students).
@@ -255,7 +258,10 @@ MODEL_BASED = ("mastery", "zpd", "greedy", "expectimax", "dqn")
 
 
 def best_policies(table: pd.DataFrame) -> dict[str, str | None]:
-    """The best real policy (oracle excluded) and the best DKT-based/learned one (greedy, expectimax, dqn, zpd) by mean post-test."""
+    """The best real policy (oracle excluded) and the best DKT-based/learned one by mean post-test.
+
+    The DKT-based/learned policies are greedy, expectimax, dqn and zpd.
+    """
     real = table.drop(index=[name for name in ("oracle",) if name in table.index])
     dkt_based = real.loc[
         [name for name in ("zpd", "greedy", "expectimax", "dqn") if name in real.index]
@@ -276,7 +282,10 @@ def run_comparison(
     progress: Any = None,
     label: str = "",
 ) -> dict[str, Any]:
-    """Train the models on ``logs``, build the policies, tutor fresh students from ``dynamics``; write the files.
+    """Train the models on ``logs``, build the policies, tutor fresh students; write the files.
+
+    The fresh students come from ``dynamics``.
+
 
     Returns:
         The summary dict (``policies``: name -> figures; model scores; timings).
@@ -366,10 +375,13 @@ def run_comparison(
 
 
 def run_tutor(config: TutorConfig, out_dir: str | Path, progress: Any = None) -> dict[str, Any]:
-    """The default run: simulated logs -> models -> DQN tutor -> policy comparison. Writes ``out_dir``.
+    """The default run: simulated logs -> models -> DQN tutor -> policy comparison.
+
+    Writes ``out_dir``.
 
     Returns:
-        The summary (also written to ``out_dir/summary.json``), plus ``table`` (a DataFrame, not written to JSON).
+        The summary (also written to ``out_dir/summary.json``), plus ``table`` (a DataFrame, not
+        written to JSON).
     """
 
     out_dir = Path(out_dir)
@@ -408,14 +420,16 @@ def run_tutor(config: TutorConfig, out_dir: str | Path, progress: Any = None) ->
 
 
 def interactive_recommender(config: TutorConfig, policy: str) -> Recommender:
-    """A policy for a person to play against: models trained on simulated logs of the configured curriculum.
+    """A policy for a person to play against, its models trained on simulated logs.
 
-    ``mastery`` needs only BKT (a second); ``zpd``, ``greedy`` and ``expectimax`` train the DKT first.
+    The logs are of the configured curriculum. ``mastery`` needs only BKT (a second); ``zpd``,
+    ``greedy`` and ``expectimax`` train the DKT first.
     """
 
     if policy not in ("mastery", "zpd", "greedy", "expectimax"):
         raise ValueError(
-            f"interactive_recommender: policy must be mastery, zpd, greedy or expectimax, got {policy!r}"
+            f"interactive_recommender: policy must be mastery, zpd, greedy or expectimax, "
+            f"got {policy!r}"
         )
     dynamics = make_dynamics(config.dynamics, load_curriculum(config.curriculum))
     curriculum = dynamics.curriculum

@@ -1,4 +1,4 @@
-"""Simulated tutoring sessions: run recommenders on a population of simulated students and compare them.
+"""Simulated tutoring sessions: run recommenders on a simulated student population and compare them.
 
 Every policy tutors the SAME students with the SAME random numbers (common random numbers):
 the students are drawn from one seed, the simulator's answer/learning draws come from a second
@@ -85,7 +85,7 @@ class SimulatedClass:
         return self.dynamics.step(self.state, exercises, self.answer_rng)
 
     def expected_post_test_after(self, samples: int, rng: np.random.Generator) -> np.ndarray:
-        """(n, n_exercises) Monte Carlo estimate of the true expected post-test after one more exercise.
+        """(n, n_exercises) Monte Carlo estimate of the true expected post-test after one more step.
 
         Each student's hidden state is copied ``samples`` times per exercise and stepped with
         ``rng`` (not the session's answer stream); the post-test is averaged over copies.
@@ -102,7 +102,10 @@ class SimulatedClass:
 
 
 def _take_state(state: Any, rows: np.ndarray) -> Any:
-    """A copy of the rows ``rows`` of a dynamics state dataclass (every field has a leading student axis)."""
+    """A copy of the rows ``rows`` of a dynamics state dataclass.
+
+    Every field of the state has a leading student axis.
+    """
     return type(state)(
         **{f.name: getattr(state, f.name)[rows].copy() for f in dataclasses.fields(state)}
     )
@@ -113,13 +116,17 @@ class SessionRecord:
     """What happened to every student under one policy.
 
     Attributes:
-        post_test: (n_steps + 1, n) the true expected post-test before the session and after each step.
-        steps_to_mastery: (n,) first step count after which all skills were mastered (censored: session length).
+        post_test: (n_steps + 1, n) the true expected post-test before the session and after each
+            step.
+        steps_to_mastery: (n,) first step count after which all skills were mastered (censored:
+            session length).
         mastered: (n,) bool, whether all skills were mastered at some step.
         exercises, correct: (n_steps, n) the exercises done and the answers.
-        true_mastery_traced: (n_steps + 1, k, n_skills) the hidden mastery of the first k students (k <= 8).
+        true_mastery_traced: (n_steps + 1, k, n_skills) the hidden mastery of the first k students
+            (k <= 8).
         true_p_correct_traced: (n_steps + 1, k, n_exercises) their hidden p(correct).
-        knowledge_traced: (n_steps + 1, k, n_skills) or None, the policy's belief about them per skill.
+        knowledge_traced: (n_steps + 1, k, n_skills) or None, the policy's belief about them per
+            skill.
     """
 
     post_test: np.ndarray
@@ -141,7 +148,10 @@ class SessionRecord:
 
 
 def mastery_threshold_of(dynamics: Any) -> float:
-    """The mastery level at which a skill counts as learned: the IRT params' threshold, else 0.5 (BKT mastery is 0/1)."""
+    """The mastery level at which a skill counts as learned: the IRT params' threshold, else 0.5.
+
+    BKT mastery is 0/1.
+    """
     return float(getattr(dynamics.params, "mastery_threshold", 0.5))
 
 
@@ -161,18 +171,21 @@ def run_sessions(
         n_students: students (the same ones for every policy given the same seed).
         session_length: exercises per student.
         seed: seeds students, answers and policy randomness (common random numbers across policies).
-        mastery_threshold: mastery level per skill counted as learned (default ``mastery_threshold_of``).
+        mastery_threshold: mastery level per skill counted as learned (default
+            ``mastery_threshold_of``).
 
     Returns:
         The ``SessionRecord``.
     """
     if session_length < 1 or n_students < 1:
         raise ValueError(
-            f"run_sessions: n_students and session_length must be >= 1, got {n_students}, {session_length}"
+            f"run_sessions: n_students and session_length must be >= 1, got {n_students}, "
+            f"{session_length}"
         )
     if recommender.n_exercises != dynamics.n_exercises:
         raise ValueError(
-            f"run_sessions: the recommender has {recommender.n_exercises} exercises, the simulator {dynamics.n_exercises}"
+            f"run_sessions: the recommender has {recommender.n_exercises} exercises, "
+            f"the simulator {dynamics.n_exercises}"
         )
     threshold = mastery_threshold_of(dynamics) if mastery_threshold is None else mastery_threshold
     simulated = SimulatedClass(dynamics, n_students, seed)
@@ -238,7 +251,10 @@ class Comparison:
     def paired_differences(
         self, baselines: tuple[str, ...] = ("random", "blocked", "interleaved", "oracle")
     ) -> dict[str, dict[str, dict[str, float]]]:
-        """policy -> baseline -> {"diff", "ci95"}: mean per-student post-test difference (policy - baseline), paired."""
+        """policy -> baseline -> {"diff", "ci95"}: mean per-student post-test difference, paired.
+
+        The difference is policy - baseline.
+        """
         present = [b for b in baselines if b in self.records]
         result = {}
         for name, record in self.records.items():
@@ -282,7 +298,9 @@ def _plain(value: Any) -> Any:
 
 
 def summarise(records: Mapping[str, SessionRecord], baseline: str = "random") -> pd.DataFrame:
-    """One row per policy: post-test mean and CI, gain, steps to mastery, difference from ``baseline`` (paired CI).
+    """One row per policy: post-test mean and CI, gain, steps to mastery, difference from baseline.
+
+    The difference from ``baseline`` comes with its paired CI.
 
     Raises:
         ValueError: if ``baseline`` is not among the records or the records differ in students.
@@ -294,7 +312,8 @@ def summarise(records: Mapping[str, SessionRecord], baseline: str = "random") ->
     for name, record in records.items():
         if record.final.shape != base.shape:
             raise ValueError(
-                f"summarise: policy {name!r} tutored {record.final.size} students, {baseline!r} {base.size}"
+                f"summarise: policy {name!r} tutored {record.final.size} students, "
+                f"{baseline!r} {base.size}"
             )
         post_mean, post_half = mean_ci95(record.final)
         gain_mean, gain_half = mean_ci95(record.final - record.pre_test)
@@ -339,7 +358,8 @@ def compare_policies(
     """
     if baseline not in recommenders:
         raise ValueError(
-            f"compare_policies: the baseline {baseline!r} must be one of the policies {list(recommenders)}"
+            f"compare_policies: the baseline {baseline!r} must be one of the policies "
+            f"{list(recommenders)}"
         )
     records, seconds = {}, {}
     for name, recommender in recommenders.items():
@@ -374,12 +394,15 @@ def format_paired(
 def format_table(table: pd.DataFrame) -> str:
     """The comparison table as aligned text for a terminal."""
     lines = [
-        f"{'policy':<14}{'post-test (95% CI)':>22}{'gain':>8}{'steps to mastery':>18}{'mastered':>10}{'diff vs random (95% CI)':>26}"
+        f"{'policy':<14}{'post-test (95% CI)':>22}{'gain':>8}{'steps to mastery':>18}"
+        f"{'mastered':>10}{'diff vs random (95% CI)':>26}"
     ]
     for name, row in table.iterrows():
         lines.append(
-            f"{name:<14}{row.post_test_mean:>12.3f} +- {row.post_test_ci95:<6.3f}{row.gain_mean:>8.3f}"
-            f"{row.steps_to_mastery_mean:>13.1f} +- {row.steps_to_mastery_ci95:<3.1f}{row.mastered_fraction:>9.0%}"
+            f"{name:<14}{row.post_test_mean:>12.3f} +- {row.post_test_ci95:<6.3f}"
+            f"{row.gain_mean:>8.3f}"
+            f"{row.steps_to_mastery_mean:>13.1f} +- {row.steps_to_mastery_ci95:<3.1f}"
+            f"{row.mastered_fraction:>9.0%}"
             f"{row.diff_vs_random:>+16.3f} +- {row.diff_ci95:<6.3f}"
         )
     return "\n".join(lines)

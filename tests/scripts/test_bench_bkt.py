@@ -1,4 +1,7 @@
-"""scripts/bench_bkt.py on tiny three-line logs written here: summary.json with both sides or a skip reason."""
+"""scripts/bench_bkt.py on tiny three-line logs written here: summary.json with both sides.
+
+Either side may instead give a skip reason.
+"""
 
 import json
 import subprocess

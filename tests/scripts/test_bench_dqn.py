@@ -1,4 +1,4 @@
-"""scripts/bench_dqn.py --quick in a subprocess: both sides of both tasks run and their figures are written."""
+"""scripts/bench_dqn.py --quick in a subprocess: both sides of both tasks run; figures written."""
 
 import json
 import subprocess
@@ -53,8 +53,8 @@ def test_bench_dqn_quick_writes_both_sides(tmp_path):
 
 
 def test_bench_dqn_paired_cartpole_makes_sb3s_run(tmp_path):
-    # --paired: ours on SB3's random numbers; the networks at both evaluations (500 and 1000 steps, the second after
-    # two training phases) must be bit-identical on the two sides.
+    # --paired: ours on SB3's random numbers; the networks at both evaluations (500 and 1000 steps,
+    # the second after two training phases) must be bit-identical on the two sides.
     pytest.importorskip(
         "stable_baselines3",
         reason="the benchmark compares against Stable-Baselines3 (a dev dependency)",

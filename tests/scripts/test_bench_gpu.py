@@ -1,4 +1,7 @@
-"""scripts/bench_gpu.py with the CPU standing in for the GPU: every run, the table and the ratios; a clear refusal without a GPU."""
+"""scripts/bench_gpu.py with the CPU standing in for the GPU: every run, the table and the ratios.
+
+Also a clear refusal without a GPU.
+"""
 
 import json
 import subprocess

@@ -1,4 +1,7 @@
-"""scripts/bench_kt.py on a tiny pyKT-format split: our side runs, pyKT's is skipped with a reason when its venv is absent."""
+"""scripts/bench_kt.py on a tiny pyKT-format split: our side runs; pyKT's may be skipped.
+
+pyKT's side is skipped, with a reason, when its venv is absent.
+"""
 
 import json
 import subprocess
@@ -31,7 +34,7 @@ def _write_pykt(path: Path, folds: list[int], seed: int) -> Path:
 
 
 def tiny_split(folder: Path) -> tuple[Path, Path]:
-    """A pyKT train_valid.csv (6 students in each of 5 folds) and test.csv (8 students) in ``folder``."""
+    """A pyKT train_valid.csv (5 folds of 6 students) and test.csv (8 students) in ``folder``."""
     return (
         _write_pykt(
             folder / "train_valid.csv", [fold for fold in range(5) for _ in range(6)], seed=1

@@ -1,4 +1,4 @@
-"""scripts/evaluate_agent.py in a subprocess on a tiny GridWorld run: evaluation.json and a GIF of an episode.
+"""scripts/evaluate_agent.py in a subprocess on a tiny GridWorld run: evaluation.json, episode GIF.
 
 (GridWorld renders in numpy; CartPole would need pygame, not a dependency.)
 """
@@ -80,7 +80,8 @@ def test_evaluate_agent_reports_returns_and_writes_a_gif(tmp_path):
 
 
 def test_compare_random_with_too_few_episodes_fails_before_evaluating(tmp_path):
-    # The paired CI needs 30 episodes: say so at once (nothing to load: the run folder does not even exist).
+    # The paired CI needs 30 episodes: say so at once (nothing to load: the run folder does not even
+    # exist).
     command = [
         sys.executable,
         str(ROOT / "scripts" / "evaluate_agent.py"),

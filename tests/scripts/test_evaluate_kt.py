@@ -15,7 +15,10 @@ from tests.helpers.scripts import run_script, write_tiny_log
 
 @pytest.fixture(scope="module")
 def tiny_dkt_run(tmp_path_factory):
-    """A run folder as train_kt.py writes it (summary.json naming the model, and model/), made in-process."""
+    """A run folder as train_kt.py writes it (summary.json naming the model, and model/).
+
+    It is made in-process.
+    """
     folder = tmp_path_factory.mktemp("saved")
     log = write_tiny_log(folder / "log.csv")
     config = DKTConfig(

@@ -1,4 +1,7 @@
-"""scripts/synthetic_oracle.py on a small simulated response matrix: the DKT split, the fitted parameters, a clear error without the info file."""
+"""scripts/synthetic_oracle.py on a small simulated response matrix.
+
+Checked: the DKT split, the fitted parameters, a clear error without the info file.
+"""
 
 import json
 import subprocess
@@ -123,7 +126,8 @@ def test_compare_breaks_a_saved_models_loss_down_by_concept_depth(tmp_path):
     assert entry["test_auc"] == pytest.approx(marginal_auc)  # the same predictions train_kt scored
     assert entry["test_reference_log_loss"] == pytest.approx(summary["test_log_loss"])
     assert len(entry["train_gap_by_depth"]) == len(entry["test_gap_by_depth"]) == PRACTICE.max() + 1
-    # Knowing nothing of the student, the marginal model is as good as the predictor only before a concept's first answer.
+    # Knowing nothing of the student, the marginal model is as good as the predictor only before a
+    # concept's first answer.
     assert abs(entry["test_gap_by_depth"][0]) < 0.05 and min(entry["test_gap_by_depth"][1:]) > 0.05
     assert (tmp_path / "out" / "loss_by_depth.png").is_file()
     result = subprocess.run(

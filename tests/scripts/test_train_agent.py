@@ -1,4 +1,7 @@
-"""scripts/train_agent.py in a subprocess: its files, and a killed run resumed to the uninterrupted result."""
+"""scripts/train_agent.py in a subprocess: its files, and a killed run resumed.
+
+The resumed run must reach the uninterrupted run's result.
+"""
 
 import csv
 import json

@@ -1,4 +1,4 @@
-"""scripts/tutor.py in a subprocess: the quick preset of the default run, reproducibility, --logs, --interactive."""
+"""scripts/tutor.py in a subprocess: quick default run, reproducibility, --logs, --interactive."""
 
 from __future__ import annotations
 

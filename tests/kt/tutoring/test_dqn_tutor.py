@@ -70,8 +70,8 @@ def test_config_rejects_bad_budgets():
 
 
 def test_dqn_tutor_learns_to_teach_both_skills(one_torch_thread):
-    # Two steps, instant learning: the best plan practises A and B once each (post-test 0.9); random does both
-    # skills with probability 4/9. Seed 0, 2400 student-steps.
+    # Two steps, instant learning: the best plan practises A and B once each (post-test 0.9); random
+    # does both skills with probability 4/9. Seed 0, 2400 student-steps.
     torch.manual_seed(0)
     dynamics = tiny()
     config = DQNTutorConfig(

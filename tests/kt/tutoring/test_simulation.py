@@ -74,7 +74,8 @@ def test_interleaving_an_instant_learner_masters_both_skills_in_two_steps():
     )
     assert np.all(record.steps_to_mastery == 2)
     assert record.mastered.all()
-    # Post-test by hand: before, every p is the guess: (0.2 + 0.2 + 0.25) / 3; after mastery, 1 - slip.
+    # Post-test by hand: before, every p is the guess: (0.2 + 0.2 + 0.25) / 3; after mastery,
+    # 1 - slip.
     assert np.allclose(record.pre_test, (0.2 + 0.2 + 0.25) / 3)
     assert np.allclose(record.final, (0.9 + 0.9 + 0.95) / 3)
     assert np.array_equal(record.exercises[:, 0], [0, 2, 1, 2])
@@ -114,7 +115,8 @@ def test_common_random_numbers_make_identical_policies_identical_and_runs_reprod
 
 
 def test_a_better_policy_wins_with_a_ci_that_excludes_zero():
-    # Mastery learning with the true BKT parameters vs random on a 2-skill curriculum (seed 0, 400 students).
+    # Mastery learning with the true BKT parameters vs random on a 2-skill curriculum (seed 0,
+    # 400 students).
     dynamics = BKTDynamics(
         curriculum(), BKTParams(prior=0.1, learn=0.3, learn_rate_sd=0.0, prior_sd=0.0)
     )
