@@ -127,7 +127,9 @@ class StartRequest(BaseModel):
         "student answers (POST /api/tutor/simulate) and its hidden truth is shown",
     )
     seed: StrictInt | None = Field(
-        default=None, description="seed of the policy and the simulated student (default: drawn)"
+        default=None,
+        ge=0,
+        description="seed of the policy and the simulated student, >= 0 (default: drawn)",
     )
 
 

@@ -158,6 +158,7 @@ def test_expectimax_candidates_outside_the_beam_are_shown_as_ruled_out(client):
         ("post", "/api/tutor/start", {"policy": "nope"}, 400, "unknown policy 'nope'; allowed"),
         ("post", "/api/tutor/start", {"policy": "dqn", "mode": "x"}, 400, "unknown mode 'x'"),
         ("post", "/api/tutor/start", {"policy": "dqn", "seed": "s"}, 422, "seed"),
+        ("post", "/api/tutor/start", {"policy": "dqn", "seed": -1}, 422, "seed: Input should be"),
         ("post", "/api/tutor/start", {}, 422, "policy: Field required"),
         ("post", "/api/tutor/start", [1, 2], 422, "must be a JSON object"),
         ("post", "/api/tutor/start", b"{bad json", 400, "malformed JSON"),

@@ -22,7 +22,13 @@ from riley_gym.kt.experiments.saved_runs import load_saved
 from riley_gym.web.app import create_app
 from riley_gym.web.server import Running
 from tests.helpers.scripts import run_script
-from tests.helpers.web import chromium_driver, quit_driver, screenshot_folder, wait_until
+from tests.helpers.web import (
+    chromium_driver,
+    quit_driver,
+    save_page,
+    screenshot_folder,
+    wait_until,
+)
 
 BUILDER = default_data_dir() / "assist2009_builder" / "builder_test.csv"
 
@@ -133,7 +139,7 @@ def test_a_person_plays_a_session_and_the_page_follows_every_answer(browser, ser
     rows = browser.find_elements("css selector", "#candidates tbody tr")
     assert len(rows) == 5 and "recommended-row" in rows[0].get_attribute("class")
     assert rows[0].find_elements("tag name", "td")[4].text == text(browser, "explanation")
-    browser.save_screenshot(str(shots / "tutoring-person.png"))
+    save_page(browser, shots / "tutoring-person.png")
 
 
 def test_a_simulated_student_answers_with_the_hidden_truth_beside_the_estimate(
@@ -160,7 +166,7 @@ def test_a_simulated_student_answers_with_the_hidden_truth_beside_the_estimate(
     assert not by_id(browser, "simulate-end").is_enabled()
     bars = browser.execute_script("return document.getElementById('bars').data.length")
     assert bars == 3  # DKT estimate, BKT mastery, hidden truth
-    browser.save_screenshot(str(shots / "tutoring.png"))
+    save_page(browser, shots / "tutoring.png")
 
 
 def test_an_error_is_shown_in_the_page(browser, server, tmp_path):
@@ -237,7 +243,7 @@ def test_replay_one_logged_student_and_scrub_through_the_history(browser, server
     )
     assert crosses == int(wrong[:5].sum())
     if not BUILDER.is_file():
-        browser.save_screenshot(str(shots / "replay.png"))
+        save_page(browser, shots / "replay.png")
 
 
 @pytest.mark.skipif(
@@ -255,7 +261,7 @@ def test_replay_a_student_of_the_assistments_2009_builder_log(browser, server, s
     rows = browser.find_elements("css selector", "#attempts tbody tr.model-wrong")
     assert len(rows) == int(wrong.sum()) > 0
     scrub_to(browser, 40)
-    browser.save_screenshot(str(shots / "replay.png"))
+    save_page(browser, shots / "replay.png")
 
 
 def test_the_policy_comparison_page_charts_a_tutor_run(browser, server, tutor_run, shots):
@@ -279,4 +285,4 @@ def test_the_policy_comparison_page_charts_a_tutor_run(browser, server, tutor_ru
         "return document.getElementById('curves').data.filter(t => t.name).map(t => t.name)"
     )
     assert lines == names
-    browser.save_screenshot(str(shots / "compare.png"))
+    save_page(browser, shots / "compare.png")
