@@ -7,8 +7,8 @@ the random policy (``train_models``), the DQN tutor trained on the DKT's knowled
 tutored by (``build_recommenders``; the oracle reads a simulator's hidden state, so it is
 left out). A policy added to ``POLICIES`` later appears on the page without a change here.
 
-``train_model`` takes about 12 s on one core with ``web_config()`` (3,000 simulated students,
-DKT of 64 units for up to 12 epochs, 100k DQN student-steps); ``save_model`` writes the
+``train_model`` took 13 s on one core with ``web_config()`` (3,000 simulated students, DKT of
+64 units for up to 12 epochs, 100k DQN student-steps; load average 4.4); ``save_model`` writes the
 folder (``summary.json``, ``dkt/``, ``bkt/``, ``dqn.pt``) and ``load_model`` reads it back in
 well under a second, so only the first start of the server trains.
 """
@@ -67,7 +67,7 @@ PAGE_POLICIES = tuple(name for name in POLICIES if name != "oracle")
 
 
 def web_config(curriculum: str = "riley", seed: int = 0, **overrides: Any) -> TutorConfig:
-    """The settings of the default web model: large enough to tutor sensibly, trained in ~12 s.
+    """The settings of the default web model: large enough to tutor sensibly, trained in ~13 s.
 
     Args:
         curriculum: ``"riley"`` or a curriculum file.
@@ -317,7 +317,7 @@ def load_or_train(
 
 
 def quick_config(curriculum: str = "riley", seed: int = 0) -> TutorConfig:
-    """A small model for tests and a first look: trains in about 3 s on one core.
+    """A small model for tests and a first look: trains in 3-5 s on one core.
 
     Its DKT (test AUC about 0.74 on Riley's curriculum, against 0.78 for ``web_config``) is
     large enough that right answers on a skill raise its estimate of it; ``TutorConfig.quick``'s

@@ -93,3 +93,24 @@ def test_skill_average_is_the_mean_over_each_skills_exercises():
     values = np.arange(curriculum.n_exercises, dtype=float)
     # Riley's exercises are listed skill by skill: 3, 3, 3, 4 and 3 of them.
     assert np.allclose(values @ skill_average(curriculum), [1.0, 4.0, 7.0, 10.5, 14.0])
+
+
+def test_a_curriculum_file_gets_its_own_trained_model(tmp_path):
+    curriculum = {
+        "name": "fractions",
+        "skills": [{"name": "halves"}, {"name": "thirds", "prerequisites": ["halves"]}],
+        "exercises": [
+            {"name": "half of 4", "skill": "halves", "difficulty": -1.0, "guess": 0.2, "slip": 0.1},
+            {"name": "half of 9", "skill": "halves", "difficulty": 0.5, "guess": 0.2, "slip": 0.1},
+            {"name": "third of 9", "skill": "thirds", "difficulty": 0.0, "guess": 0.2, "slip": 0.1},
+        ],
+    }
+    path = tmp_path / "fractions.json"
+    path.write_text(json.dumps(curriculum))
+    said = []
+    model = model_for_serving(None, str(tmp_path / "model"), str(path), 0, True, said.append)
+    assert said[0].startswith("training the tutoring model") and "'fractions'" in said[0]
+    assert model.curriculum.exercise_names == ["half of 4", "half of 9", "third of 9"]
+    assert load_model(tmp_path / "model").curriculum.to_dict() == model.curriculum.to_dict()
+    session = model.recommenders["mastery"].start(1, np.random.default_rng(0))
+    assert session.choose()[0] in (0, 1)  # halves first: thirds needs it
