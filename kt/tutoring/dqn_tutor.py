@@ -188,6 +188,9 @@ class _DQNSession(_BeliefSession):
             f"E[R | A, S] = {q[exercise]:.3f} (next best {runner_up:.3f}), given the DKT's knowledge estimate"
         )
 
+    def _scores(self) -> np.ndarray:
+        return self.q
+
 
 class DQNTutor(Recommender):
     """The learned tutor: argmax over exercises of the DQN's E[R | A, S] at the belief's knowledge estimate.

@@ -8,6 +8,7 @@ thousands of students at once, and the one-student question of the issue
     exercises = session.choose()                      # (n,) exercise ids
     session.observe(exercises, correct)               # (n,), (n,) the answers
     session.explain(i)                                # why student i got exercises[i]
+    session.scores()                                  # (n, n_exercises) how much each was preferred
 
 Model-based policies read a *belief*: a batched, stepwise knowledge model over exercises
 (``init(n) -> state``, ``p_correct(state) -> (n, n_exercises)``, ``update(state, exercises,
@@ -338,6 +339,26 @@ class Session:
             raise ValueError("explain() needs a choose() first")
         return self._explain(student, int(self.last_choice[student]))
 
+    def scores(self) -> np.ndarray:
+        """How much the policy preferred each exercise at the last ``choose()`` (higher: preferred).
+
+        Each policy's own quantity: the lookahead value (greedy, expectimax; ``-inf`` outside
+        expectimax's beam), minus the distance of the predicted p(correct) to the target (ZPD),
+        the rank of the exercise's skill in the mastery rule's order (mastery), E[R | A, S]
+        (DQN tutor), the oracle's expected post-test; 1 for the scheduled exercise and 0 for
+        the others (blocked, interleaved); 0 everywhere (random: all equally likely). Every
+        exercise the policy chose is among the highest-scored ones of its row.
+
+        Returns:
+            (n, n_exercises) float64.
+
+        Raises:
+            ValueError: before the first ``choose()``.
+        """
+        if self.last_choice is None:
+            raise ValueError("scores() needs a choose() first")
+        return np.asarray(self._scores(), dtype=np.float64)
+
     def _choose(self) -> np.ndarray:
         raise NotImplementedError
 
@@ -346,6 +367,12 @@ class Session:
 
     def _explain(self, student: int, exercise: int) -> str:
         return f"{self.recommender.exercise_label(exercise)}: {self.recommender.name} policy"
+
+    def _scores(self) -> np.ndarray:
+        """Policies without a finer preference: 1 for the chosen exercise, 0 for the others."""
+        chosen = np.zeros((self.n_students, self.recommender.n_exercises))
+        chosen[np.arange(self.n_students), self.last_choice] = 1.0
+        return chosen
 
 
 class Recommender:
@@ -432,6 +459,9 @@ def _random_tie_break(
 class _RandomSession(Session):
     def _choose(self) -> np.ndarray:
         return self.rng.integers(0, self.recommender.n_exercises, size=self.n_students)
+
+    def _scores(self) -> np.ndarray:
+        return np.zeros((self.n_students, self.recommender.n_exercises))  # all equally likely
 
 
 class RandomRecommender(Recommender):
@@ -564,6 +594,13 @@ class _MasterySession(_BeliefSession):
         # First unmastered skill in prerequisite order; when all are mastered, the least mastered one.
         position = np.where(below.any(axis=1), np.argmax(below, axis=1), np.argmin(mastery, axis=1))
         self.current_skill = recommender.skill_order[position]  # (n,)
+        # The rule's whole order of preference: unmastered skills in prerequisite order (keys
+        # below 0), then mastered ones, least mastered first (keys = mastery >= threshold > 0).
+        n_skills = recommender.n_skills
+        key = np.where(below, np.arange(n_skills) - n_skills, mastery)  # (n, n_skills)
+        rank = np.argsort(np.argsort(key, axis=1, kind="stable"), axis=1)  # (n, n_skills)
+        self.skill_rank = np.empty_like(rank)
+        self.skill_rank[:, recommender.skill_order] = rank  # (n, n_skills) by skill index
         choice = np.empty(self.n_students, dtype=np.int64)
         for skill in np.unique(self.current_skill):
             rows = np.flatnonzero(self.current_skill == skill)
@@ -582,6 +619,11 @@ class _MasterySession(_BeliefSession):
             f"{recommender.exercise_label(exercise)}: {recommender.skill_names[skill]} is the first skill in prerequisite "
             f"order below the mastery threshold {recommender.threshold:.2f} (BKT mastery {mastery[skill]:.2f})"
         )
+
+    def _scores(self) -> np.ndarray:
+        """n_skills for the current skill's exercises, one less per later skill in the rule."""
+        recommender = self.recommender
+        return (recommender.n_skills - self.skill_rank)[:, recommender.exercise_skill]
 
 
 class MasteryRecommender(_BeliefRecommender):
@@ -622,8 +664,11 @@ class MasteryRecommender(_BeliefRecommender):
 
 class _ZPDSession(_BeliefSession):
     def _choose(self) -> np.ndarray:
-        distance = np.abs(self.p_correct() - self.recommender.target)  # (n, n_exercises)
-        return _random_tie_break(distance, self.rng, maximize=False)
+        self.distance = np.abs(self.p_correct() - self.recommender.target)  # (n, n_exercises)
+        return _random_tie_break(self.distance, self.rng, maximize=False)
+
+    def _scores(self) -> np.ndarray:
+        return -self.distance
 
     def _explain(self, student: int, exercise: int) -> str:
         p = self.p_correct()[student, exercise]
@@ -715,6 +760,9 @@ class _LookaheadSession(_BeliefSession):
             f"p(correct) over all exercises to reach {self.values[student, exercise]:.3f} (now {now:.3f}), the best option"
         )
 
+    def _scores(self) -> np.ndarray:
+        return self.values
+
 
 class GreedyRecommender(_BeliefRecommender):
     """DKT greedy: the exercise maximising the expected (over the predicted answer) mean predicted
@@ -763,6 +811,9 @@ class _OracleSession(Session):
             f"{self.recommender.exercise_label(exercise)}: the ORACLE read the hidden student state; "
             f"expected post-test after it {self.values[student, exercise]:.3f}"
         )
+
+    def _scores(self) -> np.ndarray:
+        return self.values
 
 
 class OracleRecommender(Recommender):

@@ -97,3 +97,24 @@ def test_dqn_tutor_learns_to_teach_both_skills(one_torch_thread):
     session = tutor.start(1, np.random.default_rng(0))
     session.choose()
     assert "E[R | A, S]" in session.explain(0)
+
+
+class LinearAgent:
+    """A stand-in for a trained DQN: E[R | A, S] = weight[a] * (1 - p(correct on a))."""
+
+    weight = np.array([1.0, 2.0, 3.0])
+
+    def q_values(self, observation):
+        return self.weight * (1.0 - observation[:, :3])
+
+
+def test_dqn_tutor_scores_are_its_q_values():
+    tutor = DQNTutor(LinearAgent(), belief(), SKILLS, session_length=4)
+    session = tutor.start(1, np.random.default_rng(0))
+    assert session.choose()[0] == 2
+    # Before any answer every exercise has p = guess = 0.2 (prior 0): Q = weight * 0.8.
+    assert np.allclose(session.scores(), [[0.8, 1.6, 2.4]])
+    session.observe(np.array([2]), np.array([1]))
+    assert session.choose()[0] == 1
+    # B learned (learn 1): p = 0.9 on exercise 2, so Q = [0.8, 1.6, 0.3].
+    assert np.allclose(session.scores(), [[0.8, 1.6, 3.0 * 0.1]])

@@ -282,3 +282,107 @@ def test_dkt_greedy_trained_on_logs_gives_the_unmastered_skill(one_torch_thread)
     )
     assert session.choose()[0] == 1
     assert session.values[0, 1] > session.values[0, 0]
+
+
+def test_scores_need_a_choice_first():
+    session = RandomRecommender(TWO_SKILLS).start(1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="choose"):
+        session.scores()
+
+
+def test_scores_of_the_schedules_mark_the_scheduled_exercise_and_random_ties_all():
+    blocked = BlockedRecommender(TWO_SKILLS, run_length=2, skill_order=[1, 0]).start(
+        2, np.random.default_rng(0)
+    )
+    blocked.choose()
+    assert np.array_equal(blocked.scores(), [[0, 0, 1], [0, 0, 1]])  # the B block first
+    interleaved = InterleavedRecommender(TWO_SKILLS, skill_order=[0, 1]).start(
+        1, np.random.default_rng(0)
+    )
+    interleaved.choose()
+    interleaved.observe(np.array([0]), np.array([1]))
+    interleaved.choose()
+    assert np.array_equal(interleaved.scores(), [[0, 0, 1]])  # round robin: B second
+    random = RandomRecommender(TWO_SKILLS).start(3, np.random.default_rng(0))
+    random.choose()
+    assert np.array_equal(random.scores(), np.zeros((3, 3)))
+
+
+def test_mastery_scores_rank_the_skill_the_rule_would_practise_first():
+    def scores(prior, order):
+        belief = BKTBelief(TWO_SKILLS, prior=prior, learn=0.2, guess=0.2, slip=0.1)
+        session = MasteryRecommender(belief, TWO_SKILLS, skill_order=order).start(
+            1, np.random.default_rng(0)
+        )
+        session.choose()
+        return session.scores()[0].tolist()
+
+    # Two skills: the preferred skill's exercises score 2, the other's 1.
+    assert scores([0.05, 0.05], [0, 1]) == [2, 2, 1]  # A first in prerequisite order
+    assert scores([0.05, 0.05], [1, 0]) == [1, 1, 2]  # B first in this order
+    assert scores([0.99, 0.05], [0, 1]) == [1, 1, 2]  # A mastered: B is the first unmastered
+    assert scores([0.99, 0.97], [0, 1]) == [1, 1, 2]  # both mastered: the least mastered, B
+
+
+def test_zpd_scores_are_minus_the_distance_to_the_target():
+    # p(correct) by hand as in test_zpd_picks_the_exercise_closest_to_the_target: 0.55, 0.5, 0.74.
+    belief = BKTBelief(
+        TWO_SKILLS, prior=[0.5, 0.9], learn=0.1, guess=[0.2, 0.4, 0.2], slip=[0.1, 0.4, 0.2]
+    )
+    session = ZPDRecommender(belief, TWO_SKILLS, target=0.7).start(1, np.random.default_rng(0))
+    session.choose()
+    assert np.allclose(session.scores(), [[-0.15, -0.2, -0.04]])
+
+
+def test_lookahead_scores_are_the_expected_values_by_hand():
+    belief = BKTBelief(TWO_SKILLS, prior=[1.0, 0.0], learn=[0.0, 0.5], guess=0.2, slip=0.1)
+    session = GreedyRecommender(belief, TWO_SKILLS).start(1, np.random.default_rng(0))
+    session.choose()
+    # As in test_greedy_practises_the_unmastered_skill: exercises 0 and 1 leave the mean at
+    # (0.9 + 0.9 + 0.2) / 3; exercise 2 teaches B with probability 0.5.
+    by_hand = [(0.9 + 0.9 + 0.2) / 3] * 2 + [(0.9 + 0.9 + 0.2 + 0.5 * 0.7) / 3]
+    assert np.allclose(session.scores(), [by_hand])
+    beam = ExpectimaxRecommender(CountingBelief(), [0, 1], horizon=2, beam=1).start(
+        1, np.random.default_rng(0)
+    )
+    beam.choose()
+    # Horizon 2, beam 1 (test_expectimax_beam_keeps_only_the_best_one_step_children): 0.55, cut.
+    assert beam.scores()[0, 0] == pytest.approx(0.55) and beam.scores()[0, 1] == -np.inf
+
+
+def test_oracle_scores_are_its_expected_post_tests():
+    dynamics = BKTDynamics(
+        tiny_curriculum(prerequisite=False),
+        BKTParams(prior=(1.0, 0.0), learn=(0.0, 1.0), learn_rate_sd=0.0, prior_sd=0.0),
+    )
+    session = OracleRecommender(TWO_SKILLS, samples=2).start(
+        1, np.random.default_rng(0), simulator=SimulatedClass(dynamics, 1, seed=0)
+    )
+    session.choose()
+    # A is known (p = 1 - slip = 0.9), B unknown (0.2); practising B teaches it surely (learn 1).
+    assert np.allclose(session.scores(), [[(0.9 + 0.9 + 0.2) / 3] * 2 + [0.9]])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda belief: RandomRecommender(TWO_SKILLS),
+        lambda belief: BlockedRecommender(TWO_SKILLS, run_length=2),
+        lambda belief: InterleavedRecommender(TWO_SKILLS),
+        lambda belief: MasteryRecommender(belief, TWO_SKILLS, skill_order=[0, 1]),
+        lambda belief: ZPDRecommender(belief, TWO_SKILLS),
+        lambda belief: GreedyRecommender(belief, TWO_SKILLS),
+        lambda belief: ExpectimaxRecommender(belief, TWO_SKILLS, horizon=2, beam=2),
+    ],
+    ids=["random", "blocked", "interleaved", "mastery", "zpd", "greedy", "expectimax"],
+)
+def test_every_choice_is_among_the_highest_scored_exercises(make):
+    belief = BKTBelief(TWO_SKILLS, prior=[0.3, 0.1], learn=0.3, guess=0.2, slip=0.1)
+    session = make(belief).start(4, np.random.default_rng(1))
+    answers = np.random.default_rng(2)
+    for _ in range(10):
+        chosen = session.choose()
+        scores = session.scores()
+        assert scores.shape == (4, 3)
+        assert np.all(scores[np.arange(4), chosen] >= scores.max(axis=1) - 1e-12)
+        session.observe(chosen, answers.random(4) < 0.6)
