@@ -67,7 +67,8 @@ def rom_id(game: str) -> str:
     known = ale_py.roms.get_all_rom_ids()
     if name not in known:
         raise ValueError(
-            f"Atari: unknown game {game!r} (ROM id {name!r}); bundled ROMs include {', '.join(known[:12])}, ..."
+            f"Atari: unknown game {game!r} (ROM id {name!r}); "
+            f"bundled ROMs include {', '.join(known[:12])}, ..."
         )
     return name
 
@@ -79,7 +80,7 @@ def _positive_int(value: Any, name: str, minimum: int = 1) -> None:
 
 @dataclass(frozen=True)
 class AtariConfig:
-    """Settings of one Atari environment, single or vectorized; travels into summaries and checkpoints."""
+    """Settings of one Atari env, single or vectorized; travels into summaries and checkpoints."""
 
     game: str = field(
         default="Breakout",
@@ -123,7 +124,8 @@ class AtariConfig:
     max_episode_frames: int = field(
         default=108_000,
         metadata={
-            "help": "truncate after this many emulator frames (108,000 = 30 min = 27,000 steps at skip 4)"
+            "help": "truncate after this many emulator frames "
+            "(108,000 = 30 min = 27,000 steps at skip 4)"
         },
     )
 
@@ -143,7 +145,8 @@ class AtariConfig:
             and 0.0 <= self.sticky_action_prob <= 1.0
         ):
             raise ValueError(
-                f"AtariConfig.sticky_action_prob must be a probability in [0, 1], got {self.sticky_action_prob!r}"
+                "AtariConfig.sticky_action_prob must be a probability in [0, 1], "
+                f"got {self.sticky_action_prob!r}"
             )
         for name in (
             "training",
@@ -238,12 +241,14 @@ class AtariDQNPreprocessing(gym.Wrapper):
         super().__init__(env)
         if getattr(env.unwrapped, "_frameskip", None) != 1:
             raise ValueError(
-                "AtariDQNPreprocessing: make the base env with frameskip=1 (this wrapper skips frames)"
+                "AtariDQNPreprocessing: make the base env with frameskip=1 "
+                "(this wrapper skips frames)"
             )
         meanings = env.unwrapped.get_action_meanings()
         if noop_max > 0 and meanings[0] != "NOOP":
             raise ValueError(
-                f"AtariDQNPreprocessing: noop_max > 0 needs action 0 to be NOOP, got {meanings[0]!r}"
+                "AtariDQNPreprocessing: noop_max > 0 needs action 0 to be NOOP, "
+                f"got {meanings[0]!r}"
             )
         self.noop_max, self.frame_skip = noop_max, frame_skip
         self.terminal_on_life_loss, self.screen_size = terminal_on_life_loss, screen_size
@@ -294,7 +299,10 @@ class AtariDQNPreprocessing(gym.Wrapper):
         return self._observation(), total, terminated, truncated, info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """A real reset (no-ops, FIRE) after game over, else the game continues; see the class docstring."""
+        """A real reset (no-ops, FIRE) after game over, else the game continues.
+
+        See the class docstring.
+        """
         continued = not (self.game_over or not self.terminal_on_life_loss or seed is not None)
         if not continued:
             _, info = self.env.reset(seed=seed, options=options)
@@ -329,7 +337,10 @@ class AtariDQNPreprocessing(gym.Wrapper):
 
 
 class ClipRewardSign(gym.RewardWrapper):
-    """Rewards clipped to their sign, -1, 0 or +1 (Mnih et al. 2015): one learning rate fits all games."""
+    """Rewards clipped to their sign, -1, 0 or +1 (Mnih et al. 2015).
+
+    One learning rate fits all games.
+    """
 
     def reward(self, reward):
         return float(np.sign(reward))
@@ -482,7 +493,10 @@ class AtariVector(VectorWrapper):
         self.metadata = {**env.metadata, "autoreset_mode": AutoresetMode.SAME_STEP}
 
     def reset(self, *, seed: int | np.ndarray | None = None, options: dict[str, Any] | None = None):
-        """Resets every sub-env (sub-env ``i`` gets ``seed + i``); the first reset uses the factory's seed."""
+        """Resets every sub-env (sub-env ``i`` gets ``seed + i``).
+
+        The first reset uses the factory's seed.
+        """
         if seed is None and not self._seeded:
             seed = self._seed
         self._seeded = True

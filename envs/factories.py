@@ -90,7 +90,9 @@ def suggested_dqn_preset(env_id: str) -> str:
 
 
 def known_env_id(env_id: str) -> str:
-    """``env_id`` if Gymnasium knows it (an ``argparse`` type); else an error listing riley-gym's ids.
+    """``env_id`` if Gymnasium knows it; else an error listing riley-gym's ids.
+
+    An ``argparse`` type.
 
     Raises:
         argparse.ArgumentTypeError: naming the id, the closest known ids and every ``riley/`` id.

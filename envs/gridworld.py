@@ -69,7 +69,8 @@ def parse_map(desc: str | Sequence[str]) -> tuple[str, ...]:
     for r, row in enumerate(rows):
         if len(row) != n_cols:
             raise ValueError(
-                f"GridWorld map: row {r} ({row!r}) has {len(row)} columns, expected {n_cols} (the map must be rectangular)"
+                f"GridWorld map: row {r} ({row!r}) has {len(row)} columns, expected {n_cols} "
+                "(the map must be rectangular)"
             )
         for c, char in enumerate(row):
             if char not in MAP_CHARS:
@@ -180,14 +181,16 @@ class GridWorldEnv(gym.Env):
         ]
         if len(given) > 1:
             raise ValueError(
-                f"GridWorldEnv: give at most one of map_name, desc, map_text; got {', '.join(given)}"
+                "GridWorldEnv: give at most one of map_name, desc, map_text; "
+                f"got {', '.join(given)}"
             )
         preset: Mapping[str, Any] = {}
         if desc is None and map_text is None:
             map_name = "4x4" if map_name is None else map_name
             if map_name not in MAPS:
                 raise ValueError(
-                    f"GridWorldEnv: unknown map_name {map_name!r}; allowed: {', '.join(map(repr, MAPS))}"
+                    f"GridWorldEnv: unknown map_name {map_name!r}; "
+                    f"allowed: {', '.join(map(repr, MAPS))}"
                 )
             self.desc = parse_map(MAPS[map_name])
             preset = MAP_PRESETS[map_name]
@@ -215,11 +218,13 @@ class GridWorldEnv(gym.Env):
                 )
         if obs_type not in OBS_TYPES:
             raise ValueError(
-                f"GridWorldEnv: unknown obs_type {obs_type!r}; allowed: {', '.join(map(repr, OBS_TYPES))}"
+                f"GridWorldEnv: unknown obs_type {obs_type!r}; "
+                f"allowed: {', '.join(map(repr, OBS_TYPES))}"
             )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
-                f"GridWorldEnv: unknown render_mode {render_mode!r}; allowed: None, {', '.join(map(repr, self.metadata['render_modes']))}"
+                f"GridWorldEnv: unknown render_mode {render_mode!r}; "
+                f"allowed: None, {', '.join(map(repr, self.metadata['render_modes']))}"
             )
         if not (isinstance(cell_size, (int, np.integer)) and cell_size >= 1):
             raise ValueError(
@@ -313,7 +318,7 @@ class GridWorldEnv(gym.Env):
         return table
 
     def reachable_states(self) -> np.ndarray:
-        """Non-terminal states reachable from the start under some policy, sorted: shape ``(n,)``."""
+        """Non-terminal states reachable from the start by some policy, sorted: shape ``(n,)``."""
         seen, frontier = {self.start_state}, [self.start_state]
         while frontier:
             state = frontier.pop()
@@ -380,10 +385,11 @@ class GridWorldEnv(gym.Env):
         )
 
     def render(self):
-        """An ``ansi`` text grid with the agent as ``@``, or an ``rgb_array`` frame ``(H, W, 3)`` uint8."""
+        """An ``ansi`` text grid, agent ``@``, or an ``rgb_array`` frame ``(H, W, 3)`` uint8."""
         if self.render_mode is None:
             gym.logger.warn(
-                "GridWorldEnv.render called without a render_mode; pass render_mode='ansi' or 'rgb_array'."
+                "GridWorldEnv.render called without a render_mode; "
+                "pass render_mode='ansi' or 'rgb_array'."
             )
             return None
         state = self.start_state if self.state is None else self.state
@@ -478,7 +484,8 @@ def q_star(
             for prob, next_state, reward, terminated in table[state][action]:
                 if not 0 <= next_state < n_states:
                     raise ValueError(
-                        f"q_star: P[{state}][{action}] leads to state {next_state}, outside [0, {n_states})"
+                        f"q_star: P[{state}][{action}] leads to state {next_state}, "
+                        f"outside [0, {n_states})"
                     )
                 expected_reward[state, action] += prob * reward
                 if not terminated:
@@ -496,14 +503,18 @@ def q_star(
         if delta < tol:
             return q
     raise ValueError(
-        f"q_star: value iteration did not converge to tol={tol} in {max_iterations} sweeps (gamma={gamma})"
+        f"q_star: value iteration did not converge to tol={tol} in {max_iterations} sweeps "
+        f"(gamma={gamma})"
     )
 
 
 def v_star(
     env_or_P: gym.Env | TransitionTable, gamma: float = 0.99, tol: float = 1e-10
 ) -> np.ndarray:
-    """Optimal state values ``max_a Q*(s, a)``: shape ``(n_states,)``. Arguments as :func:`q_star`."""
+    """Optimal state values ``max_a Q*(s, a)``: shape ``(n_states,)``.
+
+    Arguments as :func:`q_star`.
+    """
     return q_star(env_or_P, gamma=gamma, tol=tol).max(axis=1)
 
 

@@ -88,7 +88,8 @@ class StudentBatch:
             self.dynamics = make_dynamics(dynamics, load_curriculum(curriculum), params)
         else:
             raise TypeError(
-                f"StudentBatch: dynamics must be 'bkt', 'irt' or a StudentDynamics, got {dynamics!r}"
+                "StudentBatch: dynamics must be 'bkt', 'irt' or a StudentDynamics, "
+                f"got {dynamics!r}"
             )
         self.curriculum = self.dynamics.curriculum
         self.n_students = int(n_students)
@@ -154,7 +155,10 @@ class StudentBatch:
         return correct, reward, self.time >= self.episode_length
 
     def observation(self) -> dict[str, np.ndarray] | np.ndarray:
-        """Fresh batched observation: a dict of ``(n, ...)`` arrays or an ``(n, 3E + 5)`` float32 array."""
+        """Fresh batched observation.
+
+        A dict of ``(n, ...)`` arrays or an ``(n, 3E + 5)`` float32 array.
+        """
         if not self.flatten_observation:
             return {
                 "last_exercise": self.last_exercise.copy(),
@@ -309,7 +313,8 @@ class StudentEnv(gym.Env):
             tries = int(batch.attempts[0, exercises].sum())
             right = int(batch.successes[0, exercises].sum())
             lines.append(
-                f"  {skill:<28} {right:>3}/{tries:<3} right   mastery (hidden) {mastery[skill_id]:.2f}"
+                f"  {skill:<28} {right:>3}/{tries:<3} right   "
+                f"mastery (hidden) {mastery[skill_id]:.2f}"
             )
         return "\n".join(lines) + "\n"
 

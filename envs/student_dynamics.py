@@ -525,7 +525,6 @@ class IRTDynamics(StudentDynamics):
 
     def expected_gains(self, state: IRTState) -> np.ndarray:
         # Growth depends on q alone, not on the answer, so one step is deterministic.
-        n = state.n_students
         skill = self.exercise_skill  # (E,)
         ability = state.ability[:, skill]  # (n, E): the practised skill's ability per exercise
         q = _sigmoid(ability - self.difficulty)  # (n, E)
@@ -538,7 +537,9 @@ class IRTDynamics(StudentDynamics):
         same = skill[:, None] == skill[None, :]  # (E, E): [e, f] f shares e's skill
         before = self._one_minus_guess * _sigmoid(ability - self.difficulty)  # (n, E) per f
         after = self._one_minus_guess[None, None, :] * _sigmoid(
-            state.ability[:, skill][:, None, :] + growth[:, :, None] - self.difficulty[None, None, :]
+            state.ability[:, skill][:, None, :]
+            + growth[:, :, None]
+            - self.difficulty[None, None, :]
         )  # (n, e, f)
         change = ((after - before[:, None, :]) * same[None]).sum(axis=2)  # (n, E)
         return change / self.n_exercises

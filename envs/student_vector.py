@@ -16,7 +16,7 @@ from riley_gym.envs.student_dynamics import BKTParams, IRTParams, StudentDynamic
 
 
 class StudentVectorEnv(VectorEnv):
-    """``num_envs`` independent tutoring sessions (:class:`envs.student.StudentEnv`), one per student.
+    """``num_envs`` independent :class:`envs.student.StudentEnv` sessions, one per student.
 
     Same spaces, rewards and episode end as the single env, on the same
     :class:`envs.student.StudentBatch` code path; no Python loop over students.
@@ -46,7 +46,9 @@ class StudentVectorEnv(VectorEnv):
 
     Example:
         >>> import gymnasium as gym, numpy as np, envs
-        >>> vec = gym.make_vec("riley/Student-v0", num_envs=3, vectorization_mode="vector_entry_point")
+        >>> vec = gym.make_vec(
+        ...     "riley/Student-v0", num_envs=3, vectorization_mode="vector_entry_point"
+        ... )
         >>> obs, info = vec.reset(seed=0)
         >>> obs["attempts"].shape
         (3, 16)
@@ -69,8 +71,8 @@ class StudentVectorEnv(VectorEnv):
     ) -> None:
         if max_episode_steps is not None and max_episode_steps != episode_length:
             raise ValueError(
-                f"StudentVectorEnv: max_episode_steps={max_episode_steps} differs from episode_length={episode_length}; "
-                "set episode_length instead"
+                f"StudentVectorEnv: max_episode_steps={max_episode_steps} differs from "
+                f"episode_length={episode_length}; set episode_length instead"
             )
         self.batch = StudentBatch(
             num_envs, curriculum, dynamics, episode_length, flatten_observation, params
@@ -104,8 +106,8 @@ class StudentVectorEnv(VectorEnv):
             mask = np.asarray(mask)
             if mask.shape != (self.num_envs,) or mask.dtype != bool:
                 raise ValueError(
-                    f"StudentVectorEnv.reset: reset_mask must be a bool array of shape ({self.num_envs},), "
-                    f"got {mask.dtype} {mask.shape}"
+                    "StudentVectorEnv.reset: reset_mask must be a bool array "
+                    f"of shape ({self.num_envs},), got {mask.dtype} {mask.shape}"
                 )
             if self._needs_reset and not mask.all():
                 raise ValueError("StudentVectorEnv.reset: the first reset must reset every env")
@@ -153,7 +155,10 @@ class StudentVectorEnv(VectorEnv):
     def _final(
         self, ended: np.ndarray, correct: np.ndarray, exercise_ids: np.ndarray
     ) -> tuple[np.ndarray, dict]:
-        """SAME_STEP ``final_obs`` and ``final_info`` of the sessions at ``ended`` (before their reset)."""
+        """SAME_STEP ``final_obs`` and ``final_info`` of the sessions at ``ended``.
+
+        Both are taken before those sessions' reset.
+        """
         n = self.num_envs
         obs = self.batch.observation()
         final_obs = np.full(n, None, dtype=object)

@@ -304,7 +304,8 @@ def test_module_docstring_example_runs():
 
 @pytest.mark.parametrize("name", ["bkt", "irt"])
 def test_expected_gains_match_a_monte_carlo_of_the_step(name):
-    # Oracle: copy each student 4000 times per exercise, step the copies, average the post-test change.
+    # Oracle: copy each student 4000 times per exercise, step the copies, average the
+    # post-test change.
     dynamics = make_dynamics(name)
     state = dynamics.init_state(40, np.random.default_rng(0))
     rng = np.random.default_rng(1)
@@ -314,10 +315,14 @@ def test_expected_gains_match_a_monte_carlo_of_the_step(name):
     copies = 4000
     rows = np.repeat(np.arange(40), copies)
     for exercise in range(dynamics.n_exercises):
-        copy = type(state)(**{f: getattr(state, f)[rows].copy() for f in state.__dataclass_fields__})
+        copy = type(state)(
+            **{f: getattr(state, f)[rows].copy() for f in state.__dataclass_fields__}
+        )
         before = dynamics.post_test(copy)
         dynamics.step(copy, np.full(rows.size, exercise), np.random.default_rng(exercise))
         monte_carlo = (dynamics.post_test(copy) - before).reshape(40, copies).mean(axis=1)
         # bkt: a Bernoulli mean of 4000 draws (sd <= 0.1 * 0.5 / sqrt(4000) < 0.001); irt: exact
-        np.testing.assert_allclose(exact[:, exercise], monte_carlo, atol=4e-3 if name == "bkt" else 1e-12)
+        np.testing.assert_allclose(
+            exact[:, exercise], monte_carlo, atol=4e-3 if name == "bkt" else 1e-12
+        )
     assert exact.shape == (40, dynamics.n_exercises) and (exact != 0).any()
