@@ -234,7 +234,8 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
         line = data[: error.start].count(b"\n") + 1
         raise ValueError(
             f"{path}:{line}: cannot decode byte {data[error.start : error.start + 1]!r} as "
-            f"{encoding}; pass encoding='latin-1' (or the file's encoding)"
+            f"{encoding}; convert the file to UTF-8, or read it from Python with its encoding "
+            "(read_log(..., encoding='latin-1'))"
         ) from error
     except LookupError as error:
         raise ValueError(f"{path}: unknown encoding {encoding!r}") from error
@@ -831,7 +832,8 @@ def _resolve_columns(
         if resolved[name] is None:
             raise ValueError(
                 f"{path}: no column for {name!r}; tried {list(KNOWN_COLUMNS[name])}; found "
-                f"{list(available)}; pass columns={{{name!r}: 'your column'}}"
+                f"{list(available)}; rename the column in the file to one of those, or map it "
+                f"from Python (read_log(..., columns={{{name!r}: 'your column'}}))"
             )
     return resolved
 
@@ -1299,8 +1301,8 @@ def detect_format(path: str | Path, encoding: str = "utf-8") -> str:
     reasons["interactions"] = f"header has no recognised column for {missing}"
     tried = "; ".join(f"{name}: {why}" for name, why in reasons.items())
     raise ValueError(
-        f"{path}: could not detect the format (tried {tried}); pass format= one of "
-        f"{list(FORMATS)} (and columns= for an interaction log)"
+        f"{path}: could not detect the format (tried {tried}); give it (--format in the "
+        f"scripts, format= in Python): one of {list(FORMATS)}"
     )
 
 
@@ -1332,7 +1334,9 @@ def read_log(
     """
     allowed = ("auto",) + FORMATS
     if format not in allowed:
-        raise ValueError(f"read_log: format must be one of {list(allowed)}, got {format!r}")
+        raise ValueError(
+            f"the log format (--format, format=) must be one of {list(allowed)}, got {format!r}"
+        )
     if columns is not None and format not in ("auto", "interactions"):
         raise ValueError(
             f"read_log: columns= applies only to format='interactions', not {format!r}"

@@ -287,7 +287,7 @@ def test_detection_failures_and_bad_format(tmp_path):
     path = write(tmp_path, "x.csv", "hello world\nfoo\n")
     with pytest.raises(ValueError, match="tried pykt: .*three-line: .*matrix: .*interactions: "):
         detect_format(path)
-    with pytest.raises(ValueError, match="format must be one of"):
+    with pytest.raises(ValueError, match=r"format \(--format, format=\) must be one of"):
         read_log(path, format="excel")
     with pytest.raises(ValueError, match="columns= applies only"):
         read_log(path, format="matrix", columns={"user_id": "a"})
