@@ -202,12 +202,17 @@ def add_arguments(
 def given_arguments(
     args: argparse.Namespace, settings: type, skip: Iterable[str] = ()
 ) -> dict[str, Any]:
-    """The fields of ``settings`` whose flag was given (not None) in ``args``, tuples as tuples."""
+    """The fields of ``settings`` whose flag was given (not None) in ``args``, tuples as tuples.
+
+    A list of names may be given either way: ``--policies a b`` or ``--policies a,b``.
+    """
     skip = set(skip)
     given = {}
     for spec in dataclasses.fields(settings):
         value = getattr(args, spec.name, None)
         if spec.name in skip or value is None:
             continue
+        if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+            value = [part.strip() for item in value for part in item.split(",") if part.strip()]
         given[spec.name] = tuple(value) if isinstance(value, list) else value
     return given

@@ -105,7 +105,7 @@ def read_comparison(path: str) -> dict[str, Any]:
         "policies": rows,
         "curves": curves,
         "has_oracle": "oracle" in policies,
-        "best": summary.get("best", {}),
+        "verdicts": summary.get("verdicts", {}),
         "settings": settings if isinstance(settings, dict) else {},
         "dkt_test_auc": _number(summary.get("dkt_test_auc")),
         "bkt_test_auc": _number(summary.get("bkt_test_auc")),

@@ -35,11 +35,12 @@ from riley_gym.kt.experiments.tutor_pipeline import (
     POLICIES,
     TutorConfig,
     build_recommenders,
-    train_models,
+    prepare_tutors,
 )
 from riley_gym.kt.models.bkt import BKT
 from riley_gym.kt.models.dkt import DKT
-from riley_gym.kt.tutoring.dqn_tutor import DQNTutorConfig, KnowledgeVectorEnv, train_dqn_tutor
+from riley_gym.kt.tutoring.dqn_tutor import DQNTutorConfig, KnowledgeVectorEnv
+from riley_gym.kt.tutoring.gain_model import GainEstimate, GainModel
 from riley_gym.kt.tutoring.recommend import BKTBelief, DKTBelief, Recommender
 
 __all__ = [
@@ -82,6 +83,8 @@ def web_config(curriculum: str = "riley", seed: int = 0, **overrides: Any) -> Tu
         dkt_hidden=64,
         dkt_epochs=12,
         dqn_steps=100_000,
+        gain_students=500,
+        curve_points=0,
         policies=PAGE_POLICIES,
     )
     return TutorConfig(**{**settings, **overrides})
@@ -107,6 +110,7 @@ class TutoringModel:
     dkt: DKT
     bkt: BKT
     dqn: Any
+    gain_model: GainModel | None
     dkt_belief: DKTBelief
     bkt_belief: BKTBelief
     recommenders: dict[str, Recommender]
@@ -123,10 +127,15 @@ def _assemble(
     dkt: DKT,
     bkt: BKT,
     dqn: Any,
+    gain_model: GainModel | None,
     dkt_belief: DKTBelief,
     info: dict[str, Any],
 ) -> TutoringModel:
     bkt_belief = BKTBelief.from_model(bkt, curriculum.exercise_skill)
+    gains = None
+    if gain_model is not None:
+        gains = GainEstimate(gain_model, dkt_belief, config.session_length)
+    recommenders = build_recommenders(config, curriculum, dkt_belief, bkt_belief, dqn, gains)
     return TutoringModel(
         config=config,
         curriculum=curriculum,
@@ -134,9 +143,10 @@ def _assemble(
         dkt=dkt,
         bkt=bkt,
         dqn=dqn,
+        gain_model=gain_model,
         dkt_belief=dkt_belief,
         bkt_belief=bkt_belief,
-        recommenders=build_recommenders(config, curriculum, dkt_belief, bkt_belief, dqn),
+        recommenders=recommenders,
         info=info,
     )
 
@@ -166,22 +176,13 @@ def train_model(config: TutorConfig, say: Callable[[str], None] = print) -> Tuto
         episode_length=config.session_length,
         seed=config.seed,
     )
-    models = train_models(
-        logs, curriculum.exercise_skill, config.dkt_hidden, config.dkt_epochs, config.seed
-    )
-    seconds["dkt"], seconds["bkt"] = models["dkt_seconds"], models["bkt_seconds"]
+    tutors = prepare_tutors(config, dynamics, logs, lambda text: say(f"  {text}"))
+    models, seconds = tutors.models, dict(tutors.seconds)
     say(
-        f"  DKT ({config.dkt_hidden} units, {len(models['dkt'].history.epochs)} epochs) in "
-        f"{seconds['dkt']:.1f} s, test AUC {models['dkt_test_auc']:.3f}; BKT in "
-        f"{seconds['bkt']:.1f} s, test AUC {models['bkt_test_auc']:.3f}"
+        f"  DKT ({config.dkt_hidden} units, {len(models['dkt'].history.epochs)} epochs), test AUC "
+        f"{models['dkt_test_auc']:.3f}; BKT test AUC {models['bkt_test_auc']:.3f}; seconds "
+        + ", ".join(f"{part} {value:.1f}" for part, value in seconds.items())
     )
-    dkt_belief = DKTBelief(models["dkt"], curriculum.exercise_skill)
-    dqn = None
-    if "dqn" in config.policies:
-        begun = time.perf_counter()
-        dqn = train_dqn_tutor(dynamics, dkt_belief, config.session_length, _dqn_config(config))
-        seconds["dqn"] = time.perf_counter() - begun
-        say(f"  DQN tutor ({config.dqn_steps} student-steps) in {seconds['dqn']:.1f} s")
     seconds["total"] = time.perf_counter() - start
     info = {
         "dkt_test_auc": models["dkt_test_auc"],
@@ -191,7 +192,8 @@ def train_model(config: TutorConfig, say: Callable[[str], None] = print) -> Tuto
         "torch_threads": torch.get_num_threads(),
         "load_average": list(os.getloadavg()),
     }
-    return _assemble(config, curriculum, models["dkt"], models["bkt"], dqn, dkt_belief, info)
+    return _assemble(config, curriculum, models["dkt"], models["bkt"], tutors.dqn,
+                     tutors.gain_model, tutors.dkt_belief, info)  # fmt: skip
 
 
 def save_model(model: TutoringModel, folder: str | os.PathLike) -> Path:
@@ -206,6 +208,8 @@ def save_model(model: TutoringModel, folder: str | os.PathLike) -> Path:
     model.bkt.save(folder / "bkt")
     if model.dqn is not None:
         model.dqn.save(folder / "dqn.pt", include_replay=False)
+    if model.gain_model is not None:
+        model.gain_model.save(folder / "gain.pt")
     summary = {
         "format": FORMAT,
         "version": VERSION,
@@ -268,8 +272,10 @@ def load_model(folder: str | os.PathLike) -> TutoringModel:
             flatten_observation=False,
         )
         dqn, _ = DQN.load(folder / "dqn.pt", KnowledgeVectorEnv(inner, dkt_belief))
+    gain_model = GainModel.load(folder / "gain.pt") if (folder / "gain.pt").is_file() else None
     info = {key: summary[key] for key in ("dkt_test_auc", "bkt_test_auc", "seconds")}
-    return _assemble(config, curriculum, dkt, bkt, dqn, dkt_belief, {**info, "folder": str(folder)})
+    info["folder"] = str(folder)
+    return _assemble(config, curriculum, dkt, bkt, dqn, gain_model, dkt_belief, info)
 
 
 def default_folder(config: TutorConfig, root: str | os.PathLike = "runs/web-model") -> Path:

@@ -461,7 +461,9 @@ def run_on_logs(
     summary = {
         "policies": result["policies"],
         "paired_differences": result["paired_differences"],
-        "best": result["best"],
+        "verdicts": result["verdicts"],
+        "diagnosis": result["diagnosis"],
+        "tutor_learning_curve": result["tutor_learning_curve"],
         "data": str(path),
         "read_report": report.to_dict() if hasattr(report, "to_dict") else str(report),
         "top_skills": [int(s) for s in original],

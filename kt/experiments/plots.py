@@ -24,7 +24,13 @@ __all__ = [
     "plot_model_comparison",
     "plot_learning_curves",
     "plot_fit_quality",
+    "plot_inference_vs_learning",
+    "plot_tutor_learning_curve",
 ]
+
+
+# Tick marks of wrong (0) and right (1) answers; DejaVu Sans, matplotlib's default font, has both.
+MARKS = ("\u2717", "\u2713")
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -86,12 +92,13 @@ def plot_knowledge_heatmap(
     knowledge: np.ndarray,
     path: str | Path,
     truth: np.ndarray | None = None,
+    labels: Sequence[str] | None = None,
 ) -> Path:
     """The DKT paper's figure: predicted p(correct) per skill along one student's attempts.
 
-    Rows are skills, columns the student's attempts labelled "(skill, correct)";
-    colour is the predicted p(correct) on a next attempt at that row's skill after
-    the column's attempt (Piech et al. 2015, figure 1).
+    Rows are skills, columns the student's attempts, labelled with what was practised and a
+    check mark (right) or a cross (wrong); colour is the predicted p(correct) on a next attempt
+    at that row's skill after the column's attempt (Piech et al. 2015, figure 1).
 
     Args:
         skills: Skill names or ids labelling the rows, length ``n_skills``.
@@ -102,6 +109,8 @@ def plot_knowledge_heatmap(
         path: PNG file to write (folders are created).
         truth: Optional true p(correct) of the same shape (a simulated student),
             drawn as a second panel.
+        labels: Names of what each attempt practised (e.g. exercise names), length ``T``;
+            default: the entries of ``exercise_sequence``.
 
     Returns:
         The path written.
@@ -135,7 +144,10 @@ def plot_knowledge_heatmap(
     width = min(4.0 + 0.3 * n_steps, 40.0)
     height = (1.5 + 0.3 * len(skills)) * len(panels)
     figure = _figure(width, height)
-    labels = [f"({s}, {int(c)})" for s, c in zip(exercise_sequence, correct_sequence)]
+    names = [str(item) for item in (exercise_sequence if labels is None else labels)]
+    if len(names) != n_steps:
+        raise ValueError(f"plot_knowledge_heatmap: {len(names)} labels for {n_steps} attempts")
+    ticks = [f"{name} {MARKS[int(c)]}" for name, c in zip(names, correct_sequence)]
     for index, (title, values) in enumerate(panels):
         axes = figure.add_subplot(len(panels), 1, index + 1)
         image = axes.imshow(
@@ -144,8 +156,8 @@ def plot_knowledge_heatmap(
         axes.set_yticks(range(len(skills)))
         axes.set_yticklabels([str(s) for s in skills])
         axes.set_xticks(range(n_steps))
-        axes.set_xticklabels(labels, rotation=90, fontsize=7)
-        axes.set_xlabel("attempt (skill, correct)")
+        axes.set_xticklabels(ticks, rotation=90, fontsize=7)
+        axes.set_xlabel(f"attempt ({MARKS[1]} right, {MARKS[0]} wrong)")
         axes.set_ylabel("skill")
         axes.set_title(title)
         figure.colorbar(image, ax=axes, label="p(correct)")
@@ -261,4 +273,57 @@ def plot_fit_quality(
     axes.flat[0].legend(fontsize=8)
     figure.supxlabel("attempt number at the skill")
     figure.supylabel("fraction correct")
+    return _save(figure, path)
+
+
+def plot_inference_vs_learning(
+    measurements: Sequence[Any], exercise_names: Sequence[str], path: str | Path
+) -> Path:
+    """Per exercise, each model's mean predicted learning gain beside the true expected gain.
+
+    Args:
+        measurements: ``kt.experiments.inference_vs_learning.GainMeasurement``s (same states).
+        exercise_names: names of the exercises (the bars' labels).
+        path: PNG file to write.
+    """
+    if not measurements:
+        raise ValueError("plot_inference_vs_learning: no measurements")
+    n_exercises = len(exercise_names)
+    figure = _figure(max(6.0, 0.5 * n_exercises + 2.0), 4.5)
+    axes = figure.add_subplot()
+    width = 0.8 / (len(measurements) + 1)
+    positions = np.arange(n_exercises)
+    axes.bar(positions, 100 * measurements[0].true, width, label="true (simulator)", color="black")
+    for number, measured in enumerate(measurements, start=1):
+        label = f"{measured.name} (r = {measured.correlation:.2f})"
+        axes.bar(positions + number * width, 100 * measured.predicted, width, label=label)
+    axes.axhline(0.0, color="grey", linewidth=0.8)
+    axes.set_xticks(positions + 0.4 - width / 2)
+    axes.set_xticklabels(list(exercise_names), rotation=60, ha="right", fontsize=7)
+    axes.set_ylabel("expected post-test change (points)")
+    axes.set_title("Predicted learning gain of each exercise against the truth (r: per state)")
+    axes.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def plot_tutor_learning_curve(curve: dict[str, Any], path: str | Path, title: str = "") -> Path:
+    """The learned tutor's validation post-test against training steps, heuristics as lines.
+
+    Args:
+        curve: {"steps": [...], "post_test": [...], "heuristics": {name: post-test}}.
+        path: PNG file to write.
+        title: the figure's title.
+    """
+    if not curve.get("steps"):
+        raise ValueError("plot_tutor_learning_curve: the curve has no points")
+    figure = _figure(6.5, 4.0)
+    axes = figure.add_subplot()
+    axes.plot(curve["steps"], curve["post_test"], marker="o", color="black", label="DQN tutor")
+    for number, (name, value) in enumerate(curve.get("heuristics", {}).items()):
+        axes.axhline(value, linestyle="--", color=f"C{number}", label=name)
+    axes.set_xlabel("training student-steps")
+    axes.set_ylabel("mean post-test (validation students)")
+    axes.set_title(title or "The DQN tutor's learning curve")
+    axes.legend(fontsize=7)
+    axes.grid(alpha=0.3)
     return _save(figure, path)

@@ -1,13 +1,24 @@
-"""The main job end to end: simulate logs, train DKT and BKT, train the DQN tutor, compare policies.
+"""The main job end to end: simulate logs, train the knowledge tracers and the tutors, compare policies.
 
-``run_tutor(config, out_dir)`` is what ``scripts/tutor.py`` calls with no ``--logs``: Riley's
-curriculum (or a file), a student population (``bkt`` or ``irt`` dynamics), logs of
-``log_students`` students under the random policy, DKT (modelling EXERCISES as its items, so
-its output is p(correct) per exercise, what ZPD/greedy/expectimax compare) and BKT (per skill)
-fitted on 80% of the logged students and scored on the other 20%, the DQN tutor trained on the
-DKT's knowledge estimate, and every policy run on ``students`` fresh simulated students with
-common random numbers (``kt.tutoring.simulation``). Writes summary.json, comparison.csv,
-learning_curves.csv/.png and a knowledge heatmap of one session.
+``run_tutor(config, out_dir)`` is what ``scripts/tutor.py`` calls with no ``--logs``: a curriculum
+(Riley's or a file), a student population (``bkt`` or ``irt`` dynamics), logs of ``log_students``
+students under the random policy, and on them (``prepare_tutors``):
+
+- DKT over EXERCISES (its output is p(correct) per exercise, what the lookahead policies read)
+  and BKT over skills (the mastery rule), fitted on 80% of the logged students and scored on the
+  rest;
+- the gain model (``kt.tutoring.gain_model``): what practice teaches, learned from the DKT's
+  state on simulated sessions, which the greedy and expectimax policies plan with;
+- the DQN tutor (``kt.tutoring.dqn_tutor``) on the DKT's knowledge estimate, its learning curve
+  measured on validation students.
+
+Then every policy tutors the same ``students`` fresh simulated students with common random
+numbers (``kt.tutoring.simulation``), the best policy that uses the LSTM is compared with every
+heuristic (paired 95% CIs), each policy gets the fraction of the gap from the best heuristic to
+the oracle it closes (``gap_closed``), and the diagnosis of ``kt.experiments.inference_vs_learning``
+is measured: what DKT's own lookahead predicts practice does, against the truth and the gain model.
+Writes summary.json, comparison.csv, learning_curves.csv/.png, tutor_learning_curve.csv/.png,
+inference_vs_learning.png and a knowledge heatmap of one session.
 """
 
 from __future__ import annotations
@@ -15,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,17 +34,25 @@ import numpy as np
 import pandas as pd
 import torch
 
+from riley_gym import nets
 from riley_gym.envs.curriculum import load_curriculum
 from riley_gym.envs.simulate import simulate_logs
 from riley_gym.envs.student_dynamics import make_dynamics
 from riley_gym.kt.data.metrics import binary_metrics
 from riley_gym.kt.data.splits import holdout_split
 from riley_gym.kt.experiments.fitting import FitPlan, fit_prepared
-from riley_gym.kt.experiments.plots import plot_knowledge_heatmap, plot_learning_curves
+from riley_gym.kt.experiments.inference_vs_learning import measure, predicted_gains
+from riley_gym.kt.experiments.plots import (
+    plot_inference_vs_learning,
+    plot_knowledge_heatmap,
+    plot_learning_curves,
+    plot_tutor_learning_curve,
+)
 from riley_gym.kt.models.bkt import BKT
 from riley_gym.kt.models.dkt import DKT, DKTConfig
 from riley_gym.kt.models.training import TrainingConfig
 from riley_gym.kt.tutoring.dqn_tutor import DQNTutor, DQNTutorConfig, train_dqn_tutor
+from riley_gym.kt.tutoring.gain_model import GainEstimate, GainModelConfig, train_gain_model
 from riley_gym.kt.tutoring.recommend import (
     BKTBelief,
     BlockedRecommender,
@@ -47,29 +66,27 @@ from riley_gym.kt.tutoring.recommend import (
     Recommender,
     ZPDRecommender,
 )
-from riley_gym.kt.tutoring.simulation import compare_policies
+from riley_gym.kt.tutoring.simulation import Comparison, compare_policies, mean_ci95, run_sessions
 
-POLICIES = (
-    "random",
-    "blocked",
-    "interleaved",
-    "mastery",
-    "zpd",
-    "greedy",
-    "expectimax",
-    "dqn",
-    "oracle",
-)
+HEURISTICS = ("random", "blocked", "interleaved", "mastery", "zpd")
+KT_POLICIES = ("greedy", "expectimax", "dqn")  # they read the LSTM knowledge tracer
+POLICIES = (*HEURISTICS, *KT_POLICIES, "oracle")
+# Seeds of the student draws, apart from the logs' (config.seed): the validation students of the
+# DQN's learning curve and the test students every policy tutors.
+VALIDATION_SEED, TEST_SEED = 4049, 7919
 
 
 @dataclass(frozen=True)
-class TutorConfig:
+class TutorConfig(nets.Settings):
     """Settings of the end-to-end tutoring comparison."""
 
     curriculum: str = field(
-        default="riley", metadata={"help": "curriculum: 'riley' or a JSON/YAML file"}
+        default="riley",
+        metadata={"help": "curriculum: riley, chain, wide, tree, or a JSON/YAML file"},
     )
-    dynamics: str = field(default="bkt", metadata={"help": "student dynamics: bkt or irt"})
+    dynamics: str = field(
+        default="bkt", metadata={"help": "student dynamics", "choices": ("bkt", "irt")}
+    )
     students: int = field(
         default=500, metadata={"help": "fresh simulated students tutored per policy"}
     )
@@ -94,40 +111,34 @@ class TutorConfig:
         default=0.95, metadata={"help": "BKT mastery at which the mastery policy moves on"}
     )
     dqn_steps: int = field(default=500_000, metadata={"help": "DQN tutor training student-steps"})
-    oracle_samples: int = field(
-        default=8, metadata={"help": "Monte Carlo draws per exercise of the oracle's lookahead"}
+    gain_students: int = field(
+        default=1000,
+        metadata={"help": "simulated students per behaviour policy the gain model learns from"},
+    )
+    validation_students: int = field(
+        default=200, metadata={"help": "students of the DQN tutor's learning curve"}
+    )
+    curve_points: int = field(
+        default=5, metadata={"help": "points of the DQN tutor's learning curve (0: none)"}
     )
     seed: int = field(
         default=0, metadata={"help": "seed of logs, models, training and tutored students"}
     )
 
     def __post_init__(self) -> None:
-        if self.dynamics not in ("bkt", "irt"):
-            raise ValueError(f"TutorConfig.dynamics must be 'bkt' or 'irt', got {self.dynamics!r}")
-        for name in (
-            "students",
-            "session_length",
-            "log_students",
-            "dkt_hidden",
-            "dkt_epochs",
-            "expectimax_horizon",
-            "expectimax_beam",
-            "dqn_steps",
-            "oracle_samples",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"TutorConfig.{name} must be >= 1, got {getattr(self, name)}")
+        object.__setattr__(self, "policies", tuple(self.policies))
+        self.check_choice("dynamics", ("bkt", "irt"))
+        names = ["students", "session_length", "log_students", "dkt_hidden", "dkt_epochs"]
+        names += ["expectimax_horizon", "expectimax_beam", "dqn_steps", "gain_students"]
+        self.check_at_least([*names, "validation_students"], 1)
+        self.check_at_least(["curve_points", "seed"], 0)
         unknown = sorted(set(self.policies) - set(POLICIES))
-        if unknown or "random" not in self.policies:
-            raise ValueError(
-                f"TutorConfig.policies must include 'random' and come from {POLICIES}; "
-                f"unknown: {unknown}"
-            )
-        if not 0.0 < self.zpd_target < 1.0 or not 0.0 < self.mastery_threshold < 1.0:
-            raise ValueError(
-                f"TutorConfig: zpd_target and mastery_threshold must be in (0, 1), got "
-                f"{self.zpd_target}, {self.mastery_threshold}"
-            )
+        self.check(
+            "policies",
+            not unknown and "random" in self.policies,
+            f"names from {list(POLICIES)} including random (unknown: {unknown})",
+        )
+        self.check_interval(["zpd_target", "mastery_threshold"], 0.0, 1.0, True, True)
 
     @classmethod
     def quick(cls, **overrides: Any) -> "TutorConfig":
@@ -139,25 +150,21 @@ class TutorConfig:
             dkt_hidden=16,
             dkt_epochs=2,
             dqn_steps=600,
-            oracle_samples=2,
+            gain_students=40,
+            validation_students=20,
+            curve_points=2,
         )
         return cls(**{**settings, **overrides})
-
-    def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["policies"] = list(self.policies)
-        return values
 
 
 def train_models(
     logs: pd.DataFrame, exercise_skill: np.ndarray, hidden: int, epochs: int, seed: int
 ) -> dict[str, Any]:
-    """Fit DKT over exercises and BKT over skills on 80% of the logged students; score on the rest.
+    """Fit DKT over exercises and BKT over skills on 80% of the logged students; score both on the rest.
 
     Returns:
         {"dkt", "bkt", "dkt_test_auc", "bkt_test_auc", "dkt_seconds", "bkt_seconds"}.
     """
-
     train, test = holdout_split(logs, test_fraction=0.2, seed=seed)
     config = DKTConfig(
         input_encoding="one-hot",
@@ -181,12 +188,8 @@ def train_models(
     return {
         "dkt": dkt,
         "bkt": bkt,
-        "dkt_test_auc": binary_metrics(
-            dkt_pred["correct"].to_numpy(), dkt_pred["p_correct"].to_numpy()
-        )["auc"],
-        "bkt_test_auc": binary_metrics(
-            bkt_pred["correct"].to_numpy(), bkt_pred["p_correct"].to_numpy()
-        )["auc"],
+        "dkt_test_auc": binary_metrics(dkt_pred["correct"], dkt_pred["p_correct"])["auc"],
+        "bkt_test_auc": binary_metrics(bkt_pred["correct"], bkt_pred["p_correct"])["auc"],
         "dkt_seconds": dkt_seconds,
         "bkt_seconds": bkt_seconds,
     }
@@ -198,30 +201,128 @@ def build_recommenders(
     dkt_belief: Any,
     bkt_belief: BKTBelief,
     dqn_agent: Any = None,
+    gains: Any = None,
 ) -> dict[str, Recommender]:
-    """The policies named in ``config.policies``, in that order."""
+    """The policies named in ``config.policies``, in that order.
 
+    ``gains`` (a ``GainEstimate``) is what greedy and expectimax plan with; without it they use
+    the DKT paper's objective (the predicted mean p(correct)), kept for the diagnosis.
+    """
     skill = curriculum.exercise_skill
     names = dict(exercise_names=curriculum.exercise_names, skill_names=curriculum.skill_names)
     order, difficulty = curriculum.topological_order(), curriculum.difficulty
+    horizon, beam = config.expectimax_horizon, config.expectimax_beam
+    run_length = max(1, config.session_length // curriculum.n_skills)
     makers: dict[str, Callable[[], Recommender]] = {
         "random": lambda: RandomRecommender(skill, **names),
-        "blocked": lambda: BlockedRecommender(
-            skill, max(1, config.session_length // curriculum.n_skills), order, difficulty, **names
-        ),
+        "blocked": lambda: BlockedRecommender(skill, run_length, order, difficulty, **names),
         "interleaved": lambda: InterleavedRecommender(skill, order, difficulty, **names),
         "mastery": lambda: MasteryRecommender(
             bkt_belief, skill, order, config.mastery_threshold, difficulty, **names
         ),
         "zpd": lambda: ZPDRecommender(dkt_belief, skill, config.zpd_target, **names),
-        "greedy": lambda: GreedyRecommender(dkt_belief, skill, **names),
+        "greedy": lambda: GreedyRecommender(dkt_belief, skill, gains=gains, **names),
         "expectimax": lambda: ExpectimaxRecommender(
-            dkt_belief, skill, config.expectimax_horizon, config.expectimax_beam, **names
+            dkt_belief, skill, horizon, beam, gains=gains, **names
         ),
         "dqn": lambda: DQNTutor(dqn_agent, dkt_belief, skill, config.session_length, **names),
-        "oracle": lambda: OracleRecommender(skill, config.oracle_samples, **names),
+        "oracle": lambda: OracleRecommender(skill, **names),
     }
     return {name: makers[name]() for name in config.policies}
+
+
+@dataclass
+class Tutors:
+    """What ``prepare_tutors`` trained: models, beliefs, the gain model, the DQN, the policies.
+
+    Attributes:
+        models: ``train_models``'s dict (DKT, BKT and their held-out AUCs).
+        dkt_belief, bkt_belief: the DKT stepped one attempt at a time; the BKT posterior.
+        gain_model: the ``GainModel`` (None when no policy needs it).
+        gains: ``gain_model`` read through the DKT belief (None likewise).
+        dqn: the trained ``agents.DQN`` (None when "dqn" is not among the policies).
+        curve: the DQN tutor's learning curve: {"steps", "post_test", "heuristics"} (validation).
+        recommenders: policy name -> recommender, in ``config.policies`` order.
+        seconds: training time per part.
+    """
+
+    models: dict[str, Any]
+    dkt_belief: DKTBelief
+    bkt_belief: BKTBelief
+    gain_model: Any
+    gains: Any
+    dqn: Any
+    curve: dict[str, Any]
+    recommenders: dict[str, Recommender]
+    seconds: dict[str, float]
+
+
+def prepare_tutors(
+    config: TutorConfig, dynamics: Any, logs: pd.DataFrame, say: Callable[[str], None]
+) -> Tutors:
+    """Fit DKT and BKT on ``logs``, the gain model and the DQN tutor on ``dynamics``; build the policies.
+
+    Args:
+        config: the settings.
+        dynamics: the simulator the tutors train on (and the oracle reads).
+        logs: the logged students the knowledge tracers fit.
+        say: receives a line before each part (a progress bar's description).
+    """
+    curriculum, length = dynamics.curriculum, config.session_length
+    seconds: dict[str, float] = {}
+    say("training DKT and BKT")
+    start = time.perf_counter()
+    models = train_models(
+        logs, curriculum.exercise_skill, config.dkt_hidden, config.dkt_epochs, config.seed
+    )
+    seconds["models"] = time.perf_counter() - start
+    dkt_belief = DKTBelief(models["dkt"], curriculum.exercise_skill)
+    bkt_belief = BKTBelief.from_model(models["bkt"], curriculum.exercise_skill)
+    heuristic_config = TutorConfig(**{**config.to_dict(), "policies": ("random", "blocked",
+                                                                      "interleaved", "mastery")})  # fmt: skip
+    heuristics = build_recommenders(heuristic_config, curriculum, dkt_belief, bkt_belief)
+    gain_model = gains = None
+    if {"greedy", "expectimax"} & set(config.policies):
+        say("training the gain model")
+        start = time.perf_counter()
+        gain_config = GainModelConfig(students=config.gain_students, seed=config.seed)
+        gain_model = train_gain_model(
+            dynamics, dkt_belief, list(heuristics.values()), length, gain_config
+        )
+        gains = GainEstimate(gain_model, dkt_belief, length)
+        seconds["gain_model"] = time.perf_counter() - start
+    dqn, curve = None, {}
+    if "dqn" in config.policies:
+        say("training the DQN tutor")
+        start = time.perf_counter()
+        validation = {
+            name: _mean_post_test(policy, dynamics, config) for name, policy in heuristics.items()
+        }
+        steps, post_test = [], []
+
+        def evaluate(agent: Any, env_steps: int) -> None:
+            tutor = DQNTutor(agent, dkt_belief, curriculum.exercise_skill, length)
+            steps.append(int(env_steps))
+            post_test.append(_mean_post_test(tutor, dynamics, config))
+
+        dqn_config = DQNTutorConfig(total_steps=config.dqn_steps, seed=config.seed)
+        dqn = train_dqn_tutor(
+            dynamics, dkt_belief, length, dqn_config, config.curve_points, evaluate
+        )
+        curve = {"steps": steps, "post_test": post_test, "heuristics": validation}
+        seconds["dqn"] = time.perf_counter() - start
+    recommenders = build_recommenders(config, curriculum, dkt_belief, bkt_belief, dqn, gains)
+    return Tutors(models, dkt_belief, bkt_belief, gain_model, gains, dqn, curve, recommenders,
+                  seconds)  # fmt: skip
+
+
+def _mean_post_test(policy: Recommender, dynamics: Any, config: TutorConfig) -> float:
+    """Mean final post-test of ``policy`` on the validation students (not the test students)."""
+    record = run_sessions(
+        policy, dynamics, config.validation_students, config.session_length,
+        seed=config.seed + VALIDATION_SEED,
+    )  # fmt: skip
+    return float(record.final.mean())
 
 
 def knowledge_heatmap(record: Any, curriculum: Any, path: Path) -> tuple[Path, int]:
@@ -234,43 +335,100 @@ def knowledge_heatmap(record: Any, curriculum: Any, path: Path) -> tuple[Path, i
     Returns:
         (the path written, the student's index among the tutored students).
     """
-
     traced = record.true_p_correct_traced.shape[1]
     gains = record.post_test[-1, :traced] - record.post_test[0, :traced]
     student = int(np.argsort(gains, kind="stable")[(traced - 1) // 2])
     average = np.eye(curriculum.n_skills)[curriculum.exercise_skill]  # (n_exercises, n_skills)
     average /= average.sum(axis=0, keepdims=True)
     truth = record.true_p_correct_traced[1:, student] @ average  # (T, n_skills)
-    skills = curriculum.exercise_skill[record.exercises[:, student]]
+    exercises = record.exercises[:, student]
     knowledge = record.knowledge_traced[1:, student]  # (T, n_skills)
     written = plot_knowledge_heatmap(
         curriculum.skill_names,
-        skills,
+        curriculum.exercise_skill[exercises],
         record.correct[:, student].astype(int),
         knowledge,
         path,
         truth=truth,
+        labels=[curriculum.exercise_names[e] for e in exercises],
     )
     return written, student
 
 
-MODEL_BASED = ("mastery", "zpd", "greedy", "expectimax", "dqn")
+def verdicts(comparison: Comparison) -> dict[str, Any]:
+    """The best heuristic, the best LSTM-based policy, and how they compare.
 
-
-def best_policies(table: pd.DataFrame) -> dict[str, str | None]:
-    """The best real policy (oracle excluded) and the best DKT-based/learned one by mean post-test.
-
-    The DKT-based/learned policies are greedy, expectimax, dqn and zpd.
+    Returns:
+        {"best_heuristic", "best_kt_policy", "gap_closed" (policy -> fraction of the gap from
+        the best heuristic to the oracle it closes, None without an oracle), "kt_vs_heuristics"
+        (heuristic -> {"diff", "ci95", "better"}: the best KT policy minus the heuristic, paired),
+        "beats_every_heuristic", "below_random" (KT policies whose paired CI against random lies
+        wholly below 0)}.
     """
-    real = table.drop(index=[name for name in ("oracle",) if name in table.index])
-    dkt_based = real.loc[
-        [name for name in ("zpd", "greedy", "expectimax", "dqn") if name in real.index]
-    ]
+    means = comparison.table["post_test_mean"]
+    heuristics = [name for name in HEURISTICS if name in means.index]
+    kt = [name for name in KT_POLICIES if name in means.index]
+    best_heuristic = str(means[heuristics].idxmax())
+    best_kt = str(means[kt].idxmax()) if kt else None
+    oracle = means.get("oracle")
+    gap = None if oracle is None else oracle - means[best_heuristic]
+    gap_closed = {
+        name: (
+            None if gap is None or gap <= 0 else float((means[name] - means[best_heuristic]) / gap)
+        )
+        for name in means.index
+    }
+    records = comparison.records
+    versus = {}
+    if best_kt is not None:
+        for name in heuristics:
+            diff, half = mean_ci95(records[best_kt].final - records[name].final)
+            versus[name] = {"diff": diff, "ci95": half, "better": bool(diff - half > 0)}
+    below = []
+    for name in kt:
+        diff, half = mean_ci95(records[name].final - records["random"].final)
+        if diff + half < 0:
+            below.append(name)
     return {
-        "best_real_policy": str(real["post_test_mean"].idxmax()) if len(real) else None,
-        "best_dkt_or_learned_policy": str(dkt_based["post_test_mean"].idxmax())
-        if len(dkt_based)
-        else None,
+        "best_heuristic": best_heuristic,
+        "best_kt_policy": best_kt,
+        "gap_closed": gap_closed,
+        "kt_vs_heuristics": versus,
+        "beats_every_heuristic": bool(versus) and all(row["better"] for row in versus.values()),
+        "below_random": below,
+    }
+
+
+def diagnose(config: TutorConfig, dynamics: Any, tutors: Tutors, out_dir: Path) -> dict[str, Any]:
+    """Predicted against true learning gains (DKT's own lookahead, BKT, the gain model), plotted.
+
+    Also tutors the test students with greedy on the DKT paper's objective (the fix's "before").
+    """
+    curriculum, length = dynamics.curriculum, config.session_length
+    random = RandomRecommender(curriculum.exercise_skill)
+    n, seed = min(300, config.students), config.seed + VALIDATION_SEED
+    measured = [
+        measure("DKT (its own lookahead)", lambda s, t: predicted_gains(tutors.dkt_belief, s),
+                tutors.dkt_belief, dynamics, random, n, length, seed),
+        measure("BKT", lambda s, t: predicted_gains(tutors.bkt_belief, s), tutors.bkt_belief,
+                dynamics, random, n, length, seed),
+    ]  # fmt: skip
+    if tutors.gains is not None:
+        gains = tutors.gains
+        measured.append(
+            measure(
+                "gain model on DKT", gains, tutors.dkt_belief, dynamics, random, n, length, seed
+            )
+        )
+    plot_inference_vs_learning(
+        measured, curriculum.exercise_names, out_dir / "inference_vs_learning.png"
+    )
+    paper_greedy = GreedyRecommender(tutors.dkt_belief, curriculum.exercise_skill)
+    record = run_sessions(paper_greedy, dynamics, config.students, length, config.seed + TEST_SEED)
+    return {
+        "measurements": [m.to_dict() for m in measured],
+        "greedy_on_dkt_objective_post_test": float(record.final.mean()),
+        "plot": str(out_dir / "inference_vs_learning.png"),
     }
 
 
@@ -282,43 +440,17 @@ def run_comparison(
     progress: Any = None,
     label: str = "",
 ) -> dict[str, Any]:
-    """Train the models on ``logs``, build the policies, tutor fresh students; write the files.
-
-    The fresh students come from ``dynamics``.
-
+    """Train the tutors on ``logs`` and ``dynamics``, tutor fresh students from ``dynamics``; write files.
 
     Returns:
-        The summary dict (``policies``: name -> figures; model scores; timings).
+        The summary dict (``policies``: name -> figures with ``gap_closed``; the verdicts; the
+        diagnosis; model scores; timings), plus ``table``, ``models`` and ``recommenders``.
     """
     curriculum = dynamics.curriculum
-    timings: dict[str, float] = {}
     say = progress.set_description if progress is not None else (lambda text: None)
-    say(f"{label}training DKT and BKT")
-    start = time.perf_counter()
-    models = train_models(
-        logs, curriculum.exercise_skill, config.dkt_hidden, config.dkt_epochs, config.seed
-    )
-    timings["models"] = time.perf_counter() - start
+    tutors = prepare_tutors(config, dynamics, logs, lambda text: say(f"{label}{text}"))
     if progress is not None:
-        progress.update(1)
-    dkt_belief = DKTBelief(models["dkt"], curriculum.exercise_skill)
-    bkt_belief = BKTBelief.from_model(models["bkt"], curriculum.exercise_skill)
-    agent = None
-    if "dqn" in config.policies:
-        say(f"{label}training the DQN tutor")
-        start = time.perf_counter()
-        agent = train_dqn_tutor(
-            dynamics,
-            dkt_belief,
-            config.session_length,
-            DQNTutorConfig(total_steps=config.dqn_steps, seed=config.seed),
-        )
-        timings["dqn"] = time.perf_counter() - start
-    if progress is not None:
-        progress.update(1)
-    recommenders = build_recommenders(config, curriculum, dkt_belief, bkt_belief, agent)
-    start = time.perf_counter()
-
+        progress.update(2)
     started = []
 
     def on_policy(name: str) -> None:
@@ -327,63 +459,75 @@ def run_comparison(
         started.append(name)
         say(f"{label}tutoring with {name}")
 
+    start = time.perf_counter()
     comparison = compare_policies(
-        recommenders,
-        dynamics,
-        config.students,
-        config.session_length,
-        seed=config.seed + 7919,
-        progress=on_policy,
-    )
-    timings["tutoring"] = time.perf_counter() - start
+        tutors.recommenders, dynamics, config.students, config.session_length,
+        seed=config.seed + TEST_SEED, progress=on_policy,
+    )  # fmt: skip
+    timings = {**tutors.seconds, "tutoring": time.perf_counter() - start}
     timings["per_policy"] = comparison.seconds
     if progress is not None:
         progress.update(1)
     out_dir.mkdir(parents=True, exist_ok=True)
-    comparison.table.to_csv(out_dir / "comparison.csv")
+    judged = verdicts(comparison)
+    table = comparison.table.assign(gap_closed=pd.Series(judged["gap_closed"]))
+    table.to_csv(out_dir / "comparison.csv")
     comparison.learning_curves().to_csv(out_dir / "learning_curves.csv", index=False)
-    plot_learning_curves(
-        comparison,
-        out_dir / "learning_curves.png",
-        title=f"{curriculum.name} ({dynamics.name} dynamics): mean expected post-test, 95% CI",
-    )
+    title = f"{curriculum.name} ({dynamics.name} dynamics): mean expected post-test, 95% CI"
+    plot_learning_curves(comparison, out_dir / "learning_curves.png", title=title)
+    if tutors.curve:
+        pd.DataFrame(
+            {"steps": tutors.curve["steps"], "post_test": tutors.curve["post_test"]}
+        ).to_csv(out_dir / "tutor_learning_curve.csv", index=False)
+        plot_tutor_learning_curve(tutors.curve, out_dir / "tutor_learning_curve.png", title=title)
+    say(f"{label}measuring inference against learning")
+    start = time.perf_counter()
+    diagnosis = diagnose(config, dynamics, tutors, out_dir)
+    timings["diagnosis"] = time.perf_counter() - start
     heatmap_policy = next(
-        (name for name in ("expectimax", "greedy", "zpd", "dqn") if name in comparison.records),
-        None,
-    )
+        (name for name in (judged["best_kt_policy"], "dqn", "expectimax", "greedy", "zpd")
+         if name in comparison.records), None,
+    )  # fmt: skip
     heatmap = heatmap_student = None
     if heatmap_policy is not None:
         heatmap, heatmap_student = knowledge_heatmap(
             comparison.records[heatmap_policy], curriculum, out_dir / "knowledge_heatmap.png"
         )
-    paired = comparison.paired_differences()
+    policies = comparison.to_dict()
+    for name in policies:
+        policies[name]["gap_closed"] = judged["gap_closed"][name]
     return {
-        "policies": comparison.to_dict(),
-        "paired_differences": paired,
-        "best": best_policies(comparison.table),
-        "table": comparison.table,
-        "dkt_test_auc": models["dkt_test_auc"],
-        "bkt_test_auc": models["bkt_test_auc"],
-        "dkt_epochs_run": len(models["dkt"].history.epochs),
+        "policies": policies,
+        "paired_differences": comparison.paired_differences(baselines=(*HEURISTICS, "oracle")),
+        "verdicts": judged,
+        "diagnosis": diagnosis,
+        "tutor_learning_curve": tutors.curve,
+        "table": table,
+        "dkt_test_auc": tutors.models["dkt_test_auc"],
+        "bkt_test_auc": tutors.models["bkt_test_auc"],
+        "dkt_epochs_run": len(tutors.models["dkt"].history.epochs),
+        "gain_model_mse": None if tutors.gain_model is None else tutors.gain_model.history[-1],
         "heatmap_policy": heatmap_policy,
         "heatmap": str(heatmap) if heatmap is not None else None,
         "heatmap_student": heatmap_student,
         "seconds": timings,
-        "models": models,
-        "recommenders": recommenders,
+        "models": tutors.models,
+        "recommenders": tutors.recommenders,
     }
 
 
-def run_tutor(config: TutorConfig, out_dir: str | Path, progress: Any = None) -> dict[str, Any]:
-    """The default run: simulated logs -> models -> DQN tutor -> policy comparison.
+SUMMARY_KEYS = ("policies", "paired_differences", "verdicts", "diagnosis", "tutor_learning_curve",
+                "dkt_test_auc", "bkt_test_auc", "dkt_epochs_run", "gain_model_mse",
+                "heatmap_policy", "heatmap_student")  # fmt: skip
 
-    Writes ``out_dir``.
+
+def run_tutor(config: TutorConfig, out_dir: str | Path, progress: Any = None) -> dict[str, Any]:
+    """The default run: simulated logs -> models -> tutors -> policy comparison. Writes ``out_dir``.
 
     Returns:
         The summary (also written to ``out_dir/summary.json``), plus ``table`` (a DataFrame, not
-        written to JSON).
+        written to JSON), ``models``, ``recommenders`` and ``dynamics``.
     """
-
     out_dir = Path(out_dir)
     start = time.perf_counter()
     dynamics = make_dynamics(config.dynamics, load_curriculum(config.curriculum))
@@ -395,14 +539,7 @@ def run_tutor(config: TutorConfig, out_dir: str | Path, progress: Any = None) ->
     )
     result = run_comparison(config, dynamics, logs, out_dir, progress)
     summary = {
-        "policies": result["policies"],
-        "paired_differences": result["paired_differences"],
-        "best": result["best"],
-        "dkt_test_auc": result["dkt_test_auc"],
-        "bkt_test_auc": result["bkt_test_auc"],
-        "dkt_epochs_run": result["dkt_epochs_run"],
-        "heatmap_policy": result["heatmap_policy"],
-        "heatmap_student": result["heatmap_student"],
+        **{key: result[key] for key in SUMMARY_KEYS},
         "seconds": {**result["seconds"], "total": time.perf_counter() - start},
         "load_average": list(os.getloadavg()),
         "torch_threads": torch.get_num_threads(),  # float sums, hence figures, depend on it
@@ -410,41 +547,33 @@ def run_tutor(config: TutorConfig, out_dir: str | Path, progress: Any = None) ->
         "dynamics_params": dynamics.params.to_dict(),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return {
-        **summary,
-        "table": result["table"],
-        "models": result["models"],
-        "recommenders": result["recommenders"],
-        "dynamics": dynamics,
-    }
+    extras = {key: result[key] for key in ("table", "models", "recommenders")}
+    return {**summary, **extras, "dynamics": dynamics}
 
 
-def interactive_recommender(config: TutorConfig, policy: str) -> Recommender:
-    """A policy for a person to play against, its models trained on simulated logs.
+def interactive_recommender(
+    config: TutorConfig, policy: str, say: Callable[[str], None] = print
+) -> Recommender:
+    """A policy for a person to play against, its models trained on simulated logs of the curriculum.
 
-    The logs are of the configured curriculum. ``mastery`` needs only BKT (a second); ``zpd``,
-    ``greedy`` and ``expectimax`` train the DKT first.
+    ``mastery`` needs only BKT (a second); ``zpd`` trains the DKT first, ``greedy`` and
+    ``expectimax`` also the gain model, ``dqn`` also the DQN tutor; ``say`` hears what is trained
+    and how long it took.
     """
-
-    if policy not in ("mastery", "zpd", "greedy", "expectimax"):
+    if policy not in ("mastery", "zpd", "greedy", "expectimax", "dqn"):
         raise ValueError(
-            f"interactive_recommender: policy must be mastery, zpd, greedy or expectimax, "
+            "interactive_recommender: policy must be mastery, zpd, greedy, expectimax or dqn, "
             f"got {policy!r}"
         )
     dynamics = make_dynamics(config.dynamics, load_curriculum(config.curriculum))
-    curriculum = dynamics.curriculum
     logs = simulate_logs(
-        config.log_students,
-        dynamics=dynamics,
-        episode_length=config.session_length,
+        config.log_students, dynamics=dynamics, episode_length=config.session_length,
         seed=config.seed,
-    )
-    bkt_belief = BKTBelief.from_model(BKT().fit(logs), curriculum.exercise_skill)
-    dkt_belief = None
-    if policy != "mastery":
-        models = train_models(
-            logs, curriculum.exercise_skill, config.dkt_hidden, config.dkt_epochs, config.seed
-        )
-        dkt_belief = DKTBelief(models["dkt"], curriculum.exercise_skill)
-    single = TutorConfig(**{**asdict(config), "policies": ("random", policy)})
-    return build_recommenders(single, curriculum, dkt_belief, bkt_belief)[policy]
+    )  # fmt: skip
+    single = TutorConfig(**{**config.to_dict(), "policies": ("random", policy), "curve_points": 0})
+    started = time.perf_counter()
+
+    def timed(text: str) -> None:
+        say(f"  {text} ({time.perf_counter() - started:.0f} s so far)")
+
+    return prepare_tutors(single, dynamics, logs, timed).recommenders[policy]

@@ -741,19 +741,82 @@ def expectimax_values(belief: Belief, state: Any, n: int, horizon: int, beam: in
     return value
 
 
+def gain_lookahead_values(
+    belief: Belief, gains: Any, state: Any, n: int, horizon: int, beam: int, step: int = 0
+) -> np.ndarray:
+    """Expectimax over answers on estimated learning gains: the value of doing each exercise next.
+
+    value(s, e) = g(s, e) + sum_a p(a | s, e) * V(s'(e, a), horizon - 1), with V(s, 0) = 0 and
+    V(s, d) = the best value among the ``beam`` exercises of largest g(s, .). ``g`` is an estimate
+    of what practice TEACHES (``gains(state, step) -> (n, n_exercises)``, e.g. a
+    ``kt.tutoring.gain_model.GainModel`` over the belief), not of what an answer reveals; the belief
+    only supplies the answer probabilities and the states after them.
+
+    Args:
+        belief: the knowledge model.
+        gains: the gain estimate, called with a belief state and the step it is at.
+        state: the belief state of ``n`` students.
+        n: number of students in ``state``.
+        horizon: lookahead depth >= 1 (1 is greedy on the gains).
+        beam: exercises expanded further per node (>= 1).
+        step: session steps done (the gain estimate may depend on the time left).
+
+    Returns:
+        (n, n_exercises) value of each first exercise (-inf outside the beam when horizon > 1).
+    """
+    if horizon < 1 or beam < 1:
+        raise ValueError(f"horizon and beam must be >= 1, got horizon={horizon}, beam={beam}")
+    immediate = np.asarray(gains(state, step), dtype=np.float64)  # (n, E)
+    if horizon == 1:
+        return immediate
+    n_exercises = belief.n_exercises
+    keep = np.argsort(-immediate, axis=1, kind="stable")[:, :beam]  # (n, beam)
+    p_now = belief.p_correct(state)  # (n, E)
+    rows = np.repeat(np.arange(n), 2 * beam)  # (n*beam*2,)
+    exercises = np.repeat(keep.reshape(-1), 2)  # (n*beam*2,)
+    answers = np.tile(np.array([1, 0]), n * beam)  # (n*beam*2,)
+    children = belief.update(belief.take(state, rows), exercises, answers)
+    later = gain_lookahead_values(
+        belief, gains, children, n * beam * 2, horizon - 1, beam, step + 1
+    )
+    later = later.max(axis=1).reshape(n, beam, 2)  # (n, beam, [right, wrong])
+    p_kept = np.take_along_axis(p_now, keep, axis=1)  # (n, beam)
+    value = np.full((n, n_exercises), -np.inf)
+    kept_value = (
+        np.take_along_axis(immediate, keep, axis=1)
+        + p_kept * later[:, :, 0]
+        + (1.0 - p_kept) * later[:, :, 1]
+    )
+    np.put_along_axis(value, keep, kept_value, axis=1)
+    return value
+
+
 class _LookaheadSession(_BeliefSession):
     def _choose(self) -> np.ndarray:
-        self.values = expectimax_values(
-            self.recommender.belief,
-            self.state,
-            self.n_students,
-            self.recommender.horizon,
-            self.recommender.beam,
-        )
+        recommender = self.recommender
+        if recommender.gains is not None:
+            self.values = gain_lookahead_values(
+                recommender.belief, recommender.gains, self.state, self.n_students,
+                recommender.horizon, recommender.beam, self.step,
+            )  # fmt: skip
+        else:
+            self.values = expectimax_values(
+                recommender.belief,
+                self.state,
+                self.n_students,
+                recommender.horizon,
+                recommender.beam,
+            )
         return _random_tie_break(self.values, self.rng)
 
     def _explain(self, student: int, exercise: int) -> str:
         recommender = self.recommender
+        if recommender.gains is not None:
+            return (
+                f"{recommender.exercise_label(exercise)}: {recommender.horizon}-step lookahead on "
+                f"the learned gain model expects it to raise the post-test by "
+                f"{100 * self.values[student, exercise]:.2f} points, the most"
+            )
         now = self.p_correct()[student].mean()
         return (
             f"{recommender.exercise_label(exercise)}: {recommender.horizon}-step expectimax expects the mean predicted "
@@ -765,13 +828,22 @@ class _LookaheadSession(_BeliefSession):
 
 
 class GreedyRecommender(_BeliefRecommender):
-    """DKT greedy: the exercise maximising the expected (over the predicted answer) mean predicted
-    p(correct) over all exercises after answering it (expectimax with horizon 1)."""
+    """Greedy: the exercise with the best one-step value.
+
+    Without ``gains``, DKT greedy as in Piech et al. (2015): the value is the expected (over the
+    predicted answer) mean predicted p(correct) after answering. With ``gains`` (an estimate of
+    what practice teaches, see ``gain_lookahead_values``), the exercise with the largest
+    estimated learning gain.
+    """
 
     name = "greedy"
     session_class = _LookaheadSession
     horizon = 1
     beam = 1
+
+    def __init__(self, belief: Belief, exercise_skill, gains: Any = None, **names) -> None:
+        super().__init__(belief, exercise_skill, **names)
+        self.gains = gains
 
 
 class ExpectimaxRecommender(_BeliefRecommender):
@@ -785,13 +857,20 @@ class ExpectimaxRecommender(_BeliefRecommender):
     session_class = _LookaheadSession
 
     def __init__(
-        self, belief: Belief, exercise_skill, horizon: int = 2, beam: int = 2, **names
+        self,
+        belief: Belief,
+        exercise_skill,
+        horizon: int = 2,
+        beam: int = 2,
+        gains: Any = None,
+        **names,
     ) -> None:
         super().__init__(belief, exercise_skill, **names)
         if horizon < 1 or beam < 1:
             raise ValueError(f"horizon and beam must be >= 1, got horizon={horizon}, beam={beam}")
         self.horizon = horizon
         self.beam = beam
+        self.gains = gains
         self.name = f"expectimax{horizon}"
 
 
@@ -801,9 +880,7 @@ class _OracleSession(Session):
         self.simulator = simulator
 
     def _choose(self) -> np.ndarray:
-        self.values = self.simulator.expected_post_test_after(
-            self.recommender.samples, self.rng
-        )  # (n, E)
+        self.values = self.simulator.expected_post_test_after()  # (n, E)
         return _random_tie_break(self.values, self.rng)
 
     def _explain(self, student: int, exercise: int) -> str:
@@ -817,21 +894,15 @@ class _OracleSession(Session):
 
 
 class OracleRecommender(Recommender):
-    """Upper bound for reports only, never a real policy: reads the simulator's HIDDEN state and picks
-    the exercise with the best true expected post-test after one more step (one-step lookahead,
-    estimated by ``samples`` Monte Carlo draws of the simulator's transition per exercise).
+    """Upper bound for reports only, never a real policy: reads the simulator's HIDDEN state.
 
-    ``start`` needs the ``simulator`` argument: an object with
-    ``expected_post_test_after(samples, rng) -> (n, n_exercises)`` (``kt.tutoring.simulation.SimulatedClass``).
+    It picks the exercise with the best true expected post-test after one more step (one-step
+    lookahead, exact: the simulator's ``expected_gains``). ``start`` needs the ``simulator``
+    argument: an object with ``expected_post_test_after() -> (n, n_exercises)``
+    (``kt.tutoring.simulation.SimulatedClass``).
     """
 
     name = "oracle"
-
-    def __init__(self, exercise_skill, samples: int = 8, **names) -> None:
-        super().__init__(exercise_skill, **names)
-        if samples < 1:
-            raise ValueError(f"samples must be >= 1, got {samples}")
-        self.samples = samples
 
     def start(self, n_students: int, rng: np.random.Generator, simulator: Any = None) -> Session:
         if simulator is None:

@@ -84,18 +84,13 @@ class SimulatedClass:
         """(n,) bool answers; the students learn (state changes in place)."""
         return self.dynamics.step(self.state, exercises, self.answer_rng)
 
-    def expected_post_test_after(self, samples: int, rng: np.random.Generator) -> np.ndarray:
-        """(n, n_exercises) Monte Carlo estimate of the true expected post-test after one more step.
+    def expected_post_test_after(self) -> np.ndarray:
+        """(n, n_exercises) the true expected post-test after one more exercise (exact).
 
-        Each student's hidden state is copied ``samples`` times per exercise and stepped with
-        ``rng`` (not the session's answer stream); the post-test is averaged over copies.
+        The simulator's ``expected_gains`` of the hidden state, added to the post-test now.
         """
-        n, n_exercises = self.state_size(), self.dynamics.n_exercises
-        rows = np.repeat(np.arange(n), n_exercises * samples)  # (n*E*S,)
-        exercises = np.tile(np.repeat(np.arange(n_exercises), samples), n)  # (n*E*S,)
-        copy = _take_state(self.state, rows)
-        self.dynamics.step(copy, exercises, rng)
-        return self.dynamics.post_test(copy).reshape(n, n_exercises, samples).mean(axis=2)
+        gains = self.dynamics.expected_gains(self.state)  # (n, E)
+        return self.dynamics.post_test(self.state)[:, None] + gains
 
     def state_size(self) -> int:
         return int(self.state.n_students)

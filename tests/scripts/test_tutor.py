@@ -46,7 +46,7 @@ def test_quick_default_run_writes_summary_and_plots_and_is_reproducible(tmp_path
     assert summary["torch_threads"] == 1  # --threads 1: recorded, since results depend on it
     for name in ("learning_curves.png", "knowledge_heatmap.png"):
         assert (tmp_path / "a" / name).stat().st_size > 1000
-    assert "diff vs random" in first.stdout
+    assert "vs random (95% CI)" in first.stdout and "gap closed" in first.stdout
     second = run("--quick", "--policies", FAST, "--out", str(tmp_path / "b"), "--seed", "3")
     assert second.returncode == 0, second.stderr
     again = json.loads((tmp_path / "b" / "summary.json").read_text())

@@ -69,7 +69,8 @@ function render(data) {
   const settings = data.settings;
   document.getElementById("run-info").textContent =
     `${data.path}: ${settings.students ?? "?"} students per policy, ${settings.session_length ?? "?"} exercises, ` +
-    `${settings.dynamics ?? "?"} dynamics; best real policy ${data.best.best_real_policy ?? "n/a"}; ` +
+    `${settings.dynamics ?? "?"} dynamics; best heuristic ${data.verdicts.best_heuristic ?? "n/a"}, ` +
+    `best LSTM-based policy ${data.verdicts.best_kt_policy ?? "n/a"}; ` +
     `DKT test AUC ${fixed(data.dkt_test_auc, 3)}, BKT ${fixed(data.bkt_test_auc, 3)}.`;
   document.getElementById("compare-page").dataset.policies = String(policies.length);
 }

@@ -205,7 +205,7 @@ def test_oracle_reads_the_hidden_state_and_teaches_the_unmastered_skill():
         BKTParams(prior=(1.0, 0.0), learn=(0.0, 1.0), learn_rate_sd=0.0, prior_sd=0.0),
     )
     simulated = SimulatedClass(dynamics, 4, seed=0)
-    oracle = OracleRecommender(TWO_SKILLS, samples=2)
+    oracle = OracleRecommender(TWO_SKILLS)
     session = oracle.start(4, np.random.default_rng(0), simulator=simulated)
     assert np.all(session.choose() == 2)
     assert "ORACLE" in session.explain(0)
@@ -355,7 +355,7 @@ def test_oracle_scores_are_its_expected_post_tests():
         tiny_curriculum(prerequisite=False),
         BKTParams(prior=(1.0, 0.0), learn=(0.0, 1.0), learn_rate_sd=0.0, prior_sd=0.0),
     )
-    session = OracleRecommender(TWO_SKILLS, samples=2).start(
+    session = OracleRecommender(TWO_SKILLS).start(
         1, np.random.default_rng(0), simulator=SimulatedClass(dynamics, 1, seed=0)
     )
     session.choose()

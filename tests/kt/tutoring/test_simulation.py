@@ -131,7 +131,7 @@ def test_a_better_policy_wins_with_a_ci_that_excludes_zero():
 
 def test_oracle_lookahead_estimate_is_exact_for_an_instant_learner():
     simulated = SimulatedClass(instant_learner(), 3, seed=0)
-    values = simulated.expected_post_test_after(samples=4, rng=np.random.default_rng(0))
+    values = simulated.expected_post_test_after()
     before = (0.2 + 0.2 + 0.25) / 3
     assert np.allclose(
         values[:, 0], before + 2 * (0.9 - 0.2) / 3

@@ -1,0 +1,222 @@
+"""What practice teaches, learned: the expected post-test gain of each exercise, from a belief's state.
+
+A knowledge model trained on answers (DKT) predicts answers, and a lookahead that maximises its
+predicted knowledge rewards what an answer *reveals*, not what practice *teaches*
+(``kt.experiments.inference_vs_learning`` measures it: on Riley's curriculum DKT's expected change
+after an exercise correlates about 0.04 with the true expected gain). ``GainModel`` learns the
+second quantity directly: a network (``nets.MLP``) over features of the belief the tutor keeps
+(its p(correct) on every exercise and the fraction of the session done) regressed on the
+simulator's exact expected gain of every exercise (``StudentDynamics.expected_gains``, read from
+the hidden state of simulated students, in training only). At tutoring time it reads the belief
+alone, so it can run on a real student. The training states come from simulated sessions under
+behaviour policies (the heuristics), each action replaced by a random exercise with probability
+``exploration`` so that every exercise is seen in every kind of state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from riley_gym import nets
+from riley_gym.kt.tutoring.recommend import Belief, Recommender
+from riley_gym.kt.tutoring.simulation import SimulatedClass
+
+__all__ = [
+    "GainModelConfig",
+    "GainModel",
+    "belief_features",
+    "collect_gain_data",
+    "train_gain_model",
+]
+
+
+@dataclass(frozen=True)
+class GainModelConfig(nets.Settings):
+    """Data and training of a ``GainModel``."""
+
+    students: int = field(
+        default=1000, metadata={"help": "simulated students per behaviour policy"}
+    )
+    exploration: float = field(
+        default=0.3, metadata={"help": "chance that a behaviour action is a random exercise"}
+    )
+    hidden_sizes: tuple[int, ...] = field(default=(128, 128), metadata={"help": "MLP widths"})
+    epochs: int = field(default=8, metadata={"help": "passes over the collected states"})
+    batch_size: int = field(default=512, metadata={"help": "states per gradient step"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    seed: int = field(default=0, metadata={"help": "seed of the sessions and the network"})
+
+    def __post_init__(self) -> None:
+        self.check_at_least(["students", "epochs", "batch_size"], 1)
+        self.check_at_least(["seed"], 0)
+        self.check_interval(["exploration"], 0.0, 1.0)
+        self.check_above(["learning_rate"], 0.0)
+        widths = self.hidden_sizes
+        self.check(
+            "hidden_sizes", all(nets.is_integer(w) and w >= 1 for w in widths), "widths >= 1"
+        )
+
+
+def belief_features(
+    belief: Belief, state: Any, step: int | np.ndarray, session_length: int
+) -> np.ndarray:
+    """(n, n_exercises + 1) float32: the belief's p(correct) per exercise, the fraction of the session done."""
+    p = belief.p_correct(state)  # (n, E)
+    done = np.broadcast_to(np.asarray(step, dtype=np.float64) / session_length, (p.shape[0],))
+    return np.concatenate([p, done[:, None]], axis=1).astype(np.float32)
+
+
+class GainModel:
+    """Expected post-test gain of every exercise from belief features (see the module docstring).
+
+    Args:
+        n_features: width of ``belief_features``.
+        n_exercises: exercises of the curriculum.
+        config: network and training settings.
+    """
+
+    def __init__(
+        self, n_features: int, n_exercises: int, config: GainModelConfig | None = None
+    ) -> None:
+        self.config = config if config is not None else GainModelConfig()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            self.network = nets.MLP(n_features, list(self.config.hidden_sizes), n_exercises)
+        self.n_features, self.n_exercises = n_features, n_exercises
+        # Gains are a few thousandths of the post-test on a long curriculum and tenths on a tiny
+        # one: the network fits them divided by their spread, kept here (``fit`` sets it).
+        self.scale = 1.0
+        self.history: list[float] = []  # mean squared error per epoch, in units of ``scale``
+
+    @torch.no_grad()
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """(n, n_exercises) float64 expected gains for (n, n_features) features."""
+        self.network.eval()
+        inputs = torch.from_numpy(np.asarray(features, dtype=np.float32))
+        return self.network(inputs).double().numpy() * self.scale
+
+    def save(self, path: str | Path) -> Path:
+        """Write the network, the scale and the settings (a ``nets`` checkpoint, no pickle)."""
+        payload = {
+            "network": self.network.state_dict(),
+            "scale": self.scale,
+            "history": self.history,
+        }
+        shape = {"n_features": self.n_features, "n_exercises": self.n_exercises}
+        nets.save_checkpoint(path, payload, {"config": self.config.to_dict(), **shape})
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "GainModel":
+        """Read a model written by ``save``."""
+        payload, saved = nets.load_checkpoint(path)
+        model = cls(
+            saved["n_features"], saved["n_exercises"], GainModelConfig.from_dict(saved["config"])
+        )
+        model.network.load_state_dict(payload["network"])
+        model.scale, model.history = float(payload["scale"]), list(payload["history"])
+        model.network.eval()
+        return model
+
+    def fit(self, features: np.ndarray, gains: np.ndarray) -> "GainModel":
+        """Regress ``gains`` (n, n_exercises) on ``features`` (n, n_features) by mean squared error."""
+        if features.shape[0] != gains.shape[0] or gains.shape[1] != self.n_exercises:
+            raise ValueError(
+                f"GainModel.fit: features {features.shape} and gains {gains.shape} do not match"
+            )
+        inputs = torch.from_numpy(np.asarray(features, dtype=np.float32))
+        spread = float(np.std(gains))
+        self.scale = spread if spread > 0 else 1.0
+        targets = torch.from_numpy(np.asarray(gains / self.scale, dtype=np.float32))
+        optimizer = torch.optim.Adam(self.network.parameters(), lr=self.config.learning_rate)
+        order = np.random.default_rng(self.config.seed)
+        self.network.train()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            for _ in range(self.config.epochs):
+                total = 0.0
+                permutation = torch.from_numpy(order.permutation(len(inputs)))
+                for start in range(0, len(inputs), self.config.batch_size):
+                    rows = permutation[start : start + self.config.batch_size]
+                    loss = nn.functional.mse_loss(self.network(inputs[rows]), targets[rows])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    total += loss.item() * len(rows)
+                self.history.append(total / len(inputs))
+        self.network.eval()
+        return self
+
+
+def collect_gain_data(
+    dynamics: Any,
+    belief: Belief,
+    behaviours: Sequence[Recommender],
+    students: int,
+    session_length: int,
+    exploration: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(features, exact gains) of every state of simulated sessions under each behaviour policy.
+
+    Returns:
+        ``(states, n_exercises + 1)`` float32 features and ``(states, n_exercises)`` float64 gains.
+    """
+    features, gains = [], []
+    for number, behaviour in enumerate(behaviours):
+        simulated = SimulatedClass(dynamics, students, seed=10_000 * (seed + 1) + number)
+        rng = np.random.default_rng([seed, number, 3])
+        session = behaviour.start(
+            students, np.random.default_rng([seed, number, 2]), simulator=simulated
+        )
+        state = belief.init(students)
+        for step in range(session_length):
+            features.append(belief_features(belief, state, step, session_length))
+            gains.append(dynamics.expected_gains(simulated.state))
+            exercises = session.choose().copy()
+            explore = rng.random(students) < exploration
+            exercises[explore] = rng.integers(0, behaviour.n_exercises, int(explore.sum()))
+            correct = simulated.step(exercises)
+            session.observe(exercises, correct)
+            state = belief.update(state, exercises, correct)
+    return np.concatenate(features), np.concatenate(gains)
+
+
+def train_gain_model(
+    dynamics: Any,
+    belief: Belief,
+    behaviours: Sequence[Recommender],
+    session_length: int,
+    config: GainModelConfig | None = None,
+) -> GainModel:
+    """Collect states under ``behaviours`` (``config.students`` each) and fit a ``GainModel``."""
+    config = config if config is not None else GainModelConfig()
+    features, gains = collect_gain_data(
+        dynamics,
+        belief,
+        behaviours,
+        config.students,
+        session_length,
+        config.exploration,
+        config.seed,
+    )
+    return GainModel(features.shape[1], gains.shape[1], config).fit(features, gains)
+
+
+class GainEstimate:
+    """A ``GainModel`` read through a belief: ``estimate(state, step)`` -> (n, n_exercises) gains.
+
+    The form ``kt.tutoring.recommend.gain_lookahead_values`` (greedy and expectimax) takes.
+    """
+
+    def __init__(self, model: GainModel, belief: Belief, session_length: int) -> None:
+        self.model, self.belief, self.session_length = model, belief, session_length
+
+    def __call__(self, state: Any, step: int) -> np.ndarray:
+        return self.model.predict(belief_features(self.belief, state, step, self.session_length))
