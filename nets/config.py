@@ -178,7 +178,8 @@ def add_arguments(
         default = spec.default
         if default is dataclasses.MISSING and spec.default_factory is not dataclasses.MISSING:
             default = spec.default_factory()
-        help_text = f"{spec.metadata.get('help', '')} (default {_plain(default)})"
+        # argparse %-formats help strings; a literal "10%" must reach it as "10%%".
+        help_text = f"{spec.metadata.get('help', '')} (default {_plain(default)})".replace("%", "%%")
         if isinstance(default, bool):
             parser.add_argument(
                 flag_of(spec.name), type=parse_bool, default=None, metavar="BOOL", help=help_text

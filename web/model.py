@@ -180,7 +180,8 @@ def train_model(config: TutorConfig, say: Callable[[str], None] = print) -> Tuto
     models, seconds = tutors.models, dict(tutors.seconds)
     say(
         f"  DKT ({config.dkt_hidden} units, {len(models['dkt'].history.epochs)} epochs), test AUC "
-        f"{models['dkt_test_auc']:.3f}; BKT test AUC {models['bkt_test_auc']:.3f}; seconds "
+        f"{models['dkt_test_auc']:.3f}; BKT test AUC {models['bkt_test_auc']:.3f}; "
+        f"DQN tutor ({config.dqn_steps} student-steps) in {seconds.get('dqn', 0.0):.1f} s; seconds "
         + ", ".join(f"{part} {value:.1f}" for part, value in seconds.items())
     )
     seconds["total"] = time.perf_counter() - start

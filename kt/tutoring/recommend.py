@@ -329,6 +329,9 @@ class Session:
         correct = np.asarray(correct)
         if correct.shape != (self.n_students,):
             raise ValueError(f"correct must have shape ({self.n_students},), got {correct.shape}")
+        if correct.dtype != bool and not np.isin(correct, (0, 1)).all():
+            bad = correct[~np.isin(correct, (0, 1))][0]
+            raise ValueError(f"correct must hold 0/1 or booleans, got {bad!r}")
         self.attempts[np.arange(self.n_students), exercises] += 1
         self._observe(exercises, correct.astype(bool))
         self.step += 1

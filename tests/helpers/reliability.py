@@ -28,6 +28,7 @@ from riley_gym import envs  # noqa: F401  (registers the riley/ envs)
 from riley_gym.envs import make_atari, make_atari_vector
 from riley_gym.kt.data import read_log
 from tests.helpers.actions import single_actions, vector_actions
+from tests.helpers.reliability_scripts import script_cases
 
 SILENT = ("silent", "inconsistent")
 
@@ -361,6 +362,13 @@ SECTIONS = (
         "its `contains` casts: a bool array is accepted as 0/1, a float array is not). The "
         "input shown is for 3 envs of 16 actions.",
         _action_cases(vector=True),
+    ),
+    Section(
+        "Scripts: runs, checkpoints, flags (items 7-9, 13, 14)",
+        "Each command runs in a subprocess (DIR: a fresh folder; RUN: a finished tiny run in "
+        "it). A refusal must exit with code 2, in one readable line and no traceback (`--debug` "
+        "shows it); the `error:` line is shown.",
+        script_cases(),
     ),
 )
 
