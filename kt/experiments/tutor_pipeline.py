@@ -1,4 +1,4 @@
-"""The main job end to end: simulate logs, train the knowledge tracers and the tutors, compare policies.
+"""The main job end to end: simulate logs, train the knowledge tracers and tutors, compare policies.
 
 ``run_tutor(config, out_dir)`` is what ``scripts/tutor.py`` calls with no ``--logs``: a curriculum
 (Riley's or a file), a student population (``bkt`` or ``irt`` dynamics), logs of ``log_students``
@@ -160,7 +160,7 @@ class TutorConfig(nets.Settings):
 def train_models(
     logs: pd.DataFrame, exercise_skill: np.ndarray, hidden: int, epochs: int, seed: int
 ) -> dict[str, Any]:
-    """Fit DKT over exercises and BKT over skills on 80% of the logged students; score both on the rest.
+    """Fit DKT over exercises and BKT over skills on 80% of the logged students; score on the rest.
 
     Returns:
         {"dkt", "bkt", "dkt_test_auc", "bkt_test_auc", "dkt_seconds", "bkt_seconds"}.
@@ -260,7 +260,7 @@ class Tutors:
 def prepare_tutors(
     config: TutorConfig, dynamics: Any, logs: pd.DataFrame, say: Callable[[str], None]
 ) -> Tutors:
-    """Fit DKT and BKT on ``logs``, the gain model and the DQN tutor on ``dynamics``; build the policies.
+    """Fit DKT and BKT on ``logs``, the gain model and DQN tutor on ``dynamics``; build policies.
 
     Args:
         config: the settings.
@@ -278,8 +278,9 @@ def prepare_tutors(
     seconds["models"] = time.perf_counter() - start
     dkt_belief = DKTBelief(models["dkt"], curriculum.exercise_skill)
     bkt_belief = BKTBelief.from_model(models["bkt"], curriculum.exercise_skill)
-    heuristic_config = TutorConfig(**{**config.to_dict(), "policies": ("random", "blocked",
-                                                                      "interleaved", "mastery")})  # fmt: skip
+    heuristic_config = TutorConfig(
+        **{**config.to_dict(), "policies": ("random", "blocked", "interleaved", "mastery")}
+    )
     heuristics = build_recommenders(heuristic_config, curriculum, dkt_belief, bkt_belief)
     gain_model = gains = None
     if {"greedy", "expectimax"} & set(config.policies):
@@ -440,7 +441,7 @@ def run_comparison(
     progress: Any = None,
     label: str = "",
 ) -> dict[str, Any]:
-    """Train the tutors on ``logs`` and ``dynamics``, tutor fresh students from ``dynamics``; write files.
+    """Train tutors on ``logs`` and ``dynamics``, tutor fresh students of ``dynamics``; write files.
 
     Returns:
         The summary dict (``policies``: name -> figures with ``gap_closed``; the verdicts; the
@@ -554,7 +555,7 @@ def run_tutor(config: TutorConfig, out_dir: str | Path, progress: Any = None) ->
 def interactive_recommender(
     config: TutorConfig, policy: str, say: Callable[[str], None] = print
 ) -> Recommender:
-    """A policy for a person to play against, its models trained on simulated logs of the curriculum.
+    """A policy for a person to play against, its models trained on simulated logs of a curriculum.
 
     ``mastery`` needs only BKT (a second); ``zpd`` trains the DKT first, ``greedy`` and
     ``expectimax`` also the gain model, ``dqn`` also the DQN tutor; ``say`` hears what is trained

@@ -40,7 +40,7 @@ def format_table(table: pd.DataFrame) -> str:
 
 
 def format_report(result: dict[str, Any], config: Any, calibrated: bool = False) -> str:
-    """What ``scripts/tutor.py`` prints after a run (``run_tutor``'s or ``run_on_logs``'s result)."""
+    """What ``scripts/tutor.py`` prints after a run (a ``run_tutor``/``run_on_logs`` result)."""
     lines = []
     if calibrated:
         lines += [

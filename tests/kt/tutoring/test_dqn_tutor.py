@@ -118,3 +118,33 @@ def test_dqn_tutor_scores_are_its_q_values():
     assert session.choose()[0] == 1
     # B learned (learn 1): p = 0.9 on exercise 2, so Q = [0.8, 1.6, 0.3].
     assert np.allclose(session.scores(), [[0.8, 1.6, 3.0 * 0.1]])
+
+
+def test_expected_reward_is_the_mean_of_the_realised_one_and_zero_once_mastered():
+    """learn = 0.5: the expected reward is half the realised gain of a learned step, every time."""
+    dynamics = BKTDynamics(
+        tiny().curriculum, BKTParams(prior=0.0, learn=0.5, learn_rate_sd=0.0, prior_sd=0.0)
+    )
+    n = 4000
+    expected_env = KnowledgeVectorEnv(StudentVectorEnv(n, dynamics=dynamics, episode_length=3),
+                                      belief(), reward="expected")  # fmt: skip
+    realised_env = KnowledgeVectorEnv(StudentVectorEnv(n, dynamics=dynamics, episode_length=3),
+                                      belief(), reward="realized")  # fmt: skip
+    expected_env.reset(seed=1)
+    realised_env.reset(seed=1)
+    actions = np.zeros(n, dtype=np.int64)  # skill A (two of the three exercises) every time
+    _, expected, *_ = expected_env.step(actions)
+    _, realised, *_ = realised_env.step(actions)
+    learned_gain = 2 * 0.7 / 3  # A's two exercises go from guess 0.2 to 1 - slip = 0.9
+    assert np.allclose(expected, 0.5 * learned_gain)  # the same for every student, no noise
+    assert set(np.round(realised, 6)) <= {0.0, round(learned_gain, 6)}  # all or nothing
+    assert abs(realised.mean() - expected.mean()) < 4 * learned_gain * 0.5 / np.sqrt(n)
+    mastered = expected_env.inner.batch.state.mastered[:, 0].copy()  # who learned A on step one
+    _, expected, *_ = expected_env.step(actions)
+    assert np.allclose(expected[mastered], 0.0)  # nothing left to learn (forget is 0)
+    assert np.allclose(expected[~mastered], 0.5 * learned_gain)
+
+
+def test_wrapper_refuses_an_unknown_reward():
+    with pytest.raises(ValueError, match="reward must be one of"):
+        KnowledgeVectorEnv(StudentVectorEnv(1, dynamics=tiny(), episode_length=2), belief(), "x")
