@@ -11,10 +11,11 @@ student are consecutive, in ``order``, and never span two files.
 - ``student_folds`` assigns every student to train, validation or test by a hash of its id
   (splitmix64 of an integer id, BLAKE2b of a string id), so every process, rank and restart
   agrees on a student's fold from its id alone, without reading the rest of the log.
-- ``iter_student_shards`` streams the dataset (``pyarrow.dataset`` scanning, a bounded
+- ``iter_student_shards`` streams the dataset (Parquet record batches, a bounded
   number of record batches at a time) as tables of at most ``students_per_shard`` whole
   students, optionally only one fold's students: peak memory depends on the shard size, not
-  on the size of the log.
+  on the size of the log. Files are read one at a time (``pyarrow.parquet.ParquetFile``
+  record batches; a ``pyarrow.dataset`` scanner's memory grew with the log).
 
 Example:
     >>> import tempfile
@@ -314,10 +315,10 @@ def iter_student_shards(
 ) -> Iterator[pd.DataFrame]:
     """Stream a log dataset as canonical tables of whole students.
 
-    Record batches of about ``scan_rows`` rows are read in file order (``pyarrow.dataset``,
-    no read-ahead beyond one batch); rows are collected until ``students_per_shard`` students
-    are complete, and the shard is cut at a student boundary, so a student is never split
-    between shards (the student still open at the end of a batch waits for the next one).
+    Record batches of about ``scan_rows`` rows are read in file order, one file at a time;
+    rows are collected until ``students_per_shard`` students are complete, and the shard is
+    cut at a student boundary, so a student is never split between shards (the student
+    still open at the end of a batch waits for the next one).
 
     Args:
         directory: the log dataset.
@@ -347,7 +348,6 @@ def iter_student_shards(
     directory = Path(directory)
     manifest = read_manifest(directory)
     pa = _pyarrow()
-    dataset = pa.dataset.dataset(_files(directory, manifest), format="parquet")
     wanted = None if fold is None else FOLDS.index(fold)
     pending: list[dict[str, np.ndarray]] = []  # complete students not yet yielded
     pending_students = 0
@@ -365,8 +365,15 @@ def iter_student_shards(
         )
         return table
 
-    batches = dataset.to_batches(
-        columns=list(STORED_TYPES), batch_size=scan_rows, batch_readahead=0, fragment_readahead=0
+    # One file at a time with ParquetFile.iter_batches: a pyarrow.dataset scanner over the
+    # same files (to_batches, read-ahead 0) grew peak RSS with the log (streaming the
+    # training fold: 314 MB for 10M rows, 554 MB for 100M); file by file it stays flat.
+    batches = (
+        batch
+        for path in _files(directory, manifest)
+        for batch in pa.parquet.ParquetFile(path).iter_batches(
+            batch_size=scan_rows, columns=list(STORED_TYPES)
+        )
     )
     for record_batch in batches:
         arrays = {
