@@ -21,6 +21,7 @@ from riley_gym.nets.config import (
 )
 from riley_gym.nets.conv import NatureCNN
 from riley_gym.nets.device import count_parameters, free_cores, select_device
+from riley_gym.nets.distributed import DistributedContext, start_process_group
 from riley_gym.nets.heads import QHead, SigmoidHead, SoftmaxHead
 from riley_gym.nets.mlp import MLP
 from riley_gym.nets.recurrent import SequenceEncoder
@@ -50,4 +51,6 @@ __all__ = [
     "given_arguments",
     "flag_of",
     "is_integer",
+    "DistributedContext",
+    "start_process_group",
 ]

@@ -10,6 +10,12 @@ finished epoch (given the same flags; the baselines, which fit in seconds, are r
 --teachers RUN... trains DKT on the mean prediction of models saved by earlier runs on the
 same split instead of the 0/1 answers (distillation). The settings flags listed are those of
 the model chosen: `--model bkt --help` lists BKT's.
+
+When --data is a log dataset (a Parquet folder with manifest.json, as scripts/make_log.py
+writes), DKT trains from it as a stream of student shards (flat memory; split by student-id
+hash: --test-fraction, --valid-fraction), and `torchrun --nproc-per-node N scripts/train_kt.py
+--data DIR --distributed` trains it with DDP on N ranks (gloo on CPU, NCCL on GPUs;
+--batch-size is the global batch). --resume continues after all ranks were killed.
 """
 
 import argparse
@@ -17,14 +23,18 @@ import json
 import os
 
 import torch
+from tqdm.auto import tqdm
 
 from riley_gym import nets
+from riley_gym.kt.data.log_dataset import is_log_dataset
 from riley_gym.kt.experiments.runs import (
     add_run_arguments,
     run_settings_from_arguments,
     train_and_report,
 )
+from riley_gym.kt.experiments.stream_run import train_on_log_dataset
 from riley_gym.kt.models.registry import MODELS
+from riley_gym.kt.models.streaming import StreamConfig
 
 FORMATS = ["auto", "interactions", "three-line", "pykt", "matrix"]
 
@@ -58,7 +68,49 @@ def parser_for(models: list[str]) -> argparse.ArgumentParser:
         "run folders instead of the 0/1 answers (distillation; they must share this split)",
     )
     add_run_arguments(parser, models)
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="log datasets: train with DDP on the ranks torchrun started",
+    )
+    nets.add_arguments(
+        parser.add_argument_group("log datasets (StreamConfig)"),
+        StreamConfig,
+        skip={"test_fraction", "valid_fraction", "split_seed"},
+    )
     return parser
+
+
+def train_streaming(args, protocol, plan, configs, parser) -> None:
+    """--data is a log dataset: stream DKT from it, on one process or the torchrun ranks."""
+    if args.model != "dkt":
+        parser.error(f"a log dataset trains --model dkt only, got --model {args.model}")
+    values = nets.given_arguments(args, StreamConfig, {"test_fraction", "valid_fraction"})
+    stream = StreamConfig(
+        **values,
+        test_fraction=protocol.test_fraction,
+        valid_fraction=plan.valid_fraction,
+        split_seed=args.seed,
+    )
+    config = configs["dkt"]
+    context = nets.start_process_group(args.distributed, config.device)
+    try:
+        threads = args.threads or max(nets.free_cores() // context.world_size, 1)
+        torch.set_num_threads(threads)
+        out = args.out or os.path.join("runs", "kt", f"dkt-stream-seed{args.seed}")
+        show = context.is_main and not args.no_progress
+        with tqdm(unit="row", desc="train", disable=not show) as bar:
+            summary = train_on_log_dataset(
+                args.data, out, config, stream, context, resume=args.resume,
+                overwrite=args.overwrite, progress=bar.update,
+                extra={"threads": threads, "command": vars(args)},
+            )  # fmt: skip
+    finally:
+        context.close()
+    if context.is_main:
+        keys = ("test_auc", "best_valid_auc", "steps", "interactions_per_second")
+        print(json.dumps({key: summary[key] for key in (*keys, "peak_rss_mb_per_rank")}))
+        print(f"wrote {out}/summary.json")
 
 
 def main() -> None:
@@ -74,6 +126,15 @@ def main() -> None:
         parser.error(f"{nets.flag_of(error.field)} must be {error.allowed}, got {error.value!r}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
+    if is_log_dataset(args.data):
+        try:
+            return train_streaming(args, protocol, plan, configs, parser)
+        except nets.SettingsError as error:
+            parser.error(
+                f"{nets.flag_of(error.field)} must be {error.allowed}, got {error.value!r}"
+            )
+    if args.distributed:
+        parser.error("--distributed trains from a log dataset: give --data a make_log.py folder")
     threads = args.threads or nets.free_cores()
     torch.set_num_threads(threads)
     out = args.out or os.path.join(

@@ -516,6 +516,30 @@ class DKT:
         return write_model(directory, "dkt", payload, self.config.to_dict())
 
     @classmethod
+    def from_network(
+        cls, config: DKTConfig, network: DKTNetwork, skill_ids: np.ndarray, global_mean: float
+    ) -> "DKT":
+        """A fitted DKT around a network trained elsewhere (``kt.models.streaming``).
+
+        Args:
+            config: the settings the network was built with.
+            network: the trained network (shared, not copied).
+            skill_ids: (n_skills,) the skill id of each of the network's skill indices.
+            global_mean: the prediction for rows of skills outside ``skill_ids``.
+        """
+        skill_ids = np.asarray(skill_ids, dtype=np.int64)
+        if network.n_skills != skill_ids.size:
+            raise ValueError(
+                f"DKT.from_network: the network has {network.n_skills} skills, "
+                f"skill_ids {skill_ids.size}"
+            )
+        model = cls(config)
+        model.network = network
+        model._skill_ids = skill_ids.copy()
+        model.global_mean = float(global_mean)
+        return model
+
+    @classmethod
     def load(cls, directory: str | Path, device: str | None = None) -> "DKT":
         """Read a model written by ``save`` (weights-only loading: no pickled objects)."""
         payload, config = read_model(directory, "dkt")
