@@ -2,13 +2,20 @@
 
 The ladder of the lecture that seeded the project, as reusable modules: logistic
 regression and stacked layers (``MLP``), shared weights (``NatureCNN``), recurrent
-networks (``SequenceEncoder``) and output heads (``SigmoidHead``, ``SoftmaxHead``,
-``QHead``). Plus safe checkpoints, device selection, parameter counting and a strict
-command-line boolean.
+networks (``SequenceEncoder``), causal attention (``AttentionBlock``) and output heads
+(``SigmoidHead``, ``SoftmaxHead``, ``QHead``). Plus safe checkpoints, device selection,
+parameter counting and a strict command-line boolean.
 
 Every module is built from plain numbers, never from a Gymnasium space or a DataFrame.
 """
 
+from riley_gym.nets.attention import (
+    AttentionBlock,
+    LearnedPositions,
+    SinusoidalPositions,
+    causal_mask,
+    history_mask,
+)
 from riley_gym.nets.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from riley_gym.nets.cli import add_debug_flag, parse_bool, run_script
 from riley_gym.nets.config import (
@@ -28,6 +35,11 @@ from riley_gym.nets.recurrent import SequenceEncoder
 from riley_gym.nets.run_folder import RunFolderError, claim_run_folder
 
 __all__ = [
+    "AttentionBlock",
+    "LearnedPositions",
+    "SinusoidalPositions",
+    "causal_mask",
+    "history_mask",
     "MLP",
     "NatureCNN",
     "SequenceEncoder",
