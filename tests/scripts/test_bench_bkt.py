@@ -70,7 +70,8 @@ def test_without_pybkt_records_the_reason(tmp_path):
 def test_against_pybkt(tmp_path):
     if not PYBKT_PYTHON.is_file():
         pytest.skip(
-            f"pyBKT's C++ build is not installed at {PYBKT_PYTHON} (see issue 4 for the recipe)"
+            f"pyBKT's C++ build is not installed at {PYBKT_PYTHON} (how to build it: "
+            "scripts/bench_bkt.py --help, and README.md, 'Everyday commands', benchmarks)"
         )
     summary = run_bench(tmp_path, PYBKT_PYTHON)
     assert summary["skipped"] == {}

@@ -1,6 +1,6 @@
 """Every knowledge tracer in kt.models.registry.MODELS passes one contract (kt.models.protocol).
 
-The contract (issue 4, "Evaluation"): predict returns the table in the same row order
+The contract (DESIGN.md, kt/models): predict returns the table in the same row order
 with p(correct) in (0, 1); the prediction for a row depends only on the student's rows
 with strictly smaller order, so a row's own answer, the answers of the other rows of
 the same (multi-skill) attempt, and any later row never change it; knowledge_state
