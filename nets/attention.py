@@ -77,10 +77,15 @@ class LearnedPositions(nn.Module):
             raise ValueError(f"max_length and d_model must be >= 1, got {max_length}, {d_model}")
         self.table = nn.Embedding(max_length, d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, time, d_model) -> the same plus each step's position vector."""
-        steps = torch.arange(x.shape[1], device=x.device).clamp(max=self.table.num_embeddings - 1)
-        return x + self.table(steps)[None]  # (batch, time, d_model)
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, time, d_model) -> the same plus the vector of each step's position.
+
+        ``positions``: (batch, time) long; default 0, 1, ... along time.
+        """
+        if positions is None:
+            positions = torch.arange(x.shape[1], device=x.device)[None]  # (1, T)
+        positions = positions.clamp(min=0, max=self.table.num_embeddings - 1)
+        return x + self.table(positions)  # (batch, time, d_model)
 
 
 class SinusoidalPositions(nn.Module):
@@ -92,17 +97,22 @@ class SinusoidalPositions(nn.Module):
             raise ValueError(f"d_model must be >= 1, got {d_model}")
         self.d_model = d_model
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, time, d_model) -> the same plus each step's position vector."""
-        steps = torch.arange(x.shape[1], device=x.device, dtype=torch.float32)[:, None]  # (T, 1)
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, time, d_model) -> the same plus the vector of each step's position.
+
+        ``positions``: (batch, time) long; default 0, 1, ... along time.
+        """
+        if positions is None:
+            positions = torch.arange(x.shape[1], device=x.device)[None]  # (1, T)
+        steps = positions.to(torch.float32)[..., None]  # (batch or 1, T, 1)
         frequencies = torch.exp(
             torch.arange(0, self.d_model, 2, device=x.device, dtype=torch.float32)
             * (-math.log(10000.0) / self.d_model)
         )  # (ceil(d / 2),)
-        table = torch.zeros(x.shape[1], self.d_model, device=x.device)  # (T, d)
-        table[:, 0::2] = torch.sin(steps * frequencies)
-        table[:, 1::2] = torch.cos(steps * frequencies)[:, : self.d_model // 2]
-        return x + table.to(x.dtype)[None]  # (batch, time, d_model)
+        table = x.new_zeros(*steps.shape[:2], self.d_model)  # (batch or 1, T, d)
+        table[..., 0::2] = torch.sin(steps * frequencies)
+        table[..., 1::2] = torch.cos(steps * frequencies)[..., : self.d_model // 2]
+        return x + table  # (batch, time, d_model)
 
 
 class AttentionBlock(nn.Module):
@@ -163,12 +173,21 @@ class AttentionBlock(nn.Module):
         batch, time, _ = x.shape
         return x.view(batch, time, self.n_heads, self.d_head).transpose(1, 2)  # (B, H, T, d_head)
 
-    def _monotonic_weights(self, scores: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    def _monotonic_weights(
+        self,
+        scores: torch.Tensor,
+        allowed: torch.Tensor,
+        query_positions: torch.Tensor | None,
+        key_positions: torch.Tensor | None,
+    ) -> torch.Tensor:
         """AKT's distance-decayed softmax: (B, H, Tq, Tk) scores -> attention weights."""
         n_queries, n_keys = scores.shape[-2:]
-        queries = torch.arange(n_queries, device=scores.device)[:, None]
-        keys = torch.arange(n_keys, device=scores.device)[None, :]
-        position = (queries - keys).abs().to(scores.dtype)[None, None]  # (1, 1, Tq, Tk)
+        if query_positions is None:
+            query_positions = torch.arange(n_queries, device=scores.device)[None]  # (1, Tq)
+        if key_positions is None:
+            key_positions = torch.arange(n_keys, device=scores.device)[None]  # (1, Tk)
+        position = (query_positions[:, :, None] - key_positions[:, None, :]).abs()
+        position = position.to(scores.dtype)[:, None]  # (B or 1, 1, Tq, Tk)
         with torch.no_grad():  # AKT detaches the distance: it shapes, it is not trained through
             plain = torch.softmax(scores.masked_fill(~allowed, -1e32), dim=-1) * allowed
             remaining = plain.sum(-1, keepdim=True) - plain.cumsum(-1)  # attention on keys > j
@@ -179,7 +198,13 @@ class AttentionBlock(nn.Module):
         return F.dropout(weights, self.dropout, self.training)
 
     def attend(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, allowed: torch.Tensor
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        allowed: torch.Tensor,
+        query_positions: torch.Tensor | None = None,
+        key_positions: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The attention sublayer alone: (batch, Tq, d) output, zero where a query sees no key."""
         batch, n_queries, _ = query.shape
@@ -200,7 +225,9 @@ class AttentionBlock(nn.Module):
         v = self._heads(self.value_projection(value))  # (B, H, Tk, d_head)
         if self.monotonic:
             scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (B, H, Tq, Tk)
-            mixed = self._monotonic_weights(scores, safe) @ v  # (B, H, Tq, d_head)
+            mixed = (
+                self._monotonic_weights(scores, safe, query_positions, key_positions) @ v
+            )  # (B, H, Tq, d_head)
         else:
             mixed = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=safe, dropout_p=self.dropout if self.training else 0.0
@@ -214,6 +241,8 @@ class AttentionBlock(nn.Module):
         key: torch.Tensor,
         value: torch.Tensor,
         allowed: torch.Tensor,
+        query_positions: torch.Tensor | None = None,
+        key_positions: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """One layer.
 
@@ -222,21 +251,25 @@ class AttentionBlock(nn.Module):
             key: (batch, Tk, d_model).
             value: (batch, Tk, d_model).
             allowed: (batch, Tq, Tk) or (Tq, Tk) bool, True where a query may read a key.
+            query_positions: (batch, Tq) long positions for the monotonic decay's distance
+                (default 0, 1, ...); ignored without ``monotonic``.
+            key_positions: (batch, Tk) likewise for the keys.
 
         Returns:
             (batch, Tq, d_model); row ``t`` depends on ``query[:, t]`` and on the keys and
             values that ``allowed[:, t]`` marks, nothing else.
         """
+        positions = (query_positions, key_positions)
         if self.norm == "pre":
             normed = self.attention_norm
             x = query + self.attention_dropout(
-                self.attend(normed(query), normed(key), normed(value), allowed)
+                self.attend(normed(query), normed(key), normed(value), allowed, *positions)
             )
             if self.feed_forward is not None:
                 x = x + self.feed_forward_dropout(self.feed_forward(self.feed_forward_norm(x)))
             return x
         x = self.attention_norm(
-            query + self.attention_dropout(self.attend(query, key, value, allowed))
+            query + self.attention_dropout(self.attend(query, key, value, allowed, *positions))
         )
         if self.feed_forward is not None:
             x = self.feed_forward_norm(x + self.feed_forward_dropout(self.feed_forward(x)))
