@@ -67,7 +67,8 @@ def main() -> None:
         raise ValueError(f"no stored runs in {results}")
     readme = Path(args.readme)
     text = readme.read_text()
-    updated = replace_blocks(text, render_blocks(runs))
+    blocks = render_blocks(runs)
+    updated = replace_blocks(text, blocks)
     if args.check:
         if updated != text:
             diff = difflib.unified_diff(text.splitlines(), updated.splitlines(), lineterm="")
@@ -78,7 +79,7 @@ def main() -> None:
         print(f"{readme} matches the {len(runs)} stored runs")
         return
     readme.write_text(updated)
-    print(f"wrote {len(render_blocks(runs))} tables from {len(runs)} stored runs into {readme}")
+    print(f"wrote {len(blocks)} tables from {len(runs)} stored runs into {readme}")
 
 
 if __name__ == "__main__":

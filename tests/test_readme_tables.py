@@ -74,7 +74,7 @@ def test_stored_run_refuses_an_unknown_role():
 
 def test_the_verdicts_table_says_which_runs_chose_the_settings():
     blocks = render_blocks(load_runs(ROOT / "docs" / "results" / "tutoring"))
-    rows = [line for line in blocks["tutoring-verdicts"].splitlines()[2:]]
+    rows = blocks["tutoring-verdicts"].splitlines()[2:]
     assert any("| yes (tuning) |" in row for row in rows)
     assert any(row.split(" | ")[1] == "no" for row in rows)
 

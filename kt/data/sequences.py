@@ -258,6 +258,18 @@ def cut_windows(
     return np.asarray(students, np.int64), np.asarray(starts, np.int64), np.asarray(ends, np.int64)
 
 
+def batch_windows(
+    lengths: np.ndarray, batch_size: int, sort_by_length: bool = True
+) -> list[np.ndarray]:
+    """The window indices of each batch ``make_batches`` builds, in its order.
+
+    With ``sort_by_length`` windows are taken longest first (stable), so that a batch pads
+    little; otherwise in the given order.
+    """
+    order = np.argsort(-lengths, kind="stable") if sort_by_length else np.arange(lengths.size)
+    return [order[first : first + batch_size] for first in range(0, order.size, batch_size)]
+
+
 def make_batches(
     encoded: EncodedSequences,
     windows: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -282,10 +294,8 @@ def make_batches(
         raise ValueError("make_batches needs known skills only; call drop_unknown_skills first")
     students, starts, ends = windows
     lengths = ends - starts
-    order = np.argsort(-lengths, kind="stable") if sort_by_length else np.arange(lengths.size)
     batches = []
-    for first in range(0, order.size, batch_size):
-        chosen = order[first : first + batch_size]
+    for chosen in batch_windows(lengths, batch_size, sort_by_length):
         batch_lengths = lengths[chosen]  # (batch,)
         time = int(batch_lengths.max())
         steps = np.arange(time)  # (time,)

@@ -91,10 +91,10 @@ def policy_table(runs: dict[str, dict[str, Any]], names: list[str]) -> str:
     header = "| policy | " + " | ".join(_column_title(run) for run in columns) + " |"
     lines = [header, "|---" * (len(columns) + 1) + "|"]
     order = [name for name in POLICY_NAMES if any(name in run["policies"] for run in columns)]
+    best = [_best_taught(run["policies"]) for run in columns]
     for policy in order:
         cells = [
-            _cell(run["policies"].get(policy), policy == _best_taught(run["policies"]))
-            for run in columns
+            _cell(run["policies"].get(policy), policy == bold) for run, bold in zip(columns, best)
         ]
         lines.append(f"| {POLICY_NAMES[policy]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -24,7 +24,7 @@ import numpy as np
 
 from riley_gym import nets
 from riley_gym.envs.curriculum import load_curriculum
-from riley_gym.envs.student_dynamics import DYNAMICS, make_dynamics
+from riley_gym.envs.student_dynamics import DYNAMICS, StudentDynamics, make_dynamics
 from riley_gym.kt.data.log_dataset import LogDatasetWriter
 
 POLICIES = ("random", "blocked", "interleaved")
@@ -79,7 +79,11 @@ def _valid_mix(text: str) -> bool:
 
 
 def simulate_chunk(
-    config: SyntheticLogConfig, chunk: int, n_students: int, first_user: int
+    config: SyntheticLogConfig,
+    chunk: int,
+    n_students: int,
+    first_user: int,
+    dynamics: StudentDynamics | None = None,
 ) -> dict[str, np.ndarray]:
     """One chunk of students: canonical columns, student-major, ``order`` 0..length-1.
 
@@ -88,13 +92,15 @@ def simulate_chunk(
         chunk: the chunk number (seeds its generator with ``[config.seed, chunk]``).
         n_students: students in the chunk.
         first_user: ``user_id`` of its first student (ids are consecutive).
+        dynamics: the simulator ``config`` names, built once by the caller of many chunks
+            (None: built here).
 
     Returns:
         ``user_id``, ``item_id``, ``skill_id``, ``correct``, ``order`` and ``policy`` (the
         index in ``POLICIES`` of each row's student's policy), each (n_students * length,).
     """
     rng = np.random.default_rng([config.seed, chunk])
-    dynamics = make_dynamics(config.dynamics, load_curriculum(config.curriculum))
+    dynamics = dynamics or make_dynamics(config.dynamics, load_curriculum(config.curriculum))
     n_exercises, length = dynamics.n_exercises, config.episode_length
     state = dynamics.init_state(n_students, rng)
     policy = rng.choice(len(POLICIES), size=n_students, p=config.policy_weights())  # (n,)
@@ -142,10 +148,11 @@ def write_synthetic_log(
     writer = LogDatasetWriter(directory, rows_per_file=config.rows_per_file)
     n_students = -(-config.n_interactions // config.episode_length)
     policy_rows = np.zeros(len(POLICIES), dtype=np.int64)
+    dynamics = make_dynamics(config.dynamics, load_curriculum(config.curriculum))
     chunk, first_user = 0, 0
     while first_user < n_students:
         size = min(config.chunk_students, n_students - first_user)
-        columns = simulate_chunk(config, chunk, size, first_user)
+        columns = simulate_chunk(config, chunk, size, first_user, dynamics)
         policy_rows += np.bincount(columns["policy"], minlength=len(POLICIES))
         writer.write(columns)
         if progress is not None:

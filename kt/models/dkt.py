@@ -237,6 +237,28 @@ class DKTNetwork(nn.Module):
             batch, self.head.linear.in_features
         )  # (batch, hidden)
 
+    def summed_bce(
+        self,
+        skills: torch.Tensor,
+        correct: torch.Tensor,
+        context: torch.Tensor,
+        mask: torch.Tensor,
+        target: torch.Tensor | None = None,
+        lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """BCE-with-logits of each real step's next-attempt prediction, summed (a scalar).
+
+        ``target`` (n_real,) replaces the 0/1 answers (soft targets); ``lengths`` packs the
+        batch (see ``encode``).
+        """
+        outputs, _ = self.encode(skills, correct, lengths)  # (B, T, H)
+        initial = self.initial_outputs(outputs.shape[0])  # (B, H)
+        picked = next_attempt_logits(
+            outputs, initial, context, skills, mask, self.head
+        )  # (n_real,)
+        target = correct[mask] if target is None else target  # (n_real,)
+        return F.binary_cross_entropy_with_logits(picked, target, reduction="sum")  # scalar
+
 
 def _last_layer_output(state: Any) -> torch.Tensor:
     """(batch, hidden) output of the last layer at the state's step (LSTM state is (h, c))."""
@@ -316,19 +338,11 @@ class DKT:
         Over an epoch the mean of these losses is the mean BCE per step.
         """
         network = self._require_fitted("loss")
-        outputs, _ = network.encode(
-            batch.skills, batch.correct, batch.lengths if self.config.packed else None
-        )  # (B, T, H)
-        initial = network.initial_outputs(outputs.shape[0])  # (B, H)
-        picked = next_attempt_logits(
-            outputs, initial, batch.context, batch.skills, batch.mask, network.head
-        )  # (n_real,)
-        target = (
-            batch.correct[batch.mask]
-            if self._targets is None
-            else self._targets[batch.rows[batch.mask]]
-        )  # (n_real,)
-        total = F.binary_cross_entropy_with_logits(picked, target, reduction="sum")  # scalar
+        soft = None if self._targets is None else self._targets[batch.rows[batch.mask]]
+        total = network.summed_bce(
+            batch.skills, batch.correct, batch.context, batch.mask, soft,
+            batch.lengths if self.config.packed else None,
+        )  # fmt: skip
         return total / self._steps_per_batch
 
     def fit(

@@ -37,18 +37,18 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from riley_gym import nets
 from riley_gym.kt.data.log_dataset import iter_student_shards, read_manifest
 from riley_gym.kt.data.metrics import binary_metrics
 from riley_gym.kt.data.sequences import (
+    batch_windows,
     cut_windows,
     drop_unknown_skills,
     encode_table,
     make_batches,
 )
-from riley_gym.kt.models.dkt import DKT, DKTConfig, DKTNetwork, next_attempt_logits
+from riley_gym.kt.models.dkt import DKT, DKTConfig, DKTNetwork
 from riley_gym.kt.models.training import TrainingHistory, settings_differences
 
 __all__ = [
@@ -130,7 +130,7 @@ class DKTStepLoss(nn.Module):
     """A DKT network with the loss as ``forward``, so that DDP sees (and all-reduces) it.
 
     ``forward(skills, correct, context, mask)`` returns the BCE-with-logits summed over the
-    real steps of the batch (``DKT.loss`` before its division).
+    real steps of the batch (``DKTNetwork.summed_bce``, ``DKT.loss`` before its division).
     """
 
     def __init__(self, network: DKTNetwork) -> None:
@@ -144,12 +144,7 @@ class DKTStepLoss(nn.Module):
         context: torch.Tensor,
         mask: torch.Tensor,
     ) -> torch.Tensor:
-        outputs, _ = self.network.encode(skills, correct)  # (B, T, H)
-        initial = self.network.initial_outputs(outputs.shape[0])  # (B, H)
-        picked = next_attempt_logits(
-            outputs, initial, context, skills, mask, self.network.head
-        )  # (n_real,)
-        return F.binary_cross_entropy_with_logits(picked, correct[mask], reduction="sum")
+        return self.network.summed_bce(skills, correct, context, mask)
 
 
 def _shard_batches(
@@ -159,12 +154,7 @@ def _shard_batches(
     encoded = encode_table(shard, skill_ids, where="training shard")
     encoded, _ = drop_unknown_skills(encoded)
     windows = cut_windows(encoded, config.max_length)
-    lengths = windows[2] - windows[1]
-    order = np.argsort(-lengths, kind="stable")  # longest first, as make_batches sorts
-    batches = [
-        order[first : first + config.batch_size]
-        for first in range(0, order.size, config.batch_size)
-    ]
+    batches = batch_windows(windows[2] - windows[1], config.batch_size)  # longest first
     visit = np.random.default_rng(seed).permutation(len(batches))
     steps_per_batch = encoded.n_rows / max(len(batches), 1)
     return encoded, windows, [batches[index] for index in visit], steps_per_batch
