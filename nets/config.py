@@ -179,7 +179,9 @@ def add_arguments(
         if default is dataclasses.MISSING and spec.default_factory is not dataclasses.MISSING:
             default = spec.default_factory()
         # argparse %-formats help strings; a literal "10%" must reach it as "10%%".
-        help_text = f"{spec.metadata.get('help', '')} (default {_plain(default)})".replace("%", "%%")
+        help_text = f"{spec.metadata.get('help', '')} (default {_plain(default)})".replace(
+            "%", "%%"
+        )
         if isinstance(default, bool):
             parser.add_argument(
                 flag_of(spec.name), type=parse_bool, default=None, metavar="BOOL", help=help_text

@@ -133,7 +133,8 @@ def main() -> None:
     skipped = {}
     if not Path(args.reference_python).is_file():
         skipped["pykt"] = (
-            f"no reference python at {args.reference_python} (make .bench/pykt-venv: pip install torch==2.13.0, then pykt-toolkit==0.0.38)"
+            f"no reference python at {args.reference_python} (make .bench/pykt-venv: pip install "
+            "torch==2.13.0, then pykt-toolkit==0.0.38)"
         )
         del sides["pykt"]
     results = {}

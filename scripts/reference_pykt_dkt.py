@@ -1,7 +1,8 @@
 """pyKT's DKT on a pyKT split, timed per epoch: the reference side of scripts/bench_kt.py.
 
 Runs inside the benchmark's own venv (pykt-toolkit 0.0.38, never a runtime dependency):
-    .bench/pykt-venv/bin/python scripts/reference_pykt_dkt.py --train-valid TRAIN_VALID.csv --test TEST.csv
+    .bench/pykt-venv/bin/python scripts/reference_pykt_dkt.py \\
+        --train-valid TRAIN_VALID.csv --test TEST.csv
 
 Everything model-related is pyKT's own code: its sequence cutting
 (``pykt.preprocess.split_datasets.generate_sequences``: windows of 200, padding -1,

@@ -1,4 +1,5 @@
-"""Inference is not learning: how much of a knowledge model's predicted gain is the student learning?
+"""Inference is not learning: how much of a knowledge model's predicted gain
+is the student learning?
 
 A lookahead tutor (DKT greedy, expectimax) picks the exercise after which the model predicts
 the highest knowledge. For a calibrated Bayesian model the prediction is a martingale: averaged

@@ -68,7 +68,10 @@ class DKTConfig(nets.Settings):
     input_encoding: str = field(
         default="embedding",
         metadata={
-            "help": "step input: an embedding of the (skill, correct) pair, or one-hot (2 * n_skills)",
+            "help": (
+                "step input: an embedding of the (skill, correct) pair, or one-hot "
+                "(2 * n_skills)"
+            ),
             "choices": INPUT_ENCODINGS,
         },
     )
@@ -85,7 +88,10 @@ class DKTConfig(nets.Settings):
     input_dropout: float = field(
         default=0.0,
         metadata={
-            "help": "dropout on the step inputs while training (one-hot: hides whole (skill, correct) steps)"
+            "help": (
+                "dropout on the step inputs while training "
+                "(one-hot: hides whole (skill, correct) steps)"
+            )
         },
     )
     max_length: int = field(
@@ -99,7 +105,10 @@ class DKTConfig(nets.Settings):
     packed: bool = field(
         default=False,
         metadata={
-            "help": "pack training batches (off: length-sorted padded batches took 10 s per ASSISTments 2015 epoch on CPU, packed 53 s)"
+            "help": (
+                "pack training batches (off: length-sorted padded batches took 10 s per "
+                "ASSISTments 2015 epoch on CPU, packed 53 s)"
+            )
         },
     )
     device: str = field(default="cpu", metadata={"help": "torch device: cpu, cuda or auto"})
@@ -119,7 +128,8 @@ class DKTConfig(nets.Settings):
 
     @classmethod
     def pykt(cls) -> "DKTConfig":
-        """pyKT's DKT settings for ASSISTments 2015: embedding 200, hidden 200, dropout 0.2, lr 1e-3, batch 256, windows of 200."""
+        """pyKT's DKT settings for ASSISTments 2015: embedding 200, hidden 200, dropout 0.2,
+        lr 1e-3, batch 256, windows of 200."""
         return cls(
             embedding_size=200,
             hidden_size=200,
@@ -227,12 +237,14 @@ class DKTNetwork(nn.Module):
         lengths: torch.Tensor | None = None,
         state: Any = None,
     ) -> tuple[torch.Tensor, Any]:
-        """Per-skill logits (batch, time, n_skills) after reading each step, and the state (see ``encode``)."""
+        """Per-skill logits (batch, time, n_skills) after reading each step, and the state
+        (see ``encode``)."""
         outputs, state = self.encode(skills, correct, lengths, state)  # (batch, time, hidden)
         return self.head(outputs), state  # (batch, time, n_skills)
 
     def initial_outputs(self, batch: int) -> torch.Tensor:
-        """(batch, hidden) output before any step: zeros, so the first prediction is the head's bias."""
+        """(batch, hidden) output before any step: zeros,
+        so the first prediction is the head's bias."""
         return self.head.linear.bias.new_zeros(
             batch, self.head.linear.in_features
         )  # (batch, hidden)
@@ -400,7 +412,8 @@ class DKT:
 
     @torch.no_grad()
     def _score(self, rounds: list[list[SequenceBatch]], encoded: EncodedSequences) -> np.ndarray:
-        """(n_rows,) p(correct) of every row of ``encoded`` (known skills only), state carried across windows.
+        """(n_rows,) p(correct) of every row of ``encoded`` (known skills only),
+        state carried across windows.
 
         Batches run unpacked (packing measured about 5x slower on CPU). The state after a
         batch is exact only when all its windows have the same length, and
@@ -487,7 +500,8 @@ class DKT:
         network = self._require_fitted("knowledge_state")
         if len(history) and history["user_id"].nunique() > 1:
             raise ValueError(
-                f"knowledge_state needs one student's history, got {history['user_id'].nunique()} students"
+                "knowledge_state needs one student's history, got "
+                f"{history['user_id'].nunique()} students"
             )
         encoded = encode_table(history, self._skill_ids, where="history")
         network.eval()
@@ -512,11 +526,13 @@ class DKT:
         return trajectory.double().cpu().numpy()
 
     def knowledge_state(self, history: pd.DataFrame) -> np.ndarray:
-        """(n_skills,) p(correct) on a next attempt at each skill after one student's history (may be empty)."""
+        """(n_skills,) p(correct) on a next attempt at each skill after one student's history
+        (may be empty)."""
         return self.knowledge_trajectory(history)[-1]
 
     def save(self, directory: str | Path) -> Path:
-        """Write the weights, skill map and settings to ``directory`` (``model.pt`` and ``config.json``)."""
+        """Write the weights, skill map and settings to ``directory`` (``model.pt`` and
+        ``config.json``)."""
         network = self._require_fitted("save")
         payload = {
             "network": network.state_dict(),

@@ -1,7 +1,8 @@
 """Registry of the knowledge tracers: ``MODELS[name]`` is the model class.
 
-``"dkt"`` (``kt.models.dkt.DKT``), ``"bkt"`` (``kt.models.bkt.BKT``), ``"pfa"`` (``kt.models.pfa.PFA``),
-``"irt"`` (``kt.models.irt.IRT``) and ``"marginal"`` (``kt.models.marginal.Marginal``). Each class
+``"dkt"`` (``kt.models.dkt.DKT``), ``"bkt"`` (``kt.models.bkt.BKT``),
+``"pfa"`` (``kt.models.pfa.PFA``), ``"irt"`` (``kt.models.irt.IRT``) and ``"marginal"``
+(``kt.models.marginal.Marginal``). Each class
 implements ``kt.models.protocol.KnowledgeTracer``, takes its config dataclass as the one
 constructor argument and has ``load(directory)``. The modules are imported on first
 lookup, so importing this registry costs nothing and a model's module is loaded only

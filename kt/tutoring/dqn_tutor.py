@@ -1,4 +1,5 @@
-"""A DQN tutor whose state is the DKT's knowledge estimate (the DKT paper's idea, learned by Q-learning).
+"""A DQN tutor whose state is the DKT's knowledge estimate
+(the DKT paper's idea, learned by Q-learning).
 
 ``KnowledgeVectorEnv`` wraps ``envs.student_vector.StudentVectorEnv``: after each answer it steps
 a belief (normally ``kt.tutoring.recommend.DKTBelief``) with (exercise, correct), and the agent
@@ -35,7 +36,8 @@ from riley_gym.kt.tutoring.recommend import Belief, Recommender, _BeliefSession
 def knowledge_observation(
     p_correct: np.ndarray, steps_done: np.ndarray, session_length: int
 ) -> np.ndarray:
-    """(n, n_exercises + 1) float32: the belief's p(correct) per exercise and the fraction of the session done."""
+    """(n, n_exercises + 1) float32: the belief's p(correct) per exercise and the
+    fraction of the session done."""
     fraction = (np.asarray(steps_done, dtype=np.float64) / session_length)[:, None]  # (n, 1)
     return np.concatenate([p_correct, fraction], axis=1).astype(np.float32)
 
@@ -44,7 +46,8 @@ REWARDS = ("expected", "realized")
 
 
 class KnowledgeVectorEnv(VectorEnv):
-    """Student sessions observed through a knowledge model (SAME_STEP autoreset, like the inner env).
+    """Student sessions observed through a knowledge model
+    (SAME_STEP autoreset, like the inner env).
 
     Args:
         inner: a ``StudentVectorEnv`` with Dict observations (``flatten_observation=False``).
@@ -66,7 +69,8 @@ class KnowledgeVectorEnv(VectorEnv):
         self.reward = reward
         if inner.metadata.get("autoreset_mode") != AutoresetMode.SAME_STEP:
             raise ValueError(
-                "KnowledgeVectorEnv needs an inner vector env with SAME_STEP autoreset (StudentVectorEnv)"
+                "KnowledgeVectorEnv needs an inner vector env with SAME_STEP autoreset "
+                "(StudentVectorEnv)"
             )
         self.inner, self.belief = inner, belief
         self.num_envs = inner.num_envs
@@ -237,8 +241,9 @@ class _DQNSession(_BeliefSession):
         q = self.q[student]
         runner_up = np.sort(q)[-2] if q.size > 1 else q[0]
         return (
-            f"{self.recommender.exercise_label(exercise)}: the DQN expects the largest remaining post-test gain from it, "
-            f"E[R | A, S] = {q[exercise]:.3f} (next best {runner_up:.3f}), given the DKT's knowledge estimate"
+            f"{self.recommender.exercise_label(exercise)}: the DQN expects the largest remaining "
+            f"post-test gain from it, E[R | A, S] = {q[exercise]:.3f} (next best "
+            f"{runner_up:.3f}), given the DKT's knowledge estimate"
         )
 
     def _scores(self) -> np.ndarray:
@@ -246,7 +251,8 @@ class _DQNSession(_BeliefSession):
 
 
 class DQNTutor(Recommender):
-    """The learned tutor: argmax over exercises of the DQN's E[R | A, S] at the belief's knowledge estimate.
+    """The learned tutor: argmax over exercises of the DQN's E[R | A, S] at the belief's
+    knowledge estimate.
 
     Args:
         agent: a trained ``agents.DQN`` (observations from ``knowledge_observation``).
@@ -264,7 +270,8 @@ class DQNTutor(Recommender):
         super().__init__(exercise_skill, **names)
         if belief.n_exercises != self.n_exercises:
             raise ValueError(
-                f"belief models {belief.n_exercises} exercises but the curriculum has {self.n_exercises}"
+                f"belief models {belief.n_exercises} exercises but the curriculum has "
+                f"{self.n_exercises}"
             )
         if session_length < 1:
             raise ValueError(f"session_length must be >= 1, got {session_length}")

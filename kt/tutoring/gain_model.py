@@ -1,4 +1,5 @@
-"""What practice teaches, learned: the expected post-test gain of each exercise, from a belief's state.
+"""What practice teaches, learned: the expected post-test gain of each exercise,
+from a belief's state.
 
 A knowledge model trained on answers (DKT) predicts answers, and a lookahead that maximises its
 predicted knowledge rewards what an answer *reveals*, not what practice *teaches*
@@ -66,7 +67,8 @@ class GainModelConfig(nets.Settings):
 def belief_features(
     belief: Belief, state: Any, step: int | np.ndarray, session_length: int
 ) -> np.ndarray:
-    """(n, n_exercises + 1) float32: the belief's p(correct) per exercise, the fraction of the session done."""
+    """(n, n_exercises + 1) float32: the belief's p(correct) per exercise,
+    the fraction of the session done."""
     p = belief.p_correct(state)  # (n, E)
     done = np.broadcast_to(np.asarray(step, dtype=np.float64) / session_length, (p.shape[0],))
     return np.concatenate([p, done[:, None]], axis=1).astype(np.float32)
@@ -125,7 +127,8 @@ class GainModel:
         return model
 
     def fit(self, features: np.ndarray, gains: np.ndarray) -> "GainModel":
-        """Regress ``gains`` (n, n_exercises) on ``features`` (n, n_features) by mean squared error."""
+        """Regress ``gains`` (n, n_exercises) on ``features`` (n, n_features)
+        by mean squared error."""
         if features.shape[0] != gains.shape[0] or gains.shape[1] != self.n_exercises:
             raise ValueError(
                 f"GainModel.fit: features {features.shape} and gains {gains.shape} do not match"

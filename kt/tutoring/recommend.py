@@ -49,16 +49,19 @@ class Belief(Protocol):
         """(n, n_exercises) predicted p(correct) on each exercise next."""
 
     def update(self, state: Any, exercises: np.ndarray, correct: np.ndarray) -> Any:
-        """New state after each student answered ``exercises[i]`` with ``correct[i]``; ``state`` is not changed."""
+        """New state after each student answered ``exercises[i]`` with ``correct[i]``;
+        ``state`` is not changed."""
 
     def take(self, state: Any, rows: np.ndarray) -> Any:
         """The state of students ``rows`` (repeats allowed): used to expand lookahead trees."""
 
     def skill_knowledge(self, state: Any) -> np.ndarray:
-        """(n, n_skills) the model's per-skill estimate shown to people (mean p(correct) or mastery)."""
+        """(n, n_skills) the model's per-skill estimate shown to people
+        (mean p(correct) or mastery)."""
 
     def merge(self, state: Any, other: Any, rows_from_other: np.ndarray) -> Any:
-        """``state`` with the students where ``rows_from_other`` (n,) bool is True taken from ``other`` (used on session resets)."""
+        """``state`` with the students where ``rows_from_other`` (n,) bool is True taken from
+        ``other`` (used on session resets)."""
 
 
 def _as_int_array(values: Any, name: str, n: int, upper: int) -> np.ndarray:
@@ -81,13 +84,15 @@ def _probability_array(
     array = np.broadcast_to(np.asarray(values, dtype=np.float64), shape).copy()
     if np.isnan(array).any() or array.min() < 0.0 or array.max() > 1.0:
         raise ValueError(
-            f"{name} must hold probabilities in [0, 1], got values from {np.nanmin(array)} to {np.nanmax(array)}"
+            f"{name} must hold probabilities in [0, 1], got values from {np.nanmin(array)} to "
+            f"{np.nanmax(array)}"
         )
     return array
 
 
 class BKTBelief:
-    """Bayesian knowledge tracing posterior, vectorised over students, with exercises tagged by skill.
+    """Bayesian knowledge tracing posterior, vectorised over students,
+    with exercises tagged by skill.
 
     After an answer to an exercise of skill k, the mastery probability of skill k is updated by
     Bayes' rule with the exercise's guess and slip, then passed through the learn/forget
@@ -119,7 +124,8 @@ class BKTBelief:
             or self.exercise_skill.min() < 0
         ):
             raise ValueError(
-                f"exercise_skill must be a non-empty 1-D array of skill indices >= 0, got {self.exercise_skill!r}"
+                "exercise_skill must be a non-empty 1-D array of skill indices >= 0, got "
+                f"{self.exercise_skill!r}"
             )
         self.n_exercises = int(self.exercise_skill.size)
         self.n_skills = int(self.exercise_skill.max()) + 1
@@ -145,7 +151,8 @@ class BKTBelief:
         return mastered * (1.0 - self.slip) + (1.0 - mastered) * self.guess
 
     def update(self, state: np.ndarray, exercises: np.ndarray, correct: np.ndarray) -> np.ndarray:
-        """Posterior then transition for the practised skill of each student; returns a new (n, n_skills) array."""
+        """Posterior then transition for the practised skill of each student;
+        returns a new (n, n_skills) array."""
         n = state.shape[0]
         exercises = _as_int_array(exercises, "exercises", n, self.n_exercises)
         correct = np.asarray(correct).astype(bool)
@@ -169,12 +176,14 @@ class BKTBelief:
     def merge(
         self, state: np.ndarray, other: np.ndarray, rows_from_other: np.ndarray
     ) -> np.ndarray:
-        """``state`` with the students where ``rows_from_other`` (n,) bool is True taken from ``other``."""
+        """``state`` with the students where ``rows_from_other`` (n,) bool is True taken from
+        ``other``."""
         return np.where(rows_from_other[:, None], other, state)
 
     @classmethod
     def from_model(cls, model: Any, exercise_skill: Sequence[int]) -> "BKTBelief":
-        """Build from a fitted ``kt.models.bkt.BKT`` whose skill ids are the curriculum's skill indices.
+        """Build from a fitted ``kt.models.bkt.BKT`` whose skill ids are the
+        curriculum's skill indices.
 
         Reads ``model.params`` (a DataFrame indexed by skill id with prior, learn, forget, guess,
         slip). A curriculum skill the model never saw gets the mean of the fitted skills'
@@ -225,7 +234,8 @@ class DKTBelief:
         missing = sorted(set(range(self.n_exercises)) - set(known.tolist()))
         if missing:
             raise ValueError(
-                f"DKTBelief: the DKT never saw exercises {missing} (its item ids are {known.tolist()}); train it on logs covering every exercise"
+                f"DKTBelief: the DKT never saw exercises {missing} (its item ids are "
+                f"{known.tolist()}); train it on logs covering every exercise"
             )
         self.model_index = np.searchsorted(
             known, np.arange(self.n_exercises)
@@ -270,7 +280,8 @@ class DKTBelief:
         return outputs[index], recurrent[:, index]
 
     def merge(self, state: tuple, other: tuple, rows_from_other: np.ndarray) -> tuple:
-        """``state`` with the students where ``rows_from_other`` (n,) bool is True taken from ``other``."""
+        """``state`` with the students where ``rows_from_other`` (n,) bool is True taken from
+        ``other``."""
         mask = torch.from_numpy(np.asarray(rows_from_other, dtype=bool)).to(self._device)
         outputs = torch.where(mask[:, None], other[0], state[0])  # (n, hidden)
         recurrent, other_recurrent = state[1], other[1]
@@ -322,7 +333,8 @@ class Session:
         return self.last_choice
 
     def observe(self, exercises: Any, correct: Any) -> None:
-        """Record each student's answer to the exercise they did (need not be the recommended one)."""
+        """Record each student's answer to the exercise they did
+        (need not be the recommended one)."""
         exercises = _as_int_array(
             exercises, "exercises", self.n_students, self.recommender.n_exercises
         )
@@ -403,7 +415,8 @@ class Recommender:
             or self.exercise_skill.min() < 0
         ):
             raise ValueError(
-                f"exercise_skill must be a non-empty 1-D array of skill indices >= 0, got {exercise_skill!r}"
+                "exercise_skill must be a non-empty 1-D array of skill indices >= 0, got "
+                f"{exercise_skill!r}"
             )
         self.n_exercises = int(self.exercise_skill.size)
         self.n_skills = int(self.exercise_skill.max()) + 1
@@ -433,10 +446,12 @@ class Recommender:
         return self.session_class(self, n_students, rng)
 
     def next_exercise(self, history: pd.DataFrame, seed: int = 0) -> int:
-        """The exercise for one student after ``history`` (canonical rows; ``item_id`` is the exercise).
+        """The exercise for one student after ``history``
+        (canonical rows; ``item_id`` is the exercise).
 
         Rows are replayed in ``order``; rows sharing an ``order`` are one attempt, of which the
-        first row's exercise and answer are used (the simulated curricula tag one skill per exercise).
+        first row's exercise and answer are used
+        (the simulated curricula tag one skill per exercise).
         """
         session = self.start(1, np.random.default_rng(seed))
         if len(history):
@@ -509,12 +524,16 @@ class _ScheduleSession(Session):
         return np.full(self.n_students, exercise, dtype=np.int64)
 
     def _explain(self, student: int, exercise: int) -> str:
-        return f"{self.recommender.exercise_label(exercise)}: step {self.step} of the fixed {self.recommender.name} schedule"
+        return (
+            f"{self.recommender.exercise_label(exercise)}: step {self.step} of the fixed "
+            f"{self.recommender.name} schedule"
+        )
 
 
 class BlockedRecommender(Recommender):
     """Fixed order: ``run_length`` exercises of one skill (cycling its exercises, easiest first),
-    then the next skill in ``skill_order`` (prerequisite order); after the last skill it starts over.
+    then the next skill in ``skill_order`` (prerequisite order);
+    after the last skill it starts over.
 
     Args:
         run_length: exercises per skill block (the default run uses session_length // n_skills,
@@ -544,7 +563,8 @@ class BlockedRecommender(Recommender):
 
 
 class InterleavedRecommender(Recommender):
-    """Round-robin over skills in ``skill_order`` (one exercise each), cycling each skill's exercises easiest first."""
+    """Round-robin over skills in ``skill_order`` (one exercise each),
+    cycling each skill's exercises easiest first."""
 
     name = "interleaved"
     session_class = _ScheduleSession
@@ -582,7 +602,8 @@ class _BeliefRecommender(Recommender):
         super().__init__(exercise_skill, **names)
         if belief.n_exercises != self.n_exercises:
             raise ValueError(
-                f"belief models {belief.n_exercises} exercises but the curriculum has {self.n_exercises}"
+                f"belief models {belief.n_exercises} exercises but the curriculum has "
+                f"{self.n_exercises}"
             )
         self.belief = belief
 
@@ -594,7 +615,8 @@ class _MasterySession(_BeliefSession):
             :, recommender.skill_order
         ]  # (n, n_skills) in teaching order
         below = mastery < recommender.threshold  # (n, n_skills)
-        # First unmastered skill in prerequisite order; when all are mastered, the least mastered one.
+        # First unmastered skill in prerequisite order;
+        # when all are mastered, the least mastered one.
         position = np.where(below.any(axis=1), np.argmax(below, axis=1), np.argmin(mastery, axis=1))
         self.current_skill = recommender.skill_order[position]  # (n,)
         # The rule's whole order of preference: unmastered skills in prerequisite order (keys
@@ -619,8 +641,9 @@ class _MasterySession(_BeliefSession):
         skill = int(self.current_skill[student])
         mastery = recommender.belief.mastery(self.state)[student]
         return (
-            f"{recommender.exercise_label(exercise)}: {recommender.skill_names[skill]} is the first skill in prerequisite "
-            f"order below the mastery threshold {recommender.threshold:.2f} (BKT mastery {mastery[skill]:.2f})"
+            f"{recommender.exercise_label(exercise)}: {recommender.skill_names[skill]} is the "
+            "first skill in prerequisite order below the mastery threshold "
+            f"{recommender.threshold:.2f} (BKT mastery {mastery[skill]:.2f})"
         )
 
     def _scores(self) -> np.ndarray:
@@ -658,7 +681,8 @@ class MasteryRecommender(_BeliefRecommender):
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
         if not hasattr(belief, "mastery"):
             raise TypeError(
-                f"MasteryRecommender needs a belief with mastery(state) (e.g. BKTBelief), got {type(belief).__name__}"
+                "MasteryRecommender needs a belief with mastery(state) (e.g. BKTBelief), got "
+                f"{type(belief).__name__}"
             )
         self.threshold = threshold
         self.skill_order = _skill_order(self, skill_order)
@@ -676,13 +700,15 @@ class _ZPDSession(_BeliefSession):
     def _explain(self, student: int, exercise: int) -> str:
         p = self.p_correct()[student, exercise]
         return (
-            f"{self.recommender.exercise_label(exercise)}: predicted p(correct) {p:.2f} is the closest to the "
-            f"zone-of-proximal-development target {self.recommender.target:.2f}"
+            f"{self.recommender.exercise_label(exercise)}: predicted p(correct) {p:.2f} is the "
+            "closest to the zone-of-proximal-development target "
+            f"{self.recommender.target:.2f}"
         )
 
 
 class ZPDRecommender(_BeliefRecommender):
-    """Zone of proximal development: the exercise whose predicted p(correct) is closest to ``target`` (0.7)."""
+    """Zone of proximal development: the exercise whose predicted p(correct) is closest to
+    ``target`` (0.7)."""
 
     name = "zpd"
     session_class = _ZPDSession
@@ -697,10 +723,10 @@ class ZPDRecommender(_BeliefRecommender):
 def expectimax_values(belief: Belief, state: Any, n: int, horizon: int, beam: int) -> np.ndarray:
     """Depth-limited expectimax over answers: the value of doing each exercise next.
 
-    value(s, e) = sum_a p(a | s, e) * V(s'(e, a), horizon - 1), with V(s, 0) = mean over exercises of
-    the predicted p(correct) in s, and V(s, d) = max over exercises of value(s, e) where, at every
-    node (the root included), only the ``beam`` exercises with the best one-step value are expanded
-    further; the others get -inf at the root (they are never chosen when horizon > 1).
+    value(s, e) = sum_a p(a | s, e) * V(s'(e, a), horizon - 1), with V(s, 0) = mean over exercises
+    of the predicted p(correct) in s, and V(s, d) = max over exercises of value(s, e) where,
+    at every node (the root included), only the ``beam`` exercises with the best one-step value
+    are expanded further; the others get -inf at the root (they are never chosen when horizon > 1).
 
     Cost: each level expands every exercise with both answers for every node (2 * n_exercises belief
     steps per node), and keeps ``2 * beam`` children per node, so a decision costs about
@@ -714,7 +740,8 @@ def expectimax_values(belief: Belief, state: Any, n: int, horizon: int, beam: in
         beam: exercises expanded further per node (>= 1).
 
     Returns:
-        (n, n_exercises) expected value of each first exercise (-inf outside the root's beam when horizon > 1).
+        (n, n_exercises) expected value of each first exercise (-inf outside the root's beam when
+        horizon > 1).
     """
     if horizon < 1 or beam < 1:
         raise ValueError(f"horizon and beam must be >= 1, got horizon={horizon}, beam={beam}")
@@ -822,8 +849,9 @@ class _LookaheadSession(_BeliefSession):
             )
         now = self.p_correct()[student].mean()
         return (
-            f"{recommender.exercise_label(exercise)}: {recommender.horizon}-step expectimax expects the mean predicted "
-            f"p(correct) over all exercises to reach {self.values[student, exercise]:.3f} (now {now:.3f}), the best option"
+            f"{recommender.exercise_label(exercise)}: {recommender.horizon}-step expectimax "
+            "expects the mean predicted p(correct) over all exercises to reach "
+            f"{self.values[student, exercise]:.3f} (now {now:.3f}), the best option"
         )
 
     def _scores(self) -> np.ndarray:
@@ -852,8 +880,9 @@ class GreedyRecommender(_BeliefRecommender):
 class ExpectimaxRecommender(_BeliefRecommender):
     """DKT expectimax with a ``horizon`` and a ``beam`` (see ``expectimax_values`` for the cost).
 
-    Piech et al. (2015) searched 8 steps ahead by sampling; here every answer is expanded exactly and
-    the breadth is cut by the beam instead, which makes the search deterministic and its cost known.
+    Piech et al. (2015) searched 8 steps ahead by sampling; here every answer is expanded exactly
+    and the breadth is cut by the beam instead, which makes the search deterministic and its cost
+    known.
     """
 
     name = "expectimax"
@@ -888,8 +917,8 @@ class _OracleSession(Session):
 
     def _explain(self, student: int, exercise: int) -> str:
         return (
-            f"{self.recommender.exercise_label(exercise)}: the ORACLE read the hidden student state; "
-            f"expected post-test after it {self.values[student, exercise]:.3f}"
+            f"{self.recommender.exercise_label(exercise)}: the ORACLE read the hidden student "
+            f"state; expected post-test after it {self.values[student, exercise]:.3f}"
         )
 
     def _scores(self) -> np.ndarray:
@@ -910,6 +939,7 @@ class OracleRecommender(Recommender):
     def start(self, n_students: int, rng: np.random.Generator, simulator: Any = None) -> Session:
         if simulator is None:
             raise ValueError(
-                "OracleRecommender.start needs the simulator (it reads the hidden state); it is for reports only"
+                "OracleRecommender.start needs the simulator (it reads the hidden state); "
+                "it is for reports only"
             )
         return _OracleSession(self, n_students, rng, simulator)

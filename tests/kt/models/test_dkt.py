@@ -1,4 +1,5 @@
-"""kt.models.dkt: the shift on a hand-built batch, learning a toy pattern, windows, leak-freedom, save/load."""
+"""kt.models.dkt: the shift on a hand-built batch, learning a toy pattern, windows, leak-freedom,
+save/load."""
 
 import warnings
 
@@ -33,7 +34,8 @@ def test_next_attempt_logits_on_a_hand_built_padded_two_student_batch():
     mask = torch.tensor([[True, True, True], [True, True, False]])
     picked = next_attempt_logits(outputs, initial, context, skills, mask, _identity_head(4))
     # Step (0,0): initial of student 0, skill 2 -> -3. Step (0,1): output at t=0, skill 3 -> 3.
-    # Step (0,2): output at t=1, skill 1 -> 11. Steps (1,0), (1,1): initial of student 1, skills 0, 3.
+    # Step (0,2): output at t=1, skill 1 -> 11.
+    # Steps (1,0), (1,1): initial of student 1, skills 0, 3.
     assert picked.tolist() == [-3.0, 3.0, 11.0, -5.0, -8.0]
 
 

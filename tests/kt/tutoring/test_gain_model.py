@@ -1,4 +1,5 @@
-"""The gain model and the lookahead on learned gains, on tiny curricula where the answer is known."""
+"""The gain model and the lookahead on learned gains, on tiny curricula where the answer is
+known."""
 
 from __future__ import annotations
 

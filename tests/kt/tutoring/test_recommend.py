@@ -53,11 +53,13 @@ def test_bkt_belief_update_matches_a_forward_step_done_by_hand():
     )
     state = belief.init(2)
     after = belief.update(state, np.array([0, 2]), np.array([1, 0]))
-    # Student 0, right on A: posterior = 0.4*0.9 / (0.4*0.9 + 0.6*0.25) = 0.36/0.51; then + (1 - post) * 0.2.
+    # Student 0, right on A: posterior = 0.4*0.9 / (0.4*0.9 + 0.6*0.25) = 0.36/0.51;
+    # then + (1 - post) * 0.2.
     post = 0.36 / 0.51
     assert after[0, 0] == pytest.approx(post + (1 - post) * 0.2)
     assert after[0, 1] == pytest.approx(0.3)
-    # Student 1, wrong on B: posterior = 0.3*0.05 / (0.3*0.05 + 0.7*0.8) = 0.015/0.575; then learn 0.1.
+    # Student 1, wrong on B: posterior = 0.3*0.05 / (0.3*0.05 + 0.7*0.8) = 0.015/0.575;
+    # then learn 0.1.
     post = 0.015 / 0.575
     assert after[1, 1] == pytest.approx(post + (1 - post) * 0.1)
     assert np.array_equal(state, belief.init(2))  # the old state is not changed
@@ -127,7 +129,8 @@ def test_mastery_moves_on_once_the_evidence_reaches_the_threshold():
 
 
 def test_zpd_picks_the_exercise_closest_to_the_target():
-    # p(correct): mastery 0.5 on A -> 0.5*0.9+0.5*0.2 = 0.55 (ex 0), 0.5*0.6+0.5*0.4 = 0.5 (ex 1); B: 0.9*0.8 + 0.1*0.2 = 0.74.
+    # p(correct): mastery 0.5 on A -> 0.5*0.9+0.5*0.2 = 0.55 (ex 0), 0.5*0.6+0.5*0.4 = 0.5 (ex 1);
+    # B: 0.9*0.8 + 0.1*0.2 = 0.74.
     belief = BKTBelief(
         TWO_SKILLS, prior=[0.5, 0.9], learn=0.1, guess=[0.2, 0.4, 0.2], slip=[0.1, 0.4, 0.2]
     )
@@ -150,13 +153,15 @@ def test_greedy_practises_the_unmastered_skill():
     belief = BKTBelief(TWO_SKILLS, prior=[1.0, 0.0], learn=[0.0, 0.5], guess=0.2, slip=0.1)
     session = GreedyRecommender(belief, TWO_SKILLS).start(1, np.random.default_rng(0))
     assert session.choose()[0] == 2
-    # Value of exercise 2 by hand: B learned w.p. 0.5 whatever the answer (prior 0): mean p = (0.9 + 0.9 + (0.2 + 0.5*0.7)) / 3.
+    # Value of exercise 2 by hand: B learned w.p. 0.5 whatever the answer (prior 0):
+    # mean p = (0.9 + 0.9 + (0.2 + 0.5*0.7)) / 3.
     assert session.values[0, 2] == pytest.approx((0.9 + 0.9 + 0.2 + 0.5 * 0.7) / 3)
     assert session.values[0, 0] == pytest.approx((0.9 + 0.9 + 0.2) / 3)
 
 
 class CountingBelief:
-    """A deterministic toy model: exercise 0 helps at once (+0.1 once), exercise 1 only on its second practice (+0.4)."""
+    """A deterministic toy model: exercise 0 helps at once (+0.1 once), exercise 1 only on its
+    second practice (+0.4)."""
 
     n_exercises = 2
 
@@ -181,7 +186,8 @@ class CountingBelief:
 def test_expectimax_looks_past_the_greedy_choice():
     belief = CountingBelief()
     state = belief.init(1)
-    # Horizon 1: 0 -> mean (0.6 + 0.5)/2 = 0.55; 1 -> 0.5. Horizon 2: 1,1 -> (0.5 + 0.9)/2 = 0.7; 0,then best -> 0.55.
+    # Horizon 1: 0 -> mean (0.6 + 0.5)/2 = 0.55; 1 -> 0.5.
+    # Horizon 2: 1,1 -> (0.5 + 0.9)/2 = 0.7; 0,then best -> 0.55.
     assert np.allclose(expectimax_values(belief, state, 1, horizon=1, beam=2), [[0.55, 0.5]])
     assert np.allclose(expectimax_values(belief, state, 1, horizon=2, beam=2), [[0.55, 0.7]])
     greedy = GreedyRecommender(belief, [0, 1]).start(1, np.random.default_rng(0))
@@ -193,7 +199,8 @@ def test_expectimax_looks_past_the_greedy_choice():
 
 
 def test_expectimax_beam_keeps_only_the_best_one_step_children():
-    # Beam 1: only the one-step best first exercise (0) is searched deeper; exercise 1 is cut at the root.
+    # Beam 1: only the one-step best first exercise (0) is searched deeper;
+    # exercise 1 is cut at the root.
     values = expectimax_values(CountingBelief(), CountingBelief().init(1), 1, horizon=2, beam=1)
     assert values[0, 0] == pytest.approx(0.55)
     assert values[0, 1] == -np.inf
