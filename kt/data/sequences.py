@@ -11,6 +11,8 @@ bookkeeping once, in numpy, so that the training loop does no per-row Python wor
 2. ``cut_windows`` cuts each student into windows of at most ``max_length`` rows, always at
    attempt boundaries (an attempt is never split; a single attempt longer than
    ``max_length`` gets a window of its own).
+   ``cut_attempt_windows`` cuts every ``max_attempts`` attempts instead (a row's window
+   then depends on its attempt number only).
 3. ``make_batches`` pads windows into ``SequenceBatch`` tensors, sorted by length so that
    little padding is computed (ASSISTments 2015: mean 36 rows per student, max 618).
 4. ``evaluation_rounds`` groups window ``j`` of every student into round ``j``; a model
@@ -256,6 +258,30 @@ def cut_windows(
             ends.append(end)
             start = end
     return np.asarray(students, np.int64), np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+
+
+def cut_attempt_windows(
+    encoded: EncodedSequences, max_attempts: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut each student's rows into windows of ``max_attempts`` attempts (any number of rows).
+
+    Unlike ``cut_windows``, where a window ends depends only on the attempts before it, never
+    on how many rows a later or the current attempt has: a row's window is fixed by its
+    attempt number alone. Models that read each window from an empty history (the attention
+    tracers) predict with these windows, so a prediction never depends on its own attempt's
+    size. With one row per attempt they equal ``cut_windows``'.
+
+    Returns:
+        ``(students, starts, ends)`` as ``cut_windows``.
+    """
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+    attempt = np.cumsum(encoded.attempt_start) - 1  # (n_rows,) attempt number over all students
+    number = attempt - attempt[encoded.student_start[encoded.student]]  # within the student
+    cut = encoded.attempt_start & (number % max_attempts == 0)  # (n_rows,) window starts
+    starts = np.flatnonzero(cut).astype(np.int64)
+    ends = np.r_[starts[1:], encoded.n_rows].astype(np.int64)
+    return encoded.student[starts].astype(np.int64), starts, ends
 
 
 def batch_windows(

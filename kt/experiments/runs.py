@@ -136,6 +136,10 @@ def _model_summary(name: str, result: EvaluationResult, config: Any) -> dict[str
         summary["refit_epochs"] = len(fit.refit_history.epochs)
     if fit.mixing is not None:
         summary["concept_mixing"] = fit.mixing
+    # What the model reads (the attention tracers: item ids and skills, or skills only).
+    inputs = getattr(result.models[0], "inputs", None) if result.models else None
+    if isinstance(inputs, str):
+        summary["inputs"] = inputs
     summary["settings"] = config.to_dict()
     return summary
 

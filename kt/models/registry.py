@@ -1,10 +1,12 @@
 """Registry of the knowledge tracers: ``MODELS[name]`` is the model class.
 
 ``"dkt"`` (``kt.models.dkt.DKT``), ``"bkt"`` (``kt.models.bkt.BKT``),
-``"pfa"`` (``kt.models.pfa.PFA``), ``"irt"`` (``kt.models.irt.IRT``) and ``"marginal"``
-(``kt.models.marginal.Marginal``). Each class
-implements ``kt.models.protocol.KnowledgeTracer``, takes its config dataclass as the one
-constructor argument and has ``load(directory)``. The modules are imported on first
+``"pfa"`` (``kt.models.pfa.PFA``), ``"irt"`` (``kt.models.irt.IRT``), ``"marginal"``
+(``kt.models.marginal.Marginal``) and the attention tracers ``"sakt"``, ``"akt"``,
+``"simplekt"`` (``kt.models.sakt.SAKT``, ``kt.models.akt.AKT``,
+``kt.models.simplekt.SimpleKT``). Each class implements
+``kt.models.protocol.KnowledgeTracer``, takes its config dataclass as the one constructor
+argument and has ``load(directory)``. The modules are imported on first
 lookup, so importing this registry costs nothing and a model's module is loaded only
 when asked for.
 """
@@ -22,6 +24,9 @@ _LOCATIONS = {
     "pfa": ("riley_gym.kt.models.pfa", "PFA"),
     "irt": ("riley_gym.kt.models.irt", "IRT"),
     "marginal": ("riley_gym.kt.models.marginal", "Marginal"),
+    "sakt": ("riley_gym.kt.models.sakt", "SAKT"),
+    "akt": ("riley_gym.kt.models.akt", "AKT"),
+    "simplekt": ("riley_gym.kt.models.simplekt", "SimpleKT"),
 }
 MODEL_NAMES = tuple(_LOCATIONS)
 

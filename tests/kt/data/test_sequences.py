@@ -8,6 +8,7 @@ import torch
 
 from riley_gym.kt.data.sequences import (
     UNKNOWN_SKILL,
+    cut_attempt_windows,
     cut_windows,
     drop_unknown_skills,
     encode_table,
@@ -141,3 +142,24 @@ def test_evaluation_rounds_score_every_row_exactly_once():
             if continued & set(batch.students.tolist()):
                 assert (batch.lengths == batch.lengths[0]).all()
     assert len(rounds) >= 3 and any(len(batches) > 1 for batches in rounds)
+
+
+def test_attempt_windows_cut_every_max_attempts_whatever_the_attempt_sizes():
+    # Student a: attempts of 1, 3, 1, 2 rows; student b: one attempt of 1 row.
+    table = pd.DataFrame(
+        {
+            "user_id": ["a"] * 7 + ["b"],
+            "skill_id": [0, 0, 1, 2, 0, 1, 2, 1],
+            "correct": [1, 0, 1, 1, 0, 0, 1, 1],
+            "order": [0, 1, 1, 1, 2, 3, 3, 0],
+        }
+    )
+    encoded = encode_table(table, np.array([0, 1, 2]))
+    students, starts, ends = cut_attempt_windows(encoded, 2)
+    assert students.tolist() == [0, 0, 1]
+    assert starts.tolist() == [0, 4, 7] and ends.tolist() == [4, 7, 8]
+    one_row = encode_table(table.assign(order=range(8)), np.array([0, 1, 2]))
+    for got, expected in zip(cut_attempt_windows(one_row, 3), cut_windows(one_row, 3)):
+        assert got.tolist() == expected.tolist()
+    with pytest.raises(ValueError, match="max_attempts"):
+        cut_attempt_windows(encoded, 0)
