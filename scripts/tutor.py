@@ -4,6 +4,8 @@ python scripts/tutor.py                       # default run: Riley, bkt dynamics
 python scripts/tutor.py --dynamics irt --curriculum chain
 python scripts/tutor.py --logs ../shared/data/assist2009_builder/builder_train.csv --top-skills 8
 python scripts/tutor.py --interactive         # you play the student (y/n on stdin)
+python scripts/tutor.py --curricula riley,chain --seeds 0,1,2 --ray   # the grid on a local Ray
+python scripts/tutor.py --curricula riley --seeds 0,1 --ray auto    # ... on a running cluster
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tqdm import tqdm
 
 from riley_gym import nets
 from riley_gym.kt.experiments.calibrate import run_on_logs
+from riley_gym.kt.experiments.tutor_grid import grid_table, grid_tasks, run_grid
 from riley_gym.kt.experiments.tutor_pipeline import (
     TutorConfig,
     interactive_recommender,
@@ -47,8 +50,34 @@ def parse_args() -> argparse.Namespace:
         help="the policy that tutors you",
         choices=["mastery", "zpd", "greedy", "expectimax", "dqn"],
     )
+    grid = parser.add_argument_group("grid: policy x curriculum x seed (kt/experiments/tutor_grid)")
+    grid.add_argument("--curricula", default=None, help="comma-separated curricula of the grid")
+    grid.add_argument("--seeds", default=None, help="comma-separated seeds of the grid")
+    grid.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run the grid's cells as Ray tasks: a local Ray (no ADDRESS) or a cluster's address",
+    )
+    grid.add_argument("--ray-cpus", type=int, default=None, help="CPUs of a local Ray")
     nets.add_debug_flag(parser)
     return parser.parse_args()  # fmt: skip
+
+
+def run_grid_command(args: argparse.Namespace, config: TutorConfig, out: Path) -> None:
+    """The policy x curriculum x seed grid: one run_tutor per (curriculum, seed) cell."""
+    curricula = args.curricula.split(",") if args.curricula else [config.curriculum]
+    seeds = [int(seed) for seed in args.seeds.split(",")] if args.seeds else [config.seed]
+    tasks = grid_tasks(config.to_dict(), curricula, seeds, out, threads=torch.get_num_threads())
+    cells = run_grid(tasks, ray_address=args.ray, num_cpus=args.ray_cpus)
+    table = grid_table(cells)
+    record = {"mode": "grid", "ray": args.ray, "settings": config.to_dict(), "cells": cells}
+    (out / "summary.json").write_text(json.dumps(record, indent=2))
+    (out / "grid.md").write_text(table + "\n")
+    print(table)
+    print(f"wrote {out}")
 
 
 def main() -> None:
@@ -67,6 +96,11 @@ def main() -> None:
     torch.set_num_threads(args.threads or nets.free_cores())
     out = Path(args.out or f"runs/tutor/{time.strftime('%Y%m%d-%H%M%S')}")
     nets.claim_run_folder(out, resume=False, overwrite=args.overwrite, run_files=("summary.json",))
+    if args.ray or args.curricula or args.seeds:
+        if args.logs or args.interactive:
+            raise ValueError("--ray, --curricula and --seeds go without --logs and --interactive")
+        run_grid_command(args, config, out)
+        return
     if args.interactive:
         print(
             f"training the {args.interactive_policy} tutor on {config.log_students} simulated "

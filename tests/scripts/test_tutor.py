@@ -101,3 +101,23 @@ def test_logs_mode_on_assistments_builder(tmp_path):
     assert set(summary["judge"]) == {"logged", "random", "mastery", "greedy"}
     assert (tmp_path / "fit_quality.png").stat().st_size > 1000
     assert "judge is a model" in result.stdout
+
+
+def test_grid_on_local_ray_equals_the_serial_grid(tmp_path):
+    pytest.importorskip("ray")  # the distributed extra (installed by dev)
+    grid = ["--quick", "--policies", "random,mastery", "--curricula", "riley,chain"]
+    grid += ["--seeds", "0,1"]
+    serial = run(*grid, "--out", str(tmp_path / "serial"))
+    assert serial.returncode == 0, serial.stderr
+    on_ray = run(*grid, "--ray", "--ray-cpus", "2", "--out", str(tmp_path / "ray"))
+    assert on_ray.returncode == 0, on_ray.stderr
+    first = json.loads((tmp_path / "serial" / "summary.json").read_text())
+    second = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    assert [(c["curriculum"], c["seed"]) for c in first["cells"]] == [
+        ("riley", 0), ("riley", 1), ("chain", 0), ("chain", 1)
+    ]  # fmt: skip
+    for a, b in zip(first["cells"], second["cells"]):
+        assert a["policies"] == b["policies"]  # exactly: each cell seeds itself
+        assert a["dkt_test_auc"] == b["dkt_test_auc"]
+    assert first["cells"][0]["policies"] != first["cells"][1]["policies"]  # seeds differ
+    assert second["ray"] == "local" and "| riley | 0 | mastery |" in on_ray.stdout
