@@ -12,13 +12,19 @@ the hidden state of simulated students, in training only). At tutoring time it r
 alone, so it can run on a real student. The training states come from simulated sessions under
 behaviour policies (the heuristics), each action replaced by a random exercise with probability
 ``exploration`` so that every exercise is seen in every kind of state.
+
+A planner on the model takes students to states the behaviour policies rarely reach, where the
+model's error is largest (on the ``tree`` curriculum with irt dynamics its squared error on the
+states greedy visits was twice that on the heuristics' states, and greedy fell below random).
+``on_policy_rounds`` corrects that as DAgger does (Ross, Gordon and Bagnell, 2011): run the planner
+on the current model, add the states it visits with their exact gains, refit on everything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -52,10 +58,16 @@ class GainModelConfig(nets.Settings):
     batch_size: int = field(default=512, metadata={"help": "states per gradient step"})
     learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
     seed: int = field(default=0, metadata={"help": "seed of the sessions and the network"})
+    on_policy_rounds: int = field(
+        default=0,
+        metadata={
+            "help": "DAgger rounds: add the states the planner on the model visits, refit"
+        },
+    )
 
     def __post_init__(self) -> None:
         self.check_at_least(["students", "epochs", "batch_size"], 1)
-        self.check_at_least(["seed"], 0)
+        self.check_at_least(["seed", "on_policy_rounds"], 0)
         self.check_interval(["exploration"], 0.0, 1.0)
         self.check_above(["learning_rate"], 0.0)
         widths = self.hidden_sizes
@@ -197,19 +209,33 @@ def train_gain_model(
     behaviours: Sequence[Recommender],
     session_length: int,
     config: GainModelConfig | None = None,
+    planner: Callable[["GainEstimate"], Recommender] | None = None,
 ) -> GainModel:
-    """Collect states under ``behaviours`` (``config.students`` each) and fit a ``GainModel``."""
+    """Collect states under ``behaviours`` (``config.students`` each) and fit a ``GainModel``.
+
+    With ``config.on_policy_rounds`` > 0, ``planner`` (a ``GainEstimate`` -> the recommender that
+    plans on it, e.g. greedy) runs on each round's model for ``config.students`` more students,
+    with the same exploration; their states join the data and a fresh model is fitted on all.
+    """
     config = config if config is not None else GainModelConfig()
-    features, gains = collect_gain_data(
-        dynamics,
-        belief,
-        behaviours,
-        config.students,
-        session_length,
-        config.exploration,
-        config.seed,
-    )
-    return GainModel(features.shape[1], gains.shape[1], config).fit(features, gains)
+    if config.on_policy_rounds and planner is None:
+        raise ValueError("train_gain_model: on_policy_rounds > 0 needs a planner")
+
+    def collect(policies: Sequence[Recommender], seed: int) -> tuple[np.ndarray, np.ndarray]:
+        return collect_gain_data(
+            dynamics, belief, policies, config.students, session_length, config.exploration, seed
+        )
+
+    features, gains = collect(behaviours, config.seed)
+    model = GainModel(features.shape[1], gains.shape[1], config).fit(features, gains)
+    for round_number in range(1, config.on_policy_rounds + 1):
+        behaviour = planner(GainEstimate(model, belief, session_length))
+        # Seeds apart from the behaviour policies' so that the round sees other students.
+        more_features, more_gains = collect([behaviour], config.seed + 7919 * round_number)
+        features = np.concatenate([features, more_features])
+        gains = np.concatenate([gains, more_gains])
+        model = GainModel(features.shape[1], gains.shape[1], config).fit(features, gains)
+    return model
 
 
 class GainEstimate:
