@@ -29,7 +29,6 @@ from riley_gym.kt.models.attention_tracer import (
     RaschEmbedding,
     attempt_layout,
 )
-from riley_gym.kt.models.training import TrainingConfig
 
 __all__ = ["AKT", "AKTConfig", "AKTNetwork"]
 
@@ -41,9 +40,6 @@ class AKTConfig(AttentionKTConfig):
     dropout: float = field(default=0.05, metadata={"help": "dropout in attention and output"})
     hidden_size: int = field(
         default=512, metadata={"help": "width of the output layers (AKT, simpleKT)"}
-    )
-    training: TrainingConfig = field(
-        default_factory=TrainingConfig, metadata={"help": "optimiser and early-stopping settings"}
     )
 
 

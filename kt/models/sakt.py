@@ -18,7 +18,6 @@ from torch import nn
 
 from riley_gym import nets
 from riley_gym.kt.models.attention_tracer import AttentionKTConfig, AttentionTracer, attempt_layout
-from riley_gym.kt.models.training import TrainingConfig
 
 __all__ = ["SAKT", "SAKTConfig", "SAKTNetwork"]
 
@@ -27,14 +26,7 @@ __all__ = ["SAKT", "SAKTConfig", "SAKTNetwork"]
 class SAKTConfig(AttentionKTConfig):
     """Settings of a SAKT model and its training (pyKT's defaults: width 256, 8 heads)."""
 
-    embedding_size: int = field(
-        default=256, metadata={"help": "width of the embeddings and attention layers (d_model)"}
-    )
-    n_blocks: int = field(default=1, metadata={"help": "attention layers (AKT: per stack)"})
     dropout: float = field(default=0.2, metadata={"help": "dropout in attention and output"})
-    training: TrainingConfig = field(
-        default_factory=TrainingConfig, metadata={"help": "optimiser and early-stopping settings"}
-    )
 
 
 class SAKTNetwork(nn.Module):

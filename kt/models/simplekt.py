@@ -24,7 +24,6 @@ from riley_gym.kt.models.attention_tracer import (
     RaschEmbedding,
     attempt_layout,
 )
-from riley_gym.kt.models.training import TrainingConfig
 
 __all__ = ["SimpleKT", "SimpleKTConfig", "SimpleKTNetwork"]
 
@@ -35,9 +34,6 @@ class SimpleKTConfig(AttentionKTConfig):
 
     n_heads: int = field(default=4, metadata={"help": "attention heads (divide embedding_size)"})
     n_blocks: int = field(default=2, metadata={"help": "attention layers (AKT: per stack)"})
-    training: TrainingConfig = field(
-        default_factory=TrainingConfig, metadata={"help": "optimiser and early-stopping settings"}
-    )
 
 
 class SimpleKTNetwork(nn.Module):
