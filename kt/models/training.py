@@ -15,15 +15,23 @@ from that file: a run killed after epoch k and resumed ends bit-identical to an
 uninterrupted run with the same seed (timings aside). The checkpoint settings live in
 ``TrainingConfig`` rather than in ``train``'s arguments because models call ``train``
 with their config's ``training`` whole (``DKT.fit``), so they reach the loop unchanged.
+
+For the same reason an experiment that must watch every epoch (a sweep's early stopping)
+registers a listener with ``epoch_listener`` instead of passing a callback down through
+``evaluate`` and each model's ``fit``: ``train`` calls the listeners of its context after
+each finished epoch, once the checkpoint is written, so a listener that stops the run
+(by raising) loses nothing a resume needs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,6 +44,27 @@ from riley_gym import nets
 # Where and whether to checkpoint, not what is trained:
 # they may differ between a run and its resumption.
 CHECKPOINT_FIELDS = ("checkpoint_path", "resume")
+
+# A context variable, not a module list: each thread (a Ray trial's, a test's) sees only the
+# listeners it registered.
+_EPOCH_LISTENERS: contextvars.ContextVar[tuple[Callable[[dict[str, float]], None], ...]] = (
+    contextvars.ContextVar("epoch_listeners", default=())
+)
+
+
+@contextlib.contextmanager
+def epoch_listener(listener: Callable[[dict[str, float]], None]) -> Iterator[None]:
+    """Within the block, ``train`` calls ``listener(record)`` after every finished epoch.
+
+    ``record`` is the epoch's row of ``TrainingHistory.epochs`` (``epoch``, ``train_loss``,
+    ``valid_auc``, ...) plus ``best_valid_auc`` so far. Epochs restored from a checkpoint on
+    resume are not reported again; a refit after early stopping reports its epochs from 1.
+    """
+    token = _EPOCH_LISTENERS.set((*_EPOCH_LISTENERS.get(), listener))
+    try:
+        yield
+    finally:
+        _EPOCH_LISTENERS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -472,6 +501,8 @@ def train(
         state.epochs_done = epoch
         if config.checkpoint_path:
             _save_loop(config, network, optimizer, state, len(batches))
+        for listener in _EPOCH_LISTENERS.get():
+            listener({**record, "best_valid_auc": history.best_valid_auc})
     if bar is not None:
         bar.close()
     if state.best_state is not None:

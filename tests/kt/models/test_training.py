@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from riley_gym import nets
-from riley_gym.kt.models.training import TrainingConfig, TrainingHistory, WeightAverage, train
+from riley_gym.kt.models.training import (
+    TrainingConfig,
+    TrainingHistory,
+    WeightAverage,
+    epoch_listener,
+    train,
+)
 
 
 class LinearModel:
@@ -169,6 +175,46 @@ def test_interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one(
     )
     x = _batches(1)[0][0]
     torch.testing.assert_close(resumed.network(x), straight.network(x), rtol=0, atol=0)
+
+
+class StopHere(Exception):
+    """What a sweep's scheduler does to a trial it stops: raise from the listener."""
+
+
+def test_epoch_listener_sees_each_epoch_after_its_checkpoint_and_a_stop_there_resumes(tmp_path):
+    aucs = [0.6, 0.8, 0.7, 0.85, 0.82, 0.81]
+    settings = dict(max_epochs=6, patience=3, learning_rate=0.05, seed=5)
+    straight = DropoutModel()
+    straight_history = train(
+        straight, _batches(), TrainingConfig(**settings), _scripted_validate(straight, aucs)
+    )
+    path = str(tmp_path / "loop.pt")
+    seen = []
+
+    def stop_after_epoch_3(record):
+        payload, _ = nets.load_checkpoint(path)
+        seen.append((record["epoch"], record["valid_auc"], record["best_valid_auc"]))
+        assert payload["epochs_done"] == record["epoch"]  # the checkpoint came first
+        if record["epoch"] == 3:
+            raise StopHere
+
+    stopped = DropoutModel()
+    with epoch_listener(stop_after_epoch_3), pytest.raises(StopHere):
+        train(stopped, _batches(), TrainingConfig(**settings, checkpoint_path=path),
+              _scripted_validate(stopped, aucs))  # fmt: skip
+    assert seen == [(1, 0.6, 0.6), (2, 0.8, 0.8), (3, 0.7, 0.8)]
+
+    seen.clear()
+    resumed = DropoutModel()
+    with epoch_listener(lambda record: seen.append(record["epoch"])):
+        resumed_history = train(
+            resumed, _batches(), TrainingConfig(**settings, checkpoint_path=path, resume=True),
+            _scripted_validate(resumed, aucs, start=3),
+        )  # fmt: skip
+    assert seen == [4, 5, 6]  # restored epochs are not reported again
+    pd.testing.assert_frame_equal(_without_times(resumed_history), _without_times(straight_history))
+    train(LinearModel(), _batches(), TrainingConfig(max_epochs=2))  # outside the block: no calls
+    assert seen == [4, 5, 6]
 
 
 def test_resuming_a_finished_run_trains_no_more_epochs(tmp_path):
