@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from riley_gym.kt.data.metrics import calibration_curve
 from riley_gym.kt.data.table import PREDICTION_COLUMN
@@ -26,6 +27,7 @@ __all__ = [
     "plot_fit_quality",
     "plot_inference_vs_learning",
     "plot_tutor_learning_curve",
+    "plot_sweep",
 ]
 
 
@@ -325,5 +327,40 @@ def plot_tutor_learning_curve(curve: dict[str, Any], path: str | Path, title: st
     axes.set_ylabel("mean post-test (validation students)")
     axes.set_title(title or "The DQN tutor's learning curve")
     axes.legend(fontsize=7)
+    axes.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_sweep(trials: list[dict[str, Any]], best: str | None, path: str | Path) -> Path:
+    """Validation AUC by epoch of each sweep trial: the best bold, start points dashed,
+    trials ASHA stopped thin and grey.
+
+    Args:
+        trials: rows with ``trial``, ``status``, ``start_point`` and ``curve`` (pairs of
+            epoch and validation AUC), as ``kt.experiments.sweep`` writes them.
+        best: the chosen trial's name (None: none finished).
+        path: PNG file to write.
+    """
+    figure = _figure(7, 4.2)
+    axes = figure.add_subplot()
+    for row in trials:
+        curve = np.asarray(row["curve"], dtype=float).reshape(-1, 2)
+        if not len(curve):
+            continue
+        style: dict[str, Any] = {"color": "0.65", "linewidth": 0.9, "zorder": 1}
+        if row["status"] == "finished":
+            style = {"linewidth": 1.3, "zorder": 2}
+        if row["start_point"]:
+            style.update(linestyle="--", label=f"{row['trial']} (start point)")
+        if row["trial"] == best:
+            style.update(color="black", linewidth=2.4, zorder=3, label=f"{row['trial']} (best)")
+        axes.plot(curve[:, 0], curve[:, 1], marker=".", **style)
+    axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel("validation AUC")
+    n_stopped = sum(row["status"] == "stopped by ASHA" for row in trials)
+    axes.set_title(f"{len(trials)} trials; grey: {n_stopped} stopped by ASHA")
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(loc="lower right", fontsize=8)
     axes.grid(alpha=0.3)
     return _save(figure, path)
