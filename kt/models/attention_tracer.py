@@ -4,8 +4,8 @@ Each model is a network in its own module (``kt.models.sakt``, ``kt.models.akt``
 ``kt.models.simplekt``) built from ``nets.attention``; this module holds the rest: the settings
 fields they share, the per-attempt masks and positions of a batch, AKT's Rasch embedding (also
 simpleKT's), the output layers, and ``AttentionTracer``, the ``KnowledgeTracer`` that fits,
-predicts, saves and loads any of them with the data layer (``kt.data.sequences``) and the
-shared training loop (``kt.models.training.train``) exactly as DKT does.
+predicts, saves and loads any of them on DKT's base (``kt.models.torch_tracer.TorchTracer``:
+the same encoding, windows, batches and training loop; only the network and its scoring differ).
 
 Per attempt, not per row: rows sharing ``(user_id, order)`` are one attempt. A row's query may
 read the interactions (skill and answer) of the rows up to its *context*, the last row of the
@@ -30,7 +30,6 @@ which answers for a next attempt at each skill with an unknown item.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -47,14 +46,13 @@ from riley_gym.kt.data.sequences import (
     EncodedSequences,
     SequenceBatch,
     cut_attempt_windows,
-    cut_windows,
     drop_unknown_skills,
     encode_table,
     make_batches,
 )
-from riley_gym.kt.data.table import TARGET_COLUMN, soft_targets
 from riley_gym.kt.models.files import read_model, write_model
-from riley_gym.kt.models.training import TrainingConfig, TrainingHistory, train
+from riley_gym.kt.models.torch_tracer import TorchTracer
+from riley_gym.kt.models.training import TrainingConfig
 
 __all__ = [
     "AttentionKTConfig",
@@ -205,7 +203,7 @@ def _item_index(item_ids: np.ndarray, table: pd.DataFrame, positions: np.ndarray
     return np.where(item_ids[found] == raw, found + 1, UNKNOWN_ITEM).astype(np.int64)
 
 
-class AttentionTracer:
+class AttentionTracer(TorchTracer):
     """An attention knowledge tracer behind the ``KnowledgeTracer`` protocol.
 
     Subclasses name the model (``model_name``), its settings (``config_class``), its network
@@ -221,38 +219,15 @@ class AttentionTracer:
         n_unknown_skill_rows: rows of the last ``predict`` whose skill was unknown.
     """
 
-    early_stopping = True  # fit(table, valid) early-stops on valid
     model_name = "attention"
     config_class: type = AttentionKTConfig
     network_class: type = nn.Module
     reads_items = True
 
     def __init__(self, config: AttentionKTConfig | None = None) -> None:
-        self.config = config if config is not None else self.config_class()
-        if not isinstance(self.config, self.config_class):
-            raise TypeError(
-                f"{type(self).__name__} config must be a {self.config_class.__name__}, "
-                f"got {type(self.config).__name__}"
-            )
-        self.network: nn.Module | None = None
-        self.history = TrainingHistory()
-        self.global_mean = float("nan")
-        self.n_unknown_skill_rows = 0
-        self._skill_ids = np.zeros(0, dtype=np.int64)
+        super().__init__(config)
         self._item_ids = np.zeros(0, dtype=np.int64)
-        self._device = nets.select_device(self.config.device)
         self._items: torch.Tensor | None = None  # (n_rows,) item index per training row
-        self._targets: torch.Tensor | None = None  # (n_rows,) soft targets per training row
-        self._steps_per_batch = 1.0
-
-    @property
-    def skill_ids(self) -> np.ndarray:
-        """(n_skills,) skill ids in the model's index order."""
-        return self._skill_ids.copy()
-
-    @property
-    def n_skills(self) -> int:
-        return int(self._skill_ids.size)
 
     @property
     def inputs(self) -> str:
@@ -260,14 +235,6 @@ class AttentionTracer:
         if self._item_ids.size:
             return f"questions ({self._item_ids.size} item ids, Rasch) and skills"
         return "skills only"
-
-    def _require_fitted(self, what: str) -> nn.Module:
-        if self.network is None:
-            name = type(self).__name__
-            raise ValueError(
-                f"{name}.{what} needs a fitted model; call fit(table) or {name}.load(directory)"
-            )
-        return self.network
 
     def _build_network(self) -> nn.Module:
         return self.network_class(self.n_skills, int(self._item_ids.size), self.config).to(
@@ -293,47 +260,25 @@ class AttentionTracer:
         penalty = network.penalty(None if mu is None else mu[batch.mask])
         return total / self._steps_per_batch + penalty
 
-    def fit(
-        self, table: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = False
-    ) -> "AttentionTracer":
-        """Train a fresh network on ``table``, early-stopping on ``valid`` by AUC.
-
-        Args:
-            table: canonical training interactions; an optional ``training_target`` column
-                holds soft targets in [0, 1] (distillation, as DKT).
-            valid: canonical validation interactions; None trains ``max_epochs`` epochs.
-            progress: show a progress bar.
-        """
-        name = type(self).__name__
-        if len(table) == 0:
-            raise ValueError(f"{name}.fit got an empty table")
-        self._skill_ids = np.unique(table["skill_id"].to_numpy())
+    def _read_training_items(self, table: pd.DataFrame, encoded: EncodedSequences) -> None:
+        """Item ids (for the Rasch embedding) when the model reads them and they are more
+        than the skills; the item index of every training row."""
         self._item_ids = np.zeros(0, dtype=np.int64)
         if self.reads_items and self.config.questions == "auto" and "item_id" in table.columns:
             items = np.unique(table["item_id"].to_numpy())
             if items.size > self._skill_ids.size:
                 self._item_ids = items
-        encoded = encode_table(table, self._skill_ids, where="training table")
-        self.global_mean = float(encoded.correct.mean())
         items = _item_index(self._item_ids, table, encoded.positions)
         self._items = torch.from_numpy(items).to(self._device)
-        windows = cut_windows(encoded, self.config.max_length)
-        batches = [
-            batch.to(self._device)
-            for batch in make_batches(encoded, windows, self.config.batch_size)
-        ]
-        self._steps_per_batch = encoded.n_rows / max(len(batches), 1)
-        self._targets = None
-        if TARGET_COLUMN in table.columns:
-            targets = soft_targets(table, f"{name}.fit")[encoded.positions]
-            self._targets = torch.from_numpy(targets).to(self._device, torch.float32)
-        validate = self._validator(valid) if valid is not None and len(valid) else None
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed)
-            self.network = self._build_network()
-            self.history = train(self, batches, self.config.training, validate, progress=progress)
-        self._items = self._targets = None  # they belong to the training rows only
-        return self
+
+    def fit(
+        self, table: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = False
+    ) -> "AttentionTracer":
+        """``TorchTracer.fit``; the training rows' item indices are dropped after it."""
+        try:
+            return super().fit(table, valid, progress)
+        finally:
+            self._items = None  # they belong to the training rows only
 
     def _prepared(self, table: pd.DataFrame, where: str) -> tuple[EncodedSequences, np.ndarray]:
         """The table's rows of known skills, encoded, and their item indices."""
@@ -376,32 +321,9 @@ class AttentionTracer:
             )
         return probabilities
 
-    def predict(self, table: pd.DataFrame) -> pd.DataFrame:
-        """p(correct) of every row given only the student's earlier attempts.
-
-        Returns:
-            A copy of ``table`` in the same row order with a float column ``p_correct``.
-            Rows with skills unseen in training get ``global_mean`` (counted in
-            ``n_unknown_skill_rows``, with a warning).
-        """
-        self._require_fitted("predict")
-        encoded = encode_table(table, self._skill_ids)
-        known, kept = drop_unknown_skills(encoded)
-        probabilities = np.full(len(table), self.global_mean)
-        if known.n_rows:
-            items = _item_index(self._item_ids, table, known.positions)
-            scored = self._score(self._scoring_batches(known), items, known.n_rows)
-            probabilities[known.positions] = scored
-        self.n_unknown_skill_rows = encoded.n_rows - kept.size
-        if self.n_unknown_skill_rows:
-            warnings.warn(
-                f"{type(self).__name__}.predict: {self.n_unknown_skill_rows} row(s) have skills "
-                f"unseen in training; they get the training mean {self.global_mean:.4f}",
-                stacklevel=2,
-            )
-        result = table.copy()
-        result["p_correct"] = probabilities
-        return result
+    def _score_known(self, table: pd.DataFrame, known: EncodedSequences) -> np.ndarray:
+        items = _item_index(self._item_ids, table, known.positions)
+        return self._score(self._scoring_batches(known), items, known.n_rows)
 
     def knowledge_state(self, history: pd.DataFrame) -> np.ndarray:
         """(n_skills,) p(correct) on a next one-row attempt at each skill (an unknown item)
@@ -442,17 +364,7 @@ class AttentionTracer:
 
     def save(self, directory: str | Path) -> Path:
         """Write the weights, skill and item maps and settings (``model.pt``, ``config.json``)."""
-        network = self._require_fitted("save")
-        payload = {
-            "network": network.state_dict(),
-            "skill_ids": self._skill_ids,
-            "item_ids": self._item_ids,
-            "global_mean": self.global_mean,
-            "history": self.history.epochs,
-            "best_epoch": self.history.best_epoch,
-            "best_valid_auc": self.history.best_valid_auc,
-            "stopped_early": self.history.stopped_early,
-        }
+        payload = {**self._saved_state(), "item_ids": self._item_ids}
         return write_model(directory, self.model_name, payload, self.config.to_dict())
 
     @classmethod
@@ -463,16 +375,6 @@ class AttentionTracer:
         if device is not None:
             settings = replace(settings, device=device)
         model = cls(settings)
-        model._skill_ids = np.asarray(payload["skill_ids"].numpy(), dtype=np.int64)
         model._item_ids = np.asarray(payload["item_ids"].numpy())
-        model.global_mean = float(payload["global_mean"])
-        model.network = model._build_network()
-        model.network.load_state_dict(payload["network"])
-        model.network.eval()
-        model.history = TrainingHistory(
-            epochs=list(payload["history"]),
-            best_epoch=int(payload["best_epoch"]),
-            best_valid_auc=float(payload["best_valid_auc"]),
-            stopped_early=bool(payload["stopped_early"]),
-        )
+        model._restore_state(payload)
         return model

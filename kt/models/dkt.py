@@ -32,7 +32,6 @@ training mean and every metric still use the answers.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -48,15 +47,13 @@ from riley_gym.kt.data.metrics import binary_metrics
 from riley_gym.kt.data.sequences import (
     EncodedSequences,
     SequenceBatch,
-    cut_windows,
     drop_unknown_skills,
     encode_table,
     evaluation_rounds,
-    make_batches,
 )
-from riley_gym.kt.data.table import TARGET_COLUMN, soft_targets
 from riley_gym.kt.models.files import read_model, write_model
-from riley_gym.kt.models.training import TrainingConfig, TrainingHistory, train
+from riley_gym.kt.models.torch_tracer import TorchTracer
+from riley_gym.kt.models.training import TrainingConfig
 
 INPUT_ENCODINGS = ("embedding", "one-hot")
 
@@ -292,7 +289,7 @@ def _store_state(store: Any, index: torch.Tensor, state: Any) -> None:
         store[:, index] = state
 
 
-class DKT:
+class DKT(TorchTracer):
     """Deep Knowledge Tracing behind the ``KnowledgeTracer`` protocol.
 
     Args:
@@ -305,39 +302,14 @@ class DKT:
         n_unknown_skill_rows: rows of the last ``predict`` whose skill was unknown.
     """
 
-    # fit(table, valid) early-stops on valid; kt.experiments.fitting holds out students for it.
-    early_stopping = True
-
-    config_class = DKTConfig  # what the constructor takes (the registry's flags read it)
+    config_class = DKTConfig
+    network: DKTNetwork | None
 
     def __init__(self, config: DKTConfig | None = None) -> None:
-        self.config = config if config is not None else DKTConfig()
-        if not isinstance(self.config, DKTConfig):
-            raise TypeError(f"DKT config must be a DKTConfig, got {type(self.config).__name__}")
-        self._targets: torch.Tensor | None = None  # (n_rows,) soft targets per encoded row
-        self.network: DKTNetwork | None = None
-        self.history = TrainingHistory()
-        self.global_mean = float("nan")
-        self.n_unknown_skill_rows = 0
-        self._skill_ids = np.zeros(0, dtype=np.int64)
-        self._device = nets.select_device(self.config.device)
-        self._steps_per_batch = 1.0
+        super().__init__(config)
 
-    @property
-    def skill_ids(self) -> np.ndarray:
-        """(n_skills,) skill ids in the model's index order."""
-        return self._skill_ids.copy()
-
-    @property
-    def n_skills(self) -> int:
-        return int(self._skill_ids.size)
-
-    def _require_fitted(self, what: str) -> DKTNetwork:
-        if self.network is None:
-            raise ValueError(
-                f"DKT.{what} needs a fitted model; call fit(table) or DKT.load(directory) first"
-            )
-        return self.network
+    def _build_network(self) -> DKTNetwork:
+        return DKTNetwork(self.n_skills, self.config).to(self._device)
 
     def loss(self, batch: SequenceBatch) -> torch.Tensor:
         """BCE-with-logits summed over a training batch's real steps, over the mean steps per batch.
@@ -356,47 +328,6 @@ class DKT:
             batch.lengths if self.config.packed else None,
         )  # fmt: skip
         return total / self._steps_per_batch
-
-    def fit(
-        self, table: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = False
-    ) -> "DKT":
-        """Train a fresh network on ``table``, early-stopping on ``valid`` by AUC.
-
-        Args:
-            table: canonical training interactions; an optional ``training_target`` column
-                holds soft targets in [0, 1] (see the module docstring).
-            valid: canonical validation interactions; None trains ``max_epochs`` epochs.
-            progress: show a progress bar.
-
-        Returns:
-            self.
-
-        Raises:
-            ValueError: if the table is empty or malformed, or a training target is not a
-                probability (naming the row and the student).
-        """
-        if len(table) == 0:
-            raise ValueError("DKT.fit got an empty table")
-        self._skill_ids = np.unique(table["skill_id"].to_numpy())
-        encoded = encode_table(table, self._skill_ids, where="training table")
-        self.global_mean = float(encoded.correct.mean())
-        windows = cut_windows(encoded, self.config.max_length)
-        batches = [
-            batch.to(self._device)
-            for batch in make_batches(encoded, windows, self.config.batch_size)
-        ]
-        self._steps_per_batch = encoded.n_rows / max(len(batches), 1)
-        self._targets = None
-        if TARGET_COLUMN in table.columns:
-            targets = soft_targets(table, "DKT.fit")[encoded.positions]  # encoded row order
-            self._targets = torch.from_numpy(targets).to(self._device, torch.float32)
-        validate = self._validator(valid) if valid is not None and len(valid) else None
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed)
-            self.network = DKTNetwork(self.n_skills, self.config).to(self._device)
-            self.history = train(self, batches, self.config.training, validate, progress=progress)
-        self._targets = None  # they belong to the training rows only
-        return self
 
     def _validator(self, valid: pd.DataFrame) -> Callable[[], dict[str, float]]:
         """Scores ``valid`` (its rows of known skills) by AUC and log-loss, for early stopping."""
@@ -454,34 +385,9 @@ class DKT:
                     stored[students] = True
         return probabilities
 
-    def predict(self, table: pd.DataFrame) -> pd.DataFrame:
-        """p(correct) of every row given only the student's earlier attempts.
-
-        Args:
-            table: canonical interactions (any students).
-
-        Returns:
-            A copy of ``table`` in the same row order with a float column ``p_correct``.
-            Rows with skills unseen in training get ``global_mean`` (counted in
-            ``n_unknown_skill_rows``, with a warning).
-        """
-        self._require_fitted("predict")
-        encoded = encode_table(table, self._skill_ids)
-        known, kept = drop_unknown_skills(encoded)
-        probabilities = np.full(len(table), self.global_mean)
-        if known.n_rows:
-            rounds = evaluation_rounds(known, self.config.max_length, self.config.eval_batch_size)
-            probabilities[known.positions] = self._score(rounds, known)
-        self.n_unknown_skill_rows = encoded.n_rows - kept.size
-        if self.n_unknown_skill_rows:
-            warnings.warn(
-                f"DKT.predict: {self.n_unknown_skill_rows} row(s) have skills unseen in training; "
-                f"they get the training mean {self.global_mean:.4f}",
-                stacklevel=2,
-            )
-        result = table.copy()
-        result["p_correct"] = probabilities
-        return result
+    def _score_known(self, table: pd.DataFrame, known: EncodedSequences) -> np.ndarray:
+        rounds = evaluation_rounds(known, self.config.max_length, self.config.eval_batch_size)
+        return self._score(rounds, known)
 
     @torch.no_grad()
     def knowledge_trajectory(self, history: pd.DataFrame) -> np.ndarray:
@@ -533,17 +439,7 @@ class DKT:
     def save(self, directory: str | Path) -> Path:
         """Write the weights, skill map and settings to ``directory`` (``model.pt`` and
         ``config.json``)."""
-        network = self._require_fitted("save")
-        payload = {
-            "network": network.state_dict(),
-            "skill_ids": self._skill_ids,
-            "global_mean": self.global_mean,
-            "history": self.history.epochs,
-            "best_epoch": self.history.best_epoch,
-            "best_valid_auc": self.history.best_valid_auc,
-            "stopped_early": self.history.stopped_early,
-        }
-        return write_model(directory, "dkt", payload, self.config.to_dict())
+        return write_model(directory, "dkt", self._saved_state(), self.config.to_dict())
 
     @classmethod
     def from_network(
@@ -577,15 +473,5 @@ class DKT:
         if device is not None:
             settings = replace(settings, device=device)
         model = cls(settings)
-        model._skill_ids = payload["skill_ids"].numpy()
-        model.global_mean = float(payload["global_mean"])
-        model.network = DKTNetwork(model.n_skills, settings).to(model._device)
-        model.network.load_state_dict(payload["network"])
-        model.network.eval()
-        model.history = TrainingHistory(
-            epochs=list(payload["history"]),
-            best_epoch=int(payload["best_epoch"]),
-            best_valid_auc=float(payload["best_valid_auc"]),
-            stopped_early=bool(payload["stopped_early"]),
-        )
+        model._restore_state(payload)
         return model
