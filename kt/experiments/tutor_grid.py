@@ -18,7 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+import torch
+
 from riley_gym.kt.experiments.fanout import grid, run_tasks
+from riley_gym.kt.experiments.tutor_pipeline import TutorConfig, run_tutor
 
 __all__ = ["grid_tasks", "run_cell", "run_grid", "grid_table"]
 
@@ -49,10 +52,6 @@ def grid_tasks(
 
 def run_cell(settings: dict[str, Any], out_dir: str, threads: int) -> dict[str, Any]:
     """One grid cell: ``run_tutor`` with these settings into ``out_dir``; its figures (JSON)."""
-    import torch
-
-    from riley_gym.kt.experiments.tutor_pipeline import TutorConfig, run_tutor
-
     torch.set_num_threads(threads)  # float sums, hence figures, depend on the thread count
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     summary = run_tutor(TutorConfig(**settings), out_dir)
