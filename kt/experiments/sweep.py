@@ -142,7 +142,8 @@ def _tuner(space, trainable, settings, out, cpus):
 
 def _trial_row(result: Any, space: SearchSpace, trials_dir: Path) -> dict[str, Any]:
     trial_id = result.metrics.get("trial_id") if result.metrics else None
-    trial_id = trial_id or Path(result.path).name
+    if not trial_id:  # it never reported: its id is in its folder's name, run_trial_<id>_...
+        trial_id = "_".join(Path(result.path).name.split("_")[2:4])
     values = {name: result.config.get(name) for name in space.search}
     curve = result.metrics_dataframe
     reported = curve is not None and METRIC in curve
