@@ -43,10 +43,11 @@ def test_a_trial_is_the_train_kt_command_of_its_values(tmp_path):
     assert len(space.start_from) == 1
 
 
-def test_the_shipped_assistments_space_is_valid():
-    space = load_search_space(ROOT / "docs" / "sweeps" / "dkt-assist2015.json")
-    assert space.model == "dkt" and space.fixed["protocol"] == "pykt"
-    assert set(space.start_from[0]) == set(space.search)
+@pytest.mark.parametrize("name, model", [("dkt-assist2015", "dkt"), ("sakt-assist2015", "sakt")])
+def test_the_shipped_assistments_spaces_are_valid(name, model):
+    space = load_search_space(ROOT / "docs" / "sweeps" / f"{name}.json")
+    assert space.model == model and space.fixed["protocol"] == "pykt"
+    assert set(space.start_from[0]) == set(space.search)  # the README's settings, whole
 
 
 @pytest.mark.parametrize(
