@@ -105,3 +105,11 @@ def test_the_quick_preset_reproduces_its_stored_result(tmp_path):
             assert mean == row["post_test_mean"], name
         else:
             assert abs(mean - row["post_test_mean"]) <= 0.03, (name, mean, row["post_test_mean"])
+
+
+def test_a_block_inside_a_list_item_keeps_its_indentation():
+    marker = "<!-- table:a (written by scripts/readme_tables.py; do not edit) -->\n"
+    text = f"- item\n\n  {marker}  old\n  <!-- /table:a -->\n- next"
+    assert replace_blocks(text, {"a": "| x |\n\n| y |"}) == (
+        f"- item\n\n  {marker}  | x |\n\n  | y |\n  <!-- /table:a -->\n- next"
+    )
