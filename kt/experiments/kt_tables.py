@@ -37,8 +37,9 @@ DATASETS = {
     ("assist2015_pykt/train_valid.csv", "pykt"): "ASSISTments 2015, pyKT protocol",
 }
 KT_MODELS = ("dkt", "bkt", "pfa", "irt", "marginal")
+_MODEL_TITLES = {"dkt": "DKT", "bkt": "BKT", "pfa": "PFA", "irt": "IRT", "marginal": "marginal"}
 ATTENTION = {"sakt": "SAKT", "akt": "AKT", "simplekt": "simpleKT"}
-REQUIRED = ("command", "date", "model", "protocol", "data", "threads", "test_auc",
+REQUIRED = ("command", "date", "model", "protocol", "data", "seed", "threads", "test_auc",
             "best_valid_auc", "epochs_run", "best_epoch", "stopped_early", "seconds_per_epoch",
             "wall_seconds", "pykt_windows")  # fmt: skip
 # train_kt.py flags every attention row shares (with their values), left out of its settings.
@@ -152,8 +153,6 @@ def kt_table(runs: dict[str, dict[str, Any]]) -> str:
             lines.append(f"| {dataset} | " + " | ".join(_kt_cell(cell) for cell in row) + " |")
     return "\n".join(lines)
 
-
-_MODEL_TITLES = {"dkt": "DKT", "bkt": "BKT", "pfa": "PFA", "irt": "IRT", "marginal": "marginal"}
 
 
 def settings_flags(command: str) -> str:
