@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from riley_gym.kt.experiments.readme_results import load_kind, render_all
+from riley_gym.kt.experiments.readme_results import load_kind, render_all, store
 from riley_gym.kt.experiments.readme_tables import (
     load_runs,
     render_blocks,
@@ -138,8 +138,9 @@ def test_add_stores_a_rounds_run_and_a_kt_run_as_they_are_stored(tmp_path):
     assert result.returncode == 0, result.stderr
     kt = json.loads((RESULTS / "kt" / "assist2015-dkt.json").read_text())
     summary = {key: value for key, value in kt.items() if key not in ("command", "date")}
-    evaluation = {**kt["pykt_windows"], "scoring": "pykt-windows", "model": kt["model"]}
     run = _as_run_folder(tmp_path / "dkt", summary, kt["date"])
+    evaluation = {**kt["pykt_windows"], "scoring": "pykt-windows", "model": kt["model"],
+                  "model_dir": str(run)}  # fmt: skip
     _as_run_folder(run / "evaluate-test", evaluation, kt["date"])
     result = subprocess.run(
         [*add, "--add", str(run), "--kind", "kt", "--name", "assist2015-dkt",
@@ -227,3 +228,12 @@ def test_a_block_inside_a_list_item_keeps_its_indentation():
     assert replace_blocks(text, {"a": "| x |\n\n| y |"}) == (
         f"- item\n\n  {marker}  | x |\n\n  | y |\n  <!-- /table:a -->\n- next"
     )
+
+
+def test_add_refuses_an_evaluation_of_another_run(tmp_path):
+    kt = json.loads((RESULTS / "kt" / "assist2015-dkt.json").read_text())
+    run = _as_run_folder(tmp_path / "dkt", {**kt, "command": None}, kt["date"])
+    other = _as_run_folder(tmp_path / "other-eval", {**kt["pykt_windows"], "model_dir": "elsewhere",
+                           "scoring": "pykt-windows", "model": "dkt"}, kt["date"])  # fmt: skip
+    with pytest.raises(ValueError, match="scores the model in elsewhere"):
+        store(tmp_path / "results", "kt", run, "x", "cmd", evaluation=other, evaluation_command="e")

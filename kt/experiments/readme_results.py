@@ -68,7 +68,8 @@ def store(
 
     Raises:
         ValueError: the run has no ``summary.json``, a tutoring kind without ``role``, a KT
-            evaluation folder without ``summary.json``, or what the kind's store refuses.
+            evaluation folder without ``summary.json`` or of another run's model, or what the
+            kind's store refuses.
     """
     summary_path = Path(run) / "summary.json"
     if not summary_path.is_file():
@@ -81,7 +82,10 @@ def store(
             evaluation_path = Path(evaluation) / "summary.json"
             if not evaluation_path.is_file():
                 raise ValueError(f"{evaluation}: no summary.json there (an evaluate_kt.py run?)")
-            scored = read_stored(evaluation_path)
+            scored = read_stored(evaluation_path, ("model_dir",))
+            if Path(scored["model_dir"]).resolve() != Path(run).resolve():
+                raise ValueError(f"{evaluation_path}: scores the model in {scored['model_dir']}, "
+                                 f"not {run}")  # fmt: skip
         record = kt_tables.stored_kt_run(
             summary, command, date, scored, evaluation_command, variant
         )
