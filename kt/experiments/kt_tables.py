@@ -134,7 +134,9 @@ def _kt_cell(entries: list[tuple[str, dict[str, Any]]]) -> str:
         text = _auc(aucs[0], model)
         if len(group) > 1:
             seeds = ", ".join(str(run["seed"]) for run in sorted(group, key=lambda r: r["seed"]))
-            text = f"{text}-{_auc(aucs[-1], model)} (seeds {seeds})"
+            if _auc(aucs[-1], model) != text:
+                text = f"{text}-{_auc(aucs[-1], model)}"
+            text = f"{text} (seeds {seeds})"
         windows = [run["pykt_windows"] for run in group if run["pykt_windows"] is not None]
         if len(group) == 1 and windows:
             text += f"; {windows[0]['test_auc']:.4f} in pyKT's scoring"

@@ -112,6 +112,9 @@ def test_the_kt_table_puts_each_run_in_its_data_set_and_model():
         "| 0.632 |  |  |  |",
         "| ASSISTments 2015, pyKT protocol | 0.7286; 0.7308 in pyKT's scoring |  |  |  |  |",
     ]
+    level = copy.deepcopy(runs)
+    level["mix1"]["test_auc"] = 0.82981
+    assert "| 0.8298 (seeds 0, 1) with concept mixing |" in kt_table(level)
     changed = copy.deepcopy(runs)
     changed["bkt"]["test_auc"] = 0.7
     assert "| 0.700 |" in kt_table(changed) and kt_table(changed) != kt_table(runs)
