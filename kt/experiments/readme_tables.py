@@ -8,14 +8,20 @@ the README's markdown tables, and ``replace_blocks`` writes each between its mar
     <!-- table:NAME (written by scripts/readme_tables.py; do not edit) -->
     ...
     <!-- /table:NAME -->
+
+A block may sit indented inside a list item: its body is written with the opening marker's
+indentation. The other kinds of stored result have their own modules (``gain_rounds_table``,
+``kt_tables``); ``readme_results`` gathers every kind's blocks.
 """
 
 from __future__ import annotations
 
-import json
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
+
+from riley_gym.kt.experiments.stored_results import read_folder
 
 __all__ = ["ROLES", "stored_run", "load_runs", "render_blocks", "replace_blocks"]
 
@@ -32,9 +38,13 @@ POLICY_NAMES = {
     "dqn": "DQN tutor on the DKT's estimate",
     "oracle": "oracle (reads the hidden state; bound only)",
 }
+# What load_runs requires of every stored tutoring run.
+REQUIRED = ("command", "role", "date", "torch_threads", "settings", "policies", "verdicts",
+            "seconds_total")  # fmt: skip
 _BLOCK = re.compile(
-    r"(<!-- table:(?P<name>[\w-]+) \(written by scripts/readme_tables.py; do not edit\) -->\n)"
-    r"(?P<body>.*?)(<!-- /table:(?P=name) -->)",
+    r"(?P<indent>[ \t]*)(?P<open><!-- table:(?P<name>[\w-]+) "
+    r"\(written by scripts/readme_tables.py; do not edit\) -->\n)"
+    r"(?P<body>.*?)(?P=indent)(?P<close><!-- /table:(?P=name) -->)",
     re.S,
 )
 
@@ -69,8 +79,7 @@ def load_runs(folder: str | Path) -> dict[str, dict[str, Any]]:
         prefix = path.stem.split("-")[0]
         return (ORDER.index(prefix) if prefix in ORDER else len(ORDER), path.stem)
 
-    paths = sorted(Path(folder).glob("*.json"), key=rank)
-    return {path.stem: json.loads(path.read_text()) for path in paths}
+    return read_folder(folder, REQUIRED, rank)
 
 
 def _cell(row: dict[str, Any] | None, bold: bool = False) -> str:
@@ -151,7 +160,10 @@ def render_blocks(runs: dict[str, dict[str, Any]]) -> dict[str, str]:
 
 
 def replace_blocks(text: str, blocks: dict[str, str]) -> str:
-    """``text`` with each marked block's body replaced; every block must be marked exactly once."""
+    """``text`` with each marked block's body replaced; every block must be marked exactly once.
+
+    A block not in ``blocks`` keeps its body. Each body line is indented as its opening marker.
+    """
     found = [match["name"] for match in _BLOCK.finditer(text)]
     missing = sorted(set(blocks) - set(found))
     twice = sorted({name for name in found if found.count(name) > 1})
@@ -161,7 +173,11 @@ def replace_blocks(text: str, blocks: dict[str, str]) -> str:
             "'<!-- table:NAME (written by scripts/readme_tables.py; do not edit) -->' and "
             "'<!-- /table:NAME -->' once"
         )
-    return _BLOCK.sub(
-        lambda m: m.group(1) + blocks.get(m["name"], m["body"].rstrip("\n")) + "\n" + m.group(4),
-        text,
-    )
+
+    def body(match: re.Match[str]) -> str:
+        if match["name"] not in blocks:
+            return match[0]
+        new = textwrap.indent(blocks[match["name"]], match["indent"])
+        return match["indent"] + match["open"] + new + "\n" + match["indent"] + match["close"]
+
+    return _BLOCK.sub(body, text)
