@@ -53,6 +53,11 @@ class SettingsError(ValueError):
         self.owner, self.field, self.value, self.allowed = owner, field, value, allowed
         super().__init__(f"{owner}.{field} must be {allowed}, got {value!r}")
 
+    def flag_message(self) -> str:
+        """The error as a script's user reads it, naming the flag they typed:
+        ``--hidden-size must be an integer >= 1, got 0``."""
+        return f"{flag_of(self.field)} must be {self.allowed}, got {self.value!r}"
+
 
 def flag_of(field: str) -> str:
     """The command-line flag of a settings field: ``hidden_size`` -> ``--hidden-size``."""

@@ -28,7 +28,7 @@ def main() -> None:
     try:
         config = SyntheticLogConfig(**nets.given_arguments(args, SyntheticLogConfig))
     except nets.SettingsError as error:
-        parser.error(f"{nets.flag_of(error.field)} must be {error.allowed}, got {error.value!r}")
+        parser.error(error.flag_message())
     bar = tqdm(total=config.n_interactions, unit="row", disable=args.no_progress, desc="write")
     try:
         manifest = write_synthetic_log(config, args.out, progress=bar.update)

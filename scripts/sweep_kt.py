@@ -74,9 +74,7 @@ def main() -> None:
     try:
         settings = SweepSettings(**nets.given_arguments(args, SweepSettings))
     except nets.SettingsError as error:
-        raise ValueError(
-            f"{nets.flag_of(error.field)} must be {error.allowed}, got {error.value!r}"
-        ) from None
+        raise ValueError(error.flag_message()) from None
     space = load_search_space(args.space)
     stem = os.path.splitext(os.path.basename(args.space))[0]
     out = args.out or os.path.join("runs", "sweeps", stem)

@@ -70,7 +70,7 @@ def main() -> None:
     try:
         config, run = config_from_arguments(args, preset), run_config_from_arguments(args)
     except nets.SettingsError as error:
-        parser.error(f"{nets.flag_of(error.field)} must be {error.allowed}, got {error.value!r}")
+        parser.error(error.flag_message())
     torch.set_num_threads(args.threads or nets.free_cores())
     out = args.out or os.path.join("runs", "dqn", f"{args.env.replace('/', '_')}-seed{args.seed}")
     env = env_factory(args.env, args.env_kwargs)

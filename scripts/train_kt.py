@@ -123,16 +123,14 @@ def main() -> None:
     try:
         protocol, plan, configs = run_settings_from_arguments(args, models, args.seed)
     except nets.SettingsError as error:
-        parser.error(f"{nets.flag_of(error.field)} must be {error.allowed}, got {error.value!r}")
+        parser.error(error.flag_message())
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     if is_log_dataset(args.data):
         try:
             return train_streaming(args, protocol, plan, configs, parser)
         except nets.SettingsError as error:
-            parser.error(
-                f"{nets.flag_of(error.field)} must be {error.allowed}, got {error.value!r}"
-            )
+            parser.error(error.flag_message())
     if args.distributed:
         parser.error("--distributed trains from a log dataset: give --data a make_log.py folder")
     threads = args.threads or nets.free_cores()

@@ -86,9 +86,7 @@ def main() -> None:
     try:
         config = TutorConfig.quick(**given) if args.quick else TutorConfig(**given)
     except nets.SettingsError as error:
-        raise ValueError(
-            f"{nets.flag_of(error.field)} must be {error.allowed}, got {error.value!r}"
-        )
+        raise ValueError(error.flag_message())
     if args.top_skills < 1 or (args.threads is not None and args.threads < 1):
         raise ValueError(
             f"--top-skills and --threads must be >= 1, got {args.top_skills}, {args.threads}"

@@ -47,9 +47,7 @@ def main() -> None:
     try:
         config = TutorConfig(**nets.given_arguments(args, TutorConfig))
     except nets.SettingsError as error:
-        raise ValueError(
-            f"{nets.flag_of(error.field)} must be {error.allowed}, got {error.value!r}"
-        )
+        raise ValueError(error.flag_message())
     if args.rounds < 0 or (args.threads is not None and args.threads < 1):
         raise ValueError(f"--rounds must be >= 0 and --threads >= 1, got {args.rounds}, "
                          f"{args.threads}")  # fmt: skip

@@ -88,9 +88,7 @@ class SearchSpace:
         try:
             return run_settings_from_arguments(args, [self.model], seed)
         except nets.SettingsError as error:
-            raise ValueError(
-                f"{nets.flag_of(error.field)} must be {error.allowed}, got {error.value!r}"
-            ) from None
+            raise ValueError(error.flag_message()) from None
 
     def max_epochs(self) -> int:
         """The most epochs a trial trains (the fixed ``max_epochs`` or the default)."""

@@ -52,3 +52,6 @@ def test_sweep_settings_refuse_values_that_cannot_run(field, value):
     with pytest.raises(nets.SettingsError) as caught:
         SweepSettings(**{field: value})
     assert caught.value.field == field
+    flag = "--" + field.replace("_", "-")  # what a sweep_kt.py user typed
+    assert caught.value.flag_message().startswith(f"{flag} must be ")
+    assert caught.value.flag_message().endswith(f", got {value!r}")
