@@ -28,6 +28,7 @@ __all__ = [
     "plot_inference_vs_learning",
     "plot_tutor_learning_curve",
     "plot_sweep",
+    "plot_epoch_scaling",
 ]
 
 
@@ -363,4 +364,29 @@ def plot_sweep(trials: list[dict[str, Any]], best: str | None, path: str | Path)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(loc="lower right", fontsize=8)
     axes.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_epoch_scaling(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """CPU and wall seconds of one epoch against its training rows (log-log), with the line
+    that linear growth from the smallest log would follow.
+
+    Args:
+        rows: ``train_interactions``, ``train_seconds`` and ``train_cpu_seconds`` per run
+            (``scripts/bench_scale.py --curve``).
+        path: PNG file to write.
+    """
+    figure = _figure(5.5, 4)
+    axes = figure.add_subplot()
+    rows = sorted(rows, key=lambda row: row["train_interactions"])
+    n = np.array([row["train_interactions"] for row in rows], dtype=float)
+    cpu = np.array([row["train_cpu_seconds"] for row in rows], dtype=float)
+    wall = np.array([row["train_seconds"] for row in rows], dtype=float)
+    axes.loglog(n, cpu, "o-", label="CPU seconds")
+    axes.loglog(n, wall, "s--", label="wall seconds", alpha=0.7)
+    axes.loglog(n, cpu[0] * n / n[0], ":", color="0.4", label="linear from the smallest")
+    axes.set_xlabel("training rows in one epoch")
+    axes.set_ylabel("seconds per epoch")
+    axes.legend(fontsize=8)
+    axes.grid(alpha=0.3, which="both")
     return _save(figure, path)
