@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from riley_gym.kt.data.metrics import calibration_curve
 from riley_gym.kt.data.table import PREDICTION_COLUMN
@@ -369,7 +369,7 @@ def plot_sweep(trials: list[dict[str, Any]], best: str | None, path: str | Path)
 
 def plot_epoch_scaling(rows: list[dict[str, Any]], path: str | Path) -> Path:
     """CPU and wall seconds of one epoch against its training rows (log-log), with the line
-    that linear growth from the smallest log would follow.
+    that linear growth through the largest log would follow.
 
     Args:
         rows: ``train_interactions``, ``train_seconds`` and ``train_cpu_seconds`` per run
@@ -384,7 +384,14 @@ def plot_epoch_scaling(rows: list[dict[str, Any]], path: str | Path) -> Path:
     wall = np.array([row["train_seconds"] for row in rows], dtype=float)
     axes.loglog(n, cpu, "o-", label="CPU seconds")
     axes.loglog(n, wall, "s--", label="wall seconds", alpha=0.7)
-    axes.loglog(n, cpu[0] * n / n[0], ":", color="0.4", label="linear from the smallest")
+    # Through the largest log, where fixed per-run costs weigh least.
+    axes.loglog(n, cpu[-1] * n / n[-1], ":", color="0.4", label="linear through the largest")
+    # Plain numbers, not mathtext powers of ten (whose fonts this machine lacks).
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_formatter(
+            FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 10 else f"{value:g}")
+        )
+        axis.set_minor_formatter(NullFormatter())
     axes.set_xlabel("training rows in one epoch")
     axes.set_ylabel("seconds per epoch")
     axes.legend(fontsize=8)
