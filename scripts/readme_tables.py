@@ -14,7 +14,8 @@ python scripts/readme_tables.py --add runs/sakt --kind kt --name sakt-assist2015
 Kinds (one folder each under --results): tutoring (scripts/tutor.py runs: the tutoring-*
 tables), rounds (tutor.py runs with --gain-rounds 0 and N on the same settings: gain-rounds*),
 kt (single-model scripts/train_kt.py runs, with their evaluate_kt.py --pykt-windows score on
-the pyKT protocol: kt, kt-attention and their commands).
+the pyKT protocol: kt, kt-attention and their commands), web (scripts/bench_web.py runs: the
+web-latency table, from the latest one).
 
 A table sits between '<!-- table:NAME (written by scripts/readme_tables.py; do not edit) -->'
 and '<!-- /table:NAME -->'; edit the runs, not the table.

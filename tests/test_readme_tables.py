@@ -28,7 +28,7 @@ RESULTS = ROOT / "docs" / "results"
 # Every block the stored runs render; each is in README.md and compared by --check.
 BLOCKS = {"tutoring-riley", "tutoring-verdicts", "tutoring-all", "tutoring-commands",
           "gain-rounds", "gain-rounds-commands", "kt", "kt-commands", "kt-attention",
-          "kt-attention-commands"}  # fmt: skip
+          "kt-attention-commands", "web-latency", "web-latency-commands"}  # fmt: skip
 # Policies that touch no torch model: their figures are numpy's and match exactly anywhere.
 NUMPY_ONLY = ("random", "blocked", "interleaved", "mastery", "oracle")
 
@@ -59,9 +59,10 @@ def test_every_kind_renders_its_blocks_and_the_readme_marks_each_once():
         assert readme.count(f"<!-- /table:{name} -->") == 1, name
 
 
-def test_every_stored_rounds_and_kt_run_is_in_the_readme_with_its_commands():
+def test_every_stored_rounds_kt_and_web_run_is_in_the_readme_with_its_commands():
     readme = (ROOT / "README.md").read_text()
-    for run in [*load_kind(RESULTS, "rounds").values(), *load_kind(RESULTS, "kt").values()]:
+    stored = [load_kind(RESULTS, kind).values() for kind in ("rounds", "kt", "web")]
+    for run in [run for runs in stored for run in runs]:
         assert run["command"] in readme
         if run.get("pykt_windows"):
             assert run["pykt_windows"]["command"] in readme
@@ -82,8 +83,10 @@ def _check(results, readme=ROOT / "README.md"):
          "0.527 → 0.123"),
         ("kt/assist2015-sakt.json", ("pykt_windows", "test_auc"), 0.6543, "| 0.6543 |"),
         ("kt/assist2009-bkt.json", ("test_auc",), 0.7777, "| 0.778 |"),
+        ("web-bench/riley-default.json", ("policies", "greedy", "http", "p95_ms"), 49.25,
+         "| 49.2 |"),
     ],
-    ids=["gain-rounds", "kt-attention", "kt"],
+    ids=["gain-rounds", "kt-attention", "kt", "web-latency"],
 )  # fmt: skip
 def test_a_changed_stored_figure_changes_the_readme_table(tmp_path, stored, path, new, shown):
     results = tmp_path / "results"

@@ -8,7 +8,8 @@ into its stored file:
 - ``rounds``: a ``tutor.py --gain-rounds N`` run or its ``--gain-rounds 0`` pair
   (``gain_rounds_table``), blocks ``gain-rounds*``;
 - ``kt``: a single-model ``scripts/train_kt.py`` run, with its ``evaluate_kt.py
-  --pykt-windows`` score where it has one (``kt_tables``), blocks ``kt*``.
+  --pykt-windows`` score where it has one (``kt_tables``), blocks ``kt*``;
+- ``web``: a ``scripts/bench_web.py`` run (``web_bench_table``), blocks ``web-latency*``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from riley_gym.kt.experiments import gain_rounds_table, kt_tables, readme_tables
+from riley_gym.kt.experiments import gain_rounds_table, kt_tables, readme_tables, web_bench_table
 from riley_gym.kt.experiments.stored_results import read_folder, read_stored, write_stored
 
 __all__ = ["KINDS", "load_kind", "render_all", "store"]
 
-KINDS = {"tutoring": "tutoring", "rounds": "tutoring-rounds", "kt": "kt"}
+KINDS = {"tutoring": "tutoring", "rounds": "tutoring-rounds", "kt": "kt", "web": "web-bench"}
+_REQUIRED = {
+    "rounds": gain_rounds_table.REQUIRED,
+    "kt": kt_tables.REQUIRED,
+    "web": web_bench_table.REQUIRED,
+}
 
 
 def load_kind(results: str | Path, kind: str) -> dict[str, dict[str, Any]]:
@@ -30,8 +36,7 @@ def load_kind(results: str | Path, kind: str) -> dict[str, dict[str, Any]]:
     folder = Path(results) / KINDS[kind]
     if kind == "tutoring":
         return readme_tables.load_runs(folder)
-    required = gain_rounds_table.REQUIRED if kind == "rounds" else kt_tables.REQUIRED
-    return read_folder(folder, required)
+    return read_folder(folder, _REQUIRED[kind])
 
 
 def render_all(results: str | Path) -> tuple[dict[str, str], dict[str, int]]:
@@ -48,6 +53,7 @@ def render_all(results: str | Path) -> tuple[dict[str, str], dict[str, int]]:
         blocks["gain-rounds"] = gain_rounds_table.rounds_table(runs["rounds"])
         blocks["gain-rounds-commands"] = gain_rounds_table.rounds_commands(runs["rounds"])
     blocks.update(kt_tables.render_kt_blocks(runs["kt"]))
+    blocks.update(web_bench_table.render_web_blocks(runs["web"]))
     return blocks, {kind: len(stored) for kind, stored in runs.items()}
 
 
@@ -89,6 +95,8 @@ def store(
         record = kt_tables.stored_kt_run(
             summary, command, date, scored, evaluation_command, variant
         )
+    elif kind == "web":
+        record = web_bench_table.stored_web_bench(summary, command, date)
     elif role is None:
         raise ValueError(f"storing a {kind} run needs its role, one of {readme_tables.ROLES}")
     elif kind == "rounds":

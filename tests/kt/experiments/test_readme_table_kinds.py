@@ -1,4 +1,5 @@
-"""The gain-rounds and knowledge tracing tables, rendered from hand-built stored runs."""
+"""The gain-rounds, knowledge tracing and web latency tables, rendered from hand-built
+stored runs."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from riley_gym.kt.experiments.kt_tables import (
     stored_kt_run,
 )
 from riley_gym.kt.experiments.stored_results import read_folder, read_stored
+from riley_gym.kt.experiments.web_bench_table import render_web_blocks, web_table
 
 
 def _policy(mean):
@@ -141,3 +143,28 @@ def test_a_malformed_stored_file_is_named(tmp_path):
     (tmp_path / "broken.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match=r"broken\.json: a stored result must be a JSON object"):
         read_folder(tmp_path)
+
+
+def _web_run(greedy_p95, date="2026-12-04"):
+    def row(p95):
+        return {"http": {"p50_ms": 5.0, "p95_ms": p95, "max_ms": p95 + 3},
+                "in_process": {"p50_ms": 0.6, "p95_ms": 5.4}}  # fmt: skip
+
+    return {"command": "bench_web.py", "date": date, "goal_p95_ms": 50.0,
+            "worst_p95_ms": max(greedy_p95, 12.0), "load_average": [1.5, 2.5],
+            "requests": 200, "clients": 2,
+            "policies": {"random": row(12.0), "greedy": row(greedy_p95),
+                         "expectimax": row(11.0)}}  # fmt: skip
+
+
+def test_the_web_table_shows_each_policy_and_says_whether_the_goal_is_met():
+    table = web_table({"a": _web_run(34.3)})
+    assert "| greedy | 5.0 | 34.3 | 37.3 | 0.6 / 5.4 |" in table
+    assert "| expectimax (horizon 2, beam 2) | 5.0 | 11.0 |" in table
+    assert "Goal p95 under 50 ms: met (worst: greedy, 34.3 ms)" in table
+    missed = web_table({"a": _web_run(61.0)})
+    assert "missed (worst: greedy, 61.0 ms)" in missed and "| 61.0 |" in missed
+    # The latest run is the one shown.
+    both = web_table({"old": _web_run(61.0, "2026-11-25"), "new": _web_run(20.0)})
+    assert "| 20.0 |" in both and "61.0" not in both
+    assert render_web_blocks({}) == {}
