@@ -240,6 +240,7 @@ def run_sweep(
             pyKT does (``evaluate_saved(..., pykt_windows=True)``; ``test_auc_pykt_windows``).
 
     Raises:
+        ValueError: fewer trials than start points, or ``pykt_windows`` without ``test``.
         nets.RunFolderError: if ``out`` holds a sweep and neither ``resume`` nor ``overwrite``
             is given, or ``resume`` finds none.
         ResumeError: if a resumed sweep was started with another space or other settings.
@@ -249,6 +250,11 @@ def run_sweep(
 
     if pykt_windows and not test:
         raise ValueError("pykt_windows scores on the test log: give test")
+    if settings.trials < len(space.start_from):
+        raise ValueError(
+            f"--trials {settings.trials} is fewer than the {len(space.start_from)} start_from "
+            f"points of {space.source}: every start point is a trial"
+        )
     out = nets.claim_run_folder(out, resume, overwrite, (TUNE_FOLDER, SUMMARY_FILE))
     record = {
         "space": dataclasses.asdict(space),

@@ -5,7 +5,8 @@ import pytest
 
 from riley_gym import nets
 from riley_gym.kt.experiments.plots import plot_sweep
-from riley_gym.kt.experiments.sweep import SweepSettings, sweep_table
+from riley_gym.kt.experiments.search_space import SearchSpace
+from riley_gym.kt.experiments.sweep import SweepSettings, run_sweep, sweep_table
 
 NAN = float("nan")
 
@@ -55,3 +56,12 @@ def test_sweep_settings_refuse_values_that_cannot_run(field, value):
     flag = "--" + field.replace("_", "-")  # what a sweep_kt.py user typed
     assert caught.value.flag_message().startswith(f"{flag} must be ")
     assert caught.value.flag_message().endswith(f", got {value!r}")
+
+
+def test_a_sweep_with_fewer_trials_than_start_points_is_refused_before_it_starts(tmp_path):
+    pytest.importorskip("ray.tune", reason="the distributed extra (ray[tune]) is not installed")
+    space = SearchSpace("dkt", {}, {"hidden_size": {"choice": [8, 16]}},
+                        [{"hidden_size": 8}, {"hidden_size": 16}], "space.json")  # fmt: skip
+    with pytest.raises(ValueError, match="--trials 1 is fewer than the 2 start_from points"):
+        run_sweep(space, "log.csv", tmp_path / "out", SweepSettings(trials=1))
+    assert not (tmp_path / "out").exists()  # nothing claimed, nothing started
