@@ -16,7 +16,25 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-__all__ = ["run_tasks", "grid"]
+__all__ = ["run_tasks", "grid", "start_ray"]
+
+
+def start_ray(ray_address: str, num_cpus: int | None = None) -> bool:
+    """Start a local Ray (``"local"``, with ``num_cpus``) or join the cluster at ``ray_address``;
+    a Ray already initialised in this process is used as it is.
+
+    Returns:
+        Whether Ray was started here (then the caller shuts it down).
+    """
+    import ray  # optional: only fan-out on Ray needs it (the distributed extra)
+
+    if ray.is_initialized():
+        return False
+    if ray_address == "local":
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(address=ray_address, log_to_driver=False)
+    return True
 
 
 def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
@@ -58,12 +76,7 @@ def run_tasks(
         return [function(**task) for task in tasks]
     import ray  # optional: only fan-out on Ray needs it (the distributed extra)
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        if ray_address == "local":
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=ray_address, log_to_driver=False)
+    started_here = start_ray(ray_address, num_cpus)
     try:
         remote = ray.remote(num_cpus=cpus_per_task)(function)
         return ray.get([remote.remote(**task) for task in tasks])

@@ -26,6 +26,7 @@ a bad space fails here, naming the file and the key, and not in a trial an hour 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import shlex
@@ -91,7 +92,10 @@ class SearchSpace:
             raise ValueError(error.flag_message()) from None
 
     def max_epochs(self) -> int:
-        """The most epochs a trial trains (the fixed ``max_epochs`` or the default)."""
+        """The most epochs a trial trains: the largest searched ``max_epochs``, else the fixed
+        one or the default."""
+        if "max_epochs" in self.search:
+            return max(_corners(self.search["max_epochs"]))
         return self.settings({}, seed=0)[2][self.model].training.max_epochs
 
     def command(self, values: dict[str, Any], data: str, test: str | None, seed: int) -> str:
@@ -117,6 +121,7 @@ class SearchSpace:
         }
 
 
+@functools.lru_cache(maxsize=None)  # one per model: load_search_space builds many settings
 def _parser(model: str) -> argparse.ArgumentParser:
     parser = _RaisingParser(add_help=False)
     add_run_arguments(parser, [model])

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from riley_gym import nets
+from riley_gym.kt.experiments.fanout import start_ray
 from riley_gym.kt.experiments.plots import plot_sweep
 from riley_gym.kt.experiments.runs import ResumeError, evaluate_saved, train_and_report
 from riley_gym.kt.experiments.saved_runs import RUN_FILE, SUMMARY_FILE
@@ -105,12 +106,6 @@ def run_trial(
         )  # fmt: skip
 
 
-def _max_epochs(space: SearchSpace) -> int:
-    if "max_epochs" in space.search:
-        return max(next(iter(space.search["max_epochs"].values())))
-    return space.max_epochs()
-
-
 def _tuner(space, trainable, settings, out, cpus):
     from ray import tune  # optional: the distributed extra
     from ray.tune.schedulers import ASHAScheduler
@@ -120,7 +115,7 @@ def _tuner(space, trainable, settings, out, cpus):
     # trial that ASHA keeps finish its run (test scoring, summary) instead.
     scheduler = ASHAScheduler(
         time_attr="epoch",
-        max_t=_max_epochs(space) + 1,
+        max_t=space.max_epochs() + 1,
         grace_period=settings.grace_period,
         reduction_factor=settings.reduction_factor,
     )
@@ -195,18 +190,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return "" if value != value else (f"{value:.4f}" if abs(value) >= 0.01 else f"{value:.3g}")
     return str(value)
-
-
-def _start_ray(ray_address: str, num_cpus: int | None) -> bool:
-    import ray  # optional: the distributed extra
-
-    if ray.is_initialized():
-        return False
-    if ray_address == "local":
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init(address=ray_address, log_to_driver=False)
-    return True
 
 
 def run_sweep(
@@ -287,7 +270,7 @@ def run_sweep(
         test=str(Path(test).resolve()) if test else None, data_format=data_format,
         seed=settings.seed, trials_dir=str(trials_dir),
     )  # fmt: skip
-    started_here = _start_ray(ray_address, num_cpus)
+    started_here = start_ray(ray_address, num_cpus)
     started = time.perf_counter()
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -319,7 +302,6 @@ def run_sweep(
 def _write_summary(out, space, settings, trials, best, data, test, started, cpus):
     """summary.json, trials.csv, sweep.md and sweep.png of a finished sweep."""
     names = list(space.search)
-    finished = [row for row in trials if row["status"] == "finished"]
     summary: dict[str, Any] = {
         "model": space.model,
         "space_file": space.source,
@@ -328,7 +310,7 @@ def _write_summary(out, space, settings, trials, best, data, test, started, cpus
         "settings": settings.to_dict(),
         "chosen_by": "best validation AUC among the trials ASHA let finish; test AUC not used",
         "trials": trials,
-        "n_finished": len(finished),
+        "n_finished": sum(row["status"] == "finished" for row in trials),
         "n_stopped": sum(row["status"] == "stopped by ASHA" for row in trials),
         "n_errors": sum(row["status"] == "error" for row in trials),
         "epochs_trained": sum(row["epochs"] for row in trials),

@@ -40,6 +40,9 @@ def test_a_trial_is_the_train_kt_command_of_its_values(tmp_path):
     command = space.command(values, "log.csv", None, seed=4)
     assert "--learning-rate 0.0031622776601683794" in command and "--seed 4 --threads 1" in command
     assert space.max_epochs() == 5
+    searched = {**SPACE, "fixed": {"protocol": "holdout"},
+                "search": {"max_epochs": {"choice": [3, 7, 4]}}, "start_from": []}  # fmt: skip
+    assert load_search_space(_write(tmp_path, searched)).max_epochs() == 7  # ASHA's last rung
     assert len(space.start_from) == 1
 
 
