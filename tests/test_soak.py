@@ -45,7 +45,7 @@ def test_sessions_and_predictions_stay_flat_and_refuse_bad_input():
     curriculum = dynamics.curriculum
     logs = simulate_logs(300, dynamics=dynamics, episode_length=SESSION, seed=0)
     models = train_models(logs, curriculum.exercise_skill, 16, 2, 0)
-    dkt_belief = DKTBelief(models["dkt"], curriculum.exercise_skill)
+    dkt_belief = DKTBelief(models["tracer"], curriculum.exercise_skill)
     bkt_belief = BKTBelief.from_model(models["bkt"], curriculum.exercise_skill)
     policies = ("random", "blocked", "interleaved", "mastery", "zpd", "greedy", "expectimax")
     config = TutorConfig.quick(session_length=SESSION, policies=policies)
@@ -71,7 +71,7 @@ def test_sessions_and_predictions_stay_flat_and_refuse_bad_input():
                 refused["session"] += 1
             table = logs[logs["user_id"] < int(rng.integers(2, 20))]
             if rng.random() < 0.7:
-                predicted = models["dkt"].predict(table.assign(skill_id=table["item_id"]))
+                predicted = models["tracer"].predict(table.assign(skill_id=table["item_id"]))
                 assert predicted["p_correct"].between(0, 1).all()
                 models["bkt"].predict(table)
             else:  # a table with a missing column or a bad answer

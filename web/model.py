@@ -162,6 +162,11 @@ def train_model(config: TutorConfig, say: Callable[[str], None] = print) -> Tuto
         config: the settings (``web_config()`` for the default model).
         say: where progress lines go (the server's console).
     """
+    if config.tracer != "dkt":
+        raise ValueError(
+            f"the web tutor saves and serves a DKT; got tracer={config.tracer!r} (the attention "
+            "tracers run in scripts/tutor.py --tracer only)"
+        )
     curriculum = load_curriculum(config.curriculum)
     dynamics = make_dynamics(config.dynamics, curriculum)
     seconds: dict[str, float] = {}
@@ -179,22 +184,22 @@ def train_model(config: TutorConfig, say: Callable[[str], None] = print) -> Tuto
     tutors = prepare_tutors(config, dynamics, logs, lambda text: say(f"  {text}"))
     models, seconds = tutors.models, dict(tutors.seconds)
     say(
-        f"  DKT ({config.dkt_hidden} units, {len(models['dkt'].history.epochs)} epochs), test AUC "
-        f"{models['dkt_test_auc']:.3f}; BKT test AUC {models['bkt_test_auc']:.3f}; "
+        f"  DKT ({config.dkt_hidden} units, {len(models['tracer'].history.epochs)} epochs), test "
+        f"AUC {models['tracer_test_auc']:.3f}; BKT test AUC {models['bkt_test_auc']:.3f}; "
         f"DQN tutor ({config.dqn_steps} student-steps) in {seconds.get('dqn', 0.0):.1f} s; seconds "
         + ", ".join(f"{part} {value:.1f}" for part, value in seconds.items())
     )
     seconds["total"] = time.perf_counter() - start
     info = {
-        "dkt_test_auc": models["dkt_test_auc"],
+        "dkt_test_auc": models["tracer_test_auc"],
         "bkt_test_auc": models["bkt_test_auc"],
-        "dkt_epochs_run": len(models["dkt"].history.epochs),
+        "dkt_epochs_run": len(models["tracer"].history.epochs),
         "seconds": seconds,
         "torch_threads": torch.get_num_threads(),
         "load_average": list(os.getloadavg()),
     }
-    return _assemble(config, curriculum, models["dkt"], models["bkt"], tutors.dqn,
-                     tutors.gain_model, tutors.dkt_belief, info)  # fmt: skip
+    return _assemble(config, curriculum, models["tracer"], models["bkt"], tutors.dqn,
+                     tutors.gain_model, tutors.tracer_belief, info)  # fmt: skip
 
 
 def save_model(model: TutoringModel, folder: str | os.PathLike) -> Path:

@@ -47,9 +47,8 @@ from riley_gym.kt.data import read_log
 from riley_gym.kt.data.metrics import binary_metrics
 from riley_gym.kt.data.splits import holdout_split
 from riley_gym.kt.experiments.plots import plot_fit_quality
-from riley_gym.kt.experiments.tutor_pipeline import run_comparison
+from riley_gym.kt.experiments.tutor_pipeline import belief_of, run_comparison
 from riley_gym.kt.models.bkt import BKT
-from riley_gym.kt.tutoring.recommend import DKTBelief
 from riley_gym.kt.tutoring.simulation import mean_ci95
 
 LOG_M_GRID = np.linspace(
@@ -450,9 +449,9 @@ def run_on_logs(
         config, calibration.dynamics, train, out_dir, progress, label="calibrated: "
     )
     models = result["models"]
-    dkt_pred = models["dkt"].predict(heldout.assign(skill_id=heldout["item_id"]))
+    dkt_pred = models["tracer"].predict(heldout.assign(skill_id=heldout["item_id"]))
     bkt_pred = models["bkt"].predict(heldout)
-    judge = DKTBelief(models["dkt"], calibration.dynamics.exercise_skill)
+    judge = belief_of(models["tracer"], calibration.dynamics.exercise_skill)
     say("judging against logged sequences")
     judge_table = judge_against_logs(
         result["recommenders"], judge, heldout, judge_length, seed=config.seed
@@ -484,6 +483,8 @@ def run_on_logs(
             "mean_abs_diff": float(np.average(np.abs(quality["difference"]), weights=quality["n"])),
             "per_skill": fit_table.reset_index().to_dict(orient="records"),
         },
+        "tracer": result["tracer"],
+        "tracer_test_auc": result["tracer_test_auc"],
         "dkt_test_auc": result["dkt_test_auc"],
         "bkt_test_auc": result["bkt_test_auc"],
         "dkt_heldout_auc": binary_metrics(

@@ -26,7 +26,8 @@ from riley_gym.kt.experiments.tutor_pipeline import TutorConfig, run_tutor
 __all__ = ["grid_tasks", "run_cell", "run_grid", "grid_table"]
 
 # What a cell returns: the figures that must agree between serial and Ray runs (not timings).
-CELL_KEYS = ("policies", "paired_differences", "dkt_test_auc", "bkt_test_auc", "dkt_epochs_run")
+CELL_KEYS = ("policies", "paired_differences", "tracer", "tracer_test_auc", "bkt_test_auc",
+             "tracer_epochs_run", "dkt_test_auc", "dkt_epochs_run")  # fmt: skip
 
 
 def grid_tasks(

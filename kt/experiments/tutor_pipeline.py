@@ -4,7 +4,8 @@
 (Riley's or a file), a student population (``bkt`` or ``irt`` dynamics), logs of ``log_students``
 students under the random policy, and on them (``prepare_tutors``):
 
-- DKT over EXERCISES (its output is p(correct) per exercise, what the lookahead policies read)
+- DKT over EXERCISES (its output is p(correct) per exercise, what the lookahead policies read;
+  ``tracer`` picks SAKT, AKT or simpleKT instead, read through ``AttentionBelief``)
   and BKT over skills (the mastery rule), fitted on 80% of the logged students and scored on the
   rest;
 - the gain model (``kt.tutoring.gain_model``): what practice teaches, learned from the DKT's
@@ -50,10 +51,13 @@ from riley_gym.kt.experiments.plots import (
 )
 from riley_gym.kt.models.bkt import BKT
 from riley_gym.kt.models.dkt import DKT, DKTConfig
+from riley_gym.kt.models.registry import MODELS
 from riley_gym.kt.models.training import TrainingConfig
+from riley_gym.kt.tutoring.attention_belief import AttentionBelief
 from riley_gym.kt.tutoring.dqn_tutor import DQNTutor, DQNTutorConfig, train_dqn_tutor
 from riley_gym.kt.tutoring.gain_model import GainEstimate, GainModelConfig, train_gain_model
 from riley_gym.kt.tutoring.recommend import (
+    Belief,
     BKTBelief,
     BlockedRecommender,
     DKTBelief,
@@ -71,6 +75,7 @@ from riley_gym.kt.tutoring.simulation import Comparison, compare_policies, mean_
 HEURISTICS = ("random", "blocked", "interleaved", "mastery", "zpd")
 KT_POLICIES = ("greedy", "expectimax", "dqn")  # they read the LSTM knowledge tracer
 POLICIES = (*HEURISTICS, *KT_POLICIES, "oracle")
+TRACERS = ("dkt", "sakt", "akt", "simplekt")
 # Seeds of the student draws, apart from the logs' (config.seed): the validation students of the
 # DQN's learning curve and the test students every policy tutors.
 VALIDATION_SEED, TEST_SEED = 4049, 7919
@@ -97,7 +102,17 @@ class TutorConfig(nets.Settings):
     policies: tuple[str, ...] = field(
         default=POLICIES, metadata={"help": f"policies to compare, from {POLICIES}"}
     )
-    dkt_hidden: int = field(default=64, metadata={"help": "DKT LSTM width"})
+    tracer: str = field(
+        default="dkt",
+        metadata={
+            "help": "the knowledge tracer over exercises that ZPD, greedy, expectimax, the gain "
+            "model and the DQN tutor read: dkt (the LSTM) or an attention model",
+            "choices": TRACERS,
+        },
+    )
+    dkt_hidden: int = field(
+        default=64, metadata={"help": "the tracer's width (DKT LSTM units; attention d_model)"}
+    )
     dkt_epochs: int = field(
         default=12,
         metadata={"help": "most DKT epochs (early stopping on 10% of the training students)"},
@@ -117,9 +132,7 @@ class TutorConfig(nets.Settings):
     )
     gain_rounds: int = field(
         default=0,
-        metadata={
-            "help": "on-policy (DAgger) rounds of the gain model: expectimax's states added"
-        },
+        metadata={"help": "on-policy (DAgger) rounds of the gain model: expectimax's states added"},
     )
     validation_students: int = field(
         default=200, metadata={"help": "students of the DQN tutor's learning curve"}
@@ -134,6 +147,7 @@ class TutorConfig(nets.Settings):
     def __post_init__(self) -> None:
         object.__setattr__(self, "policies", tuple(self.policies))
         self.check_choice("dynamics", ("bkt", "irt"))
+        self.check_choice("tracer", TRACERS)
         names = ["students", "session_length", "log_students", "dkt_hidden", "dkt_epochs"]
         names += ["expectimax_horizon", "expectimax_beam", "dqn_steps", "gain_students"]
         self.check_at_least([*names, "validation_students"], 1)
@@ -163,40 +177,73 @@ class TutorConfig(nets.Settings):
         return cls(**{**settings, **overrides})
 
 
+def tracer_model(name: str, hidden: int, epochs: int, seed: int) -> Any:
+    """An unfitted knowledge tracer for tutoring: DKT (the LSTM) or an attention model.
+
+    The attention models' settings (4 heads, one block, dropout 0.1, lr 1e-3) are the smallest
+    ones of ``kt.models.attention_tracer`` at the DKT's width; they were not tuned on tutoring.
+    """
+    training = dict(max_epochs=epochs, patience=2, seed=seed)
+    if name == "dkt":
+        return DKT(
+            DKTConfig(
+                input_encoding="one-hot", hidden_size=hidden, dropout=0.0, batch_size=64,
+                max_length=200, seed=seed,
+                training=TrainingConfig(learning_rate=3e-3, **training),
+            )
+        )  # fmt: skip
+    model_class = MODELS[name]
+    heads = 4 if hidden % 4 == 0 else 1
+    return model_class(
+        model_class.config_class(
+            embedding_size=hidden, n_heads=heads, n_blocks=1, d_ff=hidden, hidden_size=hidden,
+            dropout=0.1, questions="skills", batch_size=64, max_length=200, seed=seed,
+            training=TrainingConfig(learning_rate=1e-3, **training),
+        )
+    )  # fmt: skip
+
+
+def belief_of(model: Any, exercise_skill: np.ndarray) -> Belief:
+    """The belief the model-based tutors read: ``DKTBelief`` or ``AttentionBelief``."""
+    if isinstance(model, DKT):
+        return DKTBelief(model, exercise_skill)
+    return AttentionBelief(model, exercise_skill)
+
+
 def train_models(
-    logs: pd.DataFrame, exercise_skill: np.ndarray, hidden: int, epochs: int, seed: int
+    logs: pd.DataFrame,
+    exercise_skill: np.ndarray,
+    hidden: int,
+    epochs: int,
+    seed: int,
+    tracer: str = "dkt",
 ) -> dict[str, Any]:
-    """Fit DKT over exercises and BKT over skills on 80% of the logged students; score on the rest.
+    """Fit the tracer over exercises and BKT over skills on 80% of the logged students; score
+    on the rest.
 
     Returns:
-        {"dkt", "bkt", "dkt_test_auc", "bkt_test_auc", "dkt_seconds", "bkt_seconds"}.
+        {"tracer" (the fitted model), "tracer_name", "bkt", "tracer_test_auc", "bkt_test_auc",
+        "tracer_seconds", "bkt_seconds"}.
     """
     train, test = holdout_split(logs, test_fraction=0.2, seed=seed)
-    config = DKTConfig(
-        input_encoding="one-hot",
-        hidden_size=hidden,
-        dropout=0.0,
-        batch_size=64,
-        max_length=200,
-        seed=seed,
-        training=TrainingConfig(learning_rate=3e-3, max_epochs=epochs, patience=2, seed=seed),
-    )
     start = time.perf_counter()
-    items = train.assign(skill_id=train["item_id"])  # exercises as the DKT's items
+    items = train.assign(skill_id=train["item_id"])  # exercises as the tracer's items
     # early stopping on 10% of the training students
-    dkt = fit_prepared(DKT(config), items, None, FitPlan(valid_fraction=0.1, seed=seed)).model
-    dkt_seconds = time.perf_counter() - start
+    plan = FitPlan(valid_fraction=0.1, seed=seed)
+    model = fit_prepared(tracer_model(tracer, hidden, epochs, seed), items, None, plan).model
+    tracer_seconds = time.perf_counter() - start
     start = time.perf_counter()
     bkt = BKT().fit(train)
     bkt_seconds = time.perf_counter() - start
-    dkt_pred = dkt.predict(test.assign(skill_id=test["item_id"]))
+    tracer_pred = model.predict(test.assign(skill_id=test["item_id"]))
     bkt_pred = bkt.predict(test)
     return {
-        "dkt": dkt,
+        "tracer": model,
+        "tracer_name": tracer,
         "bkt": bkt,
-        "dkt_test_auc": binary_metrics(dkt_pred["correct"], dkt_pred["p_correct"])["auc"],
+        "tracer_test_auc": binary_metrics(tracer_pred["correct"], tracer_pred["p_correct"])["auc"],
         "bkt_test_auc": binary_metrics(bkt_pred["correct"], bkt_pred["p_correct"])["auc"],
-        "dkt_seconds": dkt_seconds,
+        "tracer_seconds": tracer_seconds,
         "bkt_seconds": bkt_seconds,
     }
 
@@ -204,7 +251,7 @@ def train_models(
 def build_recommenders(
     config: TutorConfig,
     curriculum: Any,
-    dkt_belief: Any,
+    tracer_belief: Any,
     bkt_belief: BKTBelief,
     dqn_agent: Any = None,
     gains: Any = None,
@@ -226,12 +273,12 @@ def build_recommenders(
         "mastery": lambda: MasteryRecommender(
             bkt_belief, skill, order, config.mastery_threshold, difficulty, **names
         ),
-        "zpd": lambda: ZPDRecommender(dkt_belief, skill, config.zpd_target, **names),
-        "greedy": lambda: GreedyRecommender(dkt_belief, skill, gains=gains, **names),
+        "zpd": lambda: ZPDRecommender(tracer_belief, skill, config.zpd_target, **names),
+        "greedy": lambda: GreedyRecommender(tracer_belief, skill, gains=gains, **names),
         "expectimax": lambda: ExpectimaxRecommender(
-            dkt_belief, skill, horizon, beam, gains=gains, **names
+            tracer_belief, skill, horizon, beam, gains=gains, **names
         ),
-        "dqn": lambda: DQNTutor(dqn_agent, dkt_belief, skill, config.session_length, **names),
+        "dqn": lambda: DQNTutor(dqn_agent, tracer_belief, skill, config.session_length, **names),
         "oracle": lambda: OracleRecommender(skill, **names),
     }
     return {name: makers[name]() for name in config.policies}
@@ -242,8 +289,9 @@ class Tutors:
     """What ``prepare_tutors`` trained: models, beliefs, the gain model, the DQN, the policies.
 
     Attributes:
-        models: ``train_models``'s dict (DKT, BKT and their held-out AUCs).
-        dkt_belief, bkt_belief: the DKT stepped one attempt at a time; the BKT posterior.
+        models: ``train_models``'s dict (the tracer, BKT and their held-out AUCs).
+        tracer_belief, bkt_belief: the tracer (DKT by default) read one attempt at a time; the
+            BKT posterior.
         gain_model: the ``GainModel`` (None when no policy needs it).
         gains: ``gain_model`` read through the DKT belief (None likewise).
         dqn: the trained ``agents.DQN`` (None when "dqn" is not among the policies).
@@ -253,7 +301,7 @@ class Tutors:
     """
 
     models: dict[str, Any]
-    dkt_belief: DKTBelief
+    tracer_belief: Belief
     bkt_belief: BKTBelief
     gain_model: Any
     gains: Any
@@ -276,18 +324,19 @@ def prepare_tutors(
     """
     curriculum, length = dynamics.curriculum, config.session_length
     seconds: dict[str, float] = {}
-    say("training DKT and BKT")
+    say(f"training {config.tracer.upper()} and BKT")
     start = time.perf_counter()
     models = train_models(
-        logs, curriculum.exercise_skill, config.dkt_hidden, config.dkt_epochs, config.seed
-    )
+        logs, curriculum.exercise_skill, config.dkt_hidden, config.dkt_epochs, config.seed,
+        config.tracer,
+    )  # fmt: skip
     seconds["models"] = time.perf_counter() - start
-    dkt_belief = DKTBelief(models["dkt"], curriculum.exercise_skill)
+    tracer_belief = belief_of(models["tracer"], curriculum.exercise_skill)
     bkt_belief = BKTBelief.from_model(models["bkt"], curriculum.exercise_skill)
     heuristic_config = TutorConfig(
         **{**config.to_dict(), "policies": ("random", "blocked", "interleaved", "mastery")}
     )
-    heuristics = build_recommenders(heuristic_config, curriculum, dkt_belief, bkt_belief)
+    heuristics = build_recommenders(heuristic_config, curriculum, tracer_belief, bkt_belief)
     gain_model = gains = None
     if {"greedy", "expectimax"} & set(config.policies):
         say("training the gain model")
@@ -301,12 +350,12 @@ def prepare_tutors(
         def expectimax_on(estimate: GainEstimate) -> Recommender:
             horizon, beam = config.expectimax_horizon, config.expectimax_beam
             skill = curriculum.exercise_skill
-            return ExpectimaxRecommender(dkt_belief, skill, horizon, beam, gains=estimate)
+            return ExpectimaxRecommender(tracer_belief, skill, horizon, beam, gains=estimate)
 
         gain_model = train_gain_model(
-            dynamics, dkt_belief, list(heuristics.values()), length, gain_config, expectimax_on
+            dynamics, tracer_belief, list(heuristics.values()), length, gain_config, expectimax_on
         )
-        gains = GainEstimate(gain_model, dkt_belief, length)
+        gains = GainEstimate(gain_model, tracer_belief, length)
         seconds["gain_model"] = time.perf_counter() - start
     dqn, curve = None, {}
     if "dqn" in config.policies:
@@ -318,18 +367,18 @@ def prepare_tutors(
         steps, post_test = [], []
 
         def evaluate(agent: Any, env_steps: int) -> None:
-            tutor = DQNTutor(agent, dkt_belief, curriculum.exercise_skill, length)
+            tutor = DQNTutor(agent, tracer_belief, curriculum.exercise_skill, length)
             steps.append(int(env_steps))
             post_test.append(_mean_post_test(tutor, dynamics, config))
 
         dqn_config = DQNTutorConfig(total_steps=config.dqn_steps, seed=config.seed)
         dqn = train_dqn_tutor(
-            dynamics, dkt_belief, length, dqn_config, config.curve_points, evaluate
+            dynamics, tracer_belief, length, dqn_config, config.curve_points, evaluate
         )
         curve = {"steps": steps, "post_test": post_test, "heuristics": validation}
         seconds["dqn"] = time.perf_counter() - start
-    recommenders = build_recommenders(config, curriculum, dkt_belief, bkt_belief, dqn, gains)
-    return Tutors(models, dkt_belief, bkt_belief, gain_model, gains, dqn, curve, recommenders,
+    recommenders = build_recommenders(config, curriculum, tracer_belief, bkt_belief, dqn, gains)
+    return Tutors(models, tracer_belief, bkt_belief, gain_model, gains, dqn, curve, recommenders,
                   seconds)  # fmt: skip
 
 
@@ -424,23 +473,22 @@ def diagnose(config: TutorConfig, dynamics: Any, tutors: Tutors, out_dir: Path) 
     curriculum, length = dynamics.curriculum, config.session_length
     random = RandomRecommender(curriculum.exercise_skill)
     n, seed = min(300, config.students), config.seed + VALIDATION_SEED
+    tracer, belief = config.tracer.upper(), tutors.tracer_belief
     measured = [
-        measure("DKT (its own lookahead)", lambda s, t: predicted_gains(tutors.dkt_belief, s),
-                tutors.dkt_belief, dynamics, random, n, length, seed),
+        measure(f"{tracer} (its own lookahead)", lambda s, t: predicted_gains(belief, s), belief,
+                dynamics, random, n, length, seed),
         measure("BKT", lambda s, t: predicted_gains(tutors.bkt_belief, s), tutors.bkt_belief,
                 dynamics, random, n, length, seed),
     ]  # fmt: skip
     if tutors.gains is not None:
         gains = tutors.gains
         measured.append(
-            measure(
-                "gain model on DKT", gains, tutors.dkt_belief, dynamics, random, n, length, seed
-            )
+            measure(f"gain model on {tracer}", gains, belief, dynamics, random, n, length, seed)
         )
     plot_inference_vs_learning(
         measured, curriculum.exercise_names, out_dir / "inference_vs_learning.png"
     )
-    paper_greedy = GreedyRecommender(tutors.dkt_belief, curriculum.exercise_skill)
+    paper_greedy = GreedyRecommender(belief, curriculum.exercise_skill)
     record = run_sessions(paper_greedy, dynamics, config.students, length, config.seed + TEST_SEED)
     return {
         "measurements": [m.to_dict() for m in measured],
@@ -510,6 +558,7 @@ def run_comparison(
         heatmap, heatmap_student = knowledge_heatmap(
             comparison.records[heatmap_policy], curriculum, out_dir / "knowledge_heatmap.png"
         )
+    is_dkt, epochs_run = config.tracer == "dkt", len(tutors.models["tracer"].history.epochs)
     policies = comparison.to_dict()
     for name in policies:
         policies[name]["gap_closed"] = judged["gap_closed"][name]
@@ -520,9 +569,13 @@ def run_comparison(
         "diagnosis": diagnosis,
         "tutor_learning_curve": tutors.curve,
         "table": table,
-        "dkt_test_auc": tutors.models["dkt_test_auc"],
+        "tracer": config.tracer,
+        "tracer_test_auc": tutors.models["tracer_test_auc"],
+        "tracer_epochs_run": epochs_run,
+        # The names of stored runs and the web page, for the default tracer.
+        "dkt_test_auc": tutors.models["tracer_test_auc"] if is_dkt else None,
+        "dkt_epochs_run": epochs_run if is_dkt else None,
         "bkt_test_auc": tutors.models["bkt_test_auc"],
-        "dkt_epochs_run": len(tutors.models["dkt"].history.epochs),
         "gain_model_mse": None if tutors.gain_model is None else tutors.gain_model.history[-1],
         "heatmap_policy": heatmap_policy,
         "heatmap": str(heatmap) if heatmap is not None else None,
@@ -534,7 +587,8 @@ def run_comparison(
 
 
 SUMMARY_KEYS = ("policies", "paired_differences", "verdicts", "diagnosis", "tutor_learning_curve",
-                "dkt_test_auc", "bkt_test_auc", "dkt_epochs_run", "gain_model_mse",
+                "tracer", "tracer_test_auc", "tracer_epochs_run", "dkt_test_auc", "bkt_test_auc",
+                "dkt_epochs_run", "gain_model_mse",
                 "heatmap_policy", "heatmap_student")  # fmt: skip
 
 

@@ -20,15 +20,18 @@ def _number(value: Any, spec: str) -> str:
     )
 
 
-def format_table(table: pd.DataFrame) -> str:
-    """The comparison table (with its ``gap_closed`` column when present) as aligned text."""
+def format_table(table: pd.DataFrame, tracer: str = "dkt") -> str:
+    """The comparison table (with its ``gap_closed`` column when present) as aligned text;
+    the model-based policies' kind is their tracer (LSTM for DKT)."""
+    model_kind = "LSTM" if tracer == "dkt" else tracer.upper()
     header = f"{'policy':<13}{'kind':<11}{'post-test (95% CI)':>20}{'gain':>8}"
     header += (
         f"{'steps to mastery':>18}{'mastered':>10}{'vs random (95% CI)':>21}{'gap closed':>12}"
     )
     lines = [header]
     for name, row in table.iterrows():
-        kind = "heuristic" if name in HEURISTICS else ("LSTM" if name in KT_POLICIES else "bound")
+        kind = "bound" if name not in KT_POLICIES else model_kind
+        kind = "heuristic" if name in HEURISTICS else kind
         gap = row.get("gap_closed")
         lines.append(
             f"{name:<13}{kind:<11}{row.post_test_mean:>11.3f} +- {row.post_test_ci95:<5.3f}"
@@ -41,7 +44,7 @@ def format_table(table: pd.DataFrame) -> str:
 
 def format_report(result: dict[str, Any], config: Any, calibrated: bool = False) -> str:
     """What ``scripts/tutor.py`` prints after a run (a ``run_tutor``/``run_on_logs`` result)."""
-    lines = []
+    lines, tracer, label = [], result["tracer"], result["tracer"].upper()
     if calibrated:
         lines += [
             "",
@@ -49,19 +52,19 @@ def format_report(result: dict[str, Any], config: Any, calibrated: bool = False)
         ]
         lines.append(result["fit_table"].to_string(float_format=lambda v: f"{v:.3f}"))
         lines.append(
-            f"KT models on held-out real students: DKT AUC {result['dkt_heldout_auc']:.3f}, "
+            f"KT models on held-out real students: {label} AUC {result['dkt_heldout_auc']:.3f}, "
             f"BKT AUC {result['bkt_heldout_auc']:.3f}"
         )
     dynamics = "calibrated bkt" if calibrated else result["settings"]["dynamics"]
     lines += ["", f"Policies on {config.students} simulated students ({dynamics} dynamics, "
               f"{config.session_length} exercises; gap closed: of the best heuristic's gap to the "
-              "oracle):", format_table(result["table"])]  # fmt: skip
+              "oracle):", format_table(result["table"], tracer)]  # fmt: skip
     verdicts = result["verdicts"]
-    best = verdicts["best_kt_policy"]
+    best, based = verdicts["best_kt_policy"], "LSTM" if tracer == "dkt" else label
     if best is not None:
         lines += [
             "",
-            f"Best LSTM-based policy, {best}, against every heuristic (paired, same students):",
+            f"Best {based}-based policy, {best}, against every heuristic (paired, same students):",
         ]
         for name, row in verdicts["kt_vs_heuristics"].items():
             verdict = "better" if row["better"] else "NOT better"
@@ -73,7 +76,7 @@ def format_report(result: dict[str, Any], config: Any, calibrated: bool = False)
         )
         lines.append(f"  -> {best} {every}")
         if verdicts["below_random"]:
-            lines.append(f"  LSTM-based policies below random: {verdicts['below_random']}")
+            lines.append(f"  {based}-based policies below random: {verdicts['below_random']}")
     diagnosis = result.get("diagnosis")
     if diagnosis:
         lines += ["", "Inference is not learning (per state and exercise, predicted vs true gain):"]
@@ -92,7 +95,7 @@ def format_report(result: dict[str, Any], config: Any, calibrated: bool = False)
         lines.append("CAVEAT: this judge is a model (the DKT trained on the log), not a student.")
     seconds = result["seconds"]
     lines.append(
-        f"\nDKT test AUC {result['dkt_test_auc']:.3f}, BKT {result['bkt_test_auc']:.3f}; "
+        f"\n{label} test AUC {result['tracer_test_auc']:.3f}, BKT {result['bkt_test_auc']:.3f}; "
         f"seconds: " + ", ".join(
             f"{key} {value:.0f}" for key, value in seconds.items() if isinstance(value, float | int)
         )

@@ -13,10 +13,11 @@ thousands of students at once, and the one-student question of the issue
 Model-based policies read a *belief*: a batched, stepwise knowledge model over exercises
 (``init(n) -> state``, ``p_correct(state) -> (n, n_exercises)``, ``update(state, exercises,
 correct) -> state``, ``take(state, rows) -> state``). ``BKTBelief`` (below) is the BKT
-posterior (Corbett and Anderson, 1995); ``kt.dkt_belief.DKTBelief`` steps a trained DKT one
-attempt at a time. Beliefs only ever see the answers, never the simulator's hidden state;
-the one exception is ``OracleRecommender``, which reads the hidden state by design and is an
-upper bound for reports, never a real policy.
+posterior (Corbett and Anderson, 1995); ``DKTBelief`` steps a trained DKT one attempt at a time
+and ``kt.tutoring.attention_belief.AttentionBelief`` reads SAKT, AKT or simpleKT. Beliefs only
+ever see the answers, never the simulator's hidden state; the one exception is
+``OracleRecommender``, which reads the hidden state by design and is an upper bound for reports,
+never a real policy.
 
 Policies: random, blocked (a run of ``run_length`` exercises per skill, in prerequisite
 order), interleaved (round-robin over skills), mastery-threshold (practise the first skill in
@@ -88,6 +89,14 @@ def _probability_array(
             f"{np.nanmax(array)}"
         )
     return array
+
+
+def skill_means(p_correct: np.ndarray, exercise_skill: np.ndarray) -> np.ndarray:
+    """(n, n_skills) mean of (n, n_exercises) ``p_correct`` over each skill's exercises."""
+    n_skills = int(exercise_skill.max()) + 1
+    average = np.eye(n_skills)[exercise_skill]  # (n_exercises, n_skills) one-hot
+    average /= average.sum(axis=0, keepdims=True)
+    return p_correct @ average
 
 
 class BKTBelief:
@@ -306,10 +315,7 @@ class DKTBelief:
 
     def skill_knowledge(self, state: tuple) -> np.ndarray:
         """(n, n_skills) mean predicted p(correct) over each skill's exercises."""
-        p = self.p_correct(state)  # (n, n_exercises)
-        average = np.eye(self.n_skills)[self.exercise_skill]  # (n_exercises, n_skills) one-hot
-        average /= average.sum(axis=0, keepdims=True)
-        return p @ average  # (n, n_skills)
+        return skill_means(self.p_correct(state), self.exercise_skill)
 
 
 class Session:

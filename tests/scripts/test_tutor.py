@@ -54,6 +54,24 @@ def test_quick_default_run_writes_summary_and_plots_and_is_reproducible(tmp_path
     assert again["dkt_test_auc"] == summary["dkt_test_auc"]
 
 
+@pytest.mark.parametrize("tracer", ["sakt", "akt", "simplekt"])
+def test_an_attention_tracer_drives_every_model_based_policy_reproducibly(tmp_path, tracer):
+    args = ["--quick", "--tracer", tracer, "--policies", FAST, "--seed", "1"]
+    first = run(*args, "--out", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["tracer"] == tracer and summary["settings"]["tracer"] == tracer
+    assert 0.0 <= summary["tracer_test_auc"] <= 1.0 and summary["dkt_test_auc"] is None
+    assert set(summary["policies"]) == set(FAST.split(","))
+    labels = [m["name"] for m in summary["diagnosis"]["measurements"]]
+    assert f"{tracer.upper()} (its own lookahead)" in labels
+    assert f"Best {tracer.upper()}-based policy" in first.stdout
+    second = run(*args, "--out", str(tmp_path / "b"))
+    assert second.returncode == 0, second.stderr
+    again = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert again["policies"] == summary["policies"]
+
+
 def test_quick_irt_run(tmp_path):
     result = run(
         "--quick", "--dynamics", "irt", "--policies", "random,mastery", "--out", str(tmp_path)

@@ -114,3 +114,12 @@ def test_a_curriculum_file_gets_its_own_trained_model(tmp_path):
     assert load_model(tmp_path / "model").curriculum.to_dict() == model.curriculum.to_dict()
     session = model.recommenders["mastery"].start(1, np.random.default_rng(0))
     assert session.choose()[0] in (0, 1)  # halves first: thirds needs it
+
+
+def test_the_web_model_refuses_an_attention_tracer_before_training():
+    from riley_gym.web.model import train_model
+
+    lines: list[str] = []
+    with pytest.raises(ValueError, match="saves and serves a DKT; got tracer='sakt'"):
+        train_model(replace(quick_config(), tracer="sakt"), lines.append)
+    assert lines == []  # refused before anything was simulated or trained
