@@ -1,19 +1,24 @@
-"""Our DKT against pyKT's DKT on the same ASSISTments 2015 split, with the same hyperparameters.
+"""Our knowledge tracer against pyKT's implementation of the same model, on the same
+ASSISTments 2015 split with the same hyperparameters.
 
-python scripts/bench_kt.py [--max-epochs 8] [--quick] [--with-bkt]
+python scripts/bench_kt.py [--model dkt|sakt|akt|simplekt] [--max-epochs 8] [--quick] [--with-bkt]
 
 Each side runs in its own subprocess, one after the other, with the same torch thread
 count: ours is scripts/train_kt.py --protocol pykt in this venv; pyKT's is
-scripts/reference_pykt_dkt.py in .bench/pykt-venv (pykt-toolkit 0.0.38; skipped with a
-reason when that venv is absent). Hyperparameters are pyKT's: embedding 200, hidden 200,
-dropout 0.2, Adam lr 1e-3, batch 256, windows of 200, validation fold 0. Prints seconds
+scripts/reference_pykt.py in a venv of its own (skipped with a reason when absent):
+.bench/pykt-venv (pykt-toolkit 0.0.38 from PyPI) for DKT, .bench/pykt-head-venv (pyKT's
+GitHub source, the only one with simpleKT) for the attention models. The settings are the
+same flags on both sides (``BENCH_SETTINGS``): for DKT pyKT's (embedding 200, hidden 200,
+dropout 0.2, Adam lr 1e-3, batch 256, windows of 200, validation fold 0); for the attention
+models those of the README's ASSISTments 2015 rows, except AKT's output width 512, where
+pyKT hard-codes the second output layer at 256 and ours is half the first. Prints seconds
 per training epoch (wall, and process CPU seconds, which other processes on a shared
 machine sway less), peak memory and test AUC of each, and the ratios; writes
-DIR/summary.json and DIR/bench.csv. Note the scoring differs: pyKT scores its 200-windows
-from each window's second attempt and drops remainders under 3 attempts; ours scores
-every test attempt once with the state carried across windows. --quick: every 25th
-student of each file, 1 epoch (a smoke test, not a measurement). --with-bkt also runs
-scripts/bench_bkt.py (ours vs pyBKT) into DIR/bkt.
+DIR/summary.json and DIR/bench.csv. Both sides' test AUCs are also given as pyKT scores:
+ours through scripts/evaluate_kt.py --pykt-windows (windows of 200 from an empty history,
+no window's first row); train_kt.py's own test AUC scores every attempt once. --quick:
+every 25th student of each file, 1 epoch (a smoke test, not a measurement). --with-bkt also
+runs scripts/bench_bkt.py (ours vs pyBKT) into DIR/bkt.
 """
 
 import argparse
@@ -30,7 +35,44 @@ from riley_gym.kt.data import default_data_dir
 from riley_gym.kt.experiments.benchmarks import SHARED, pykt_files, run
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_PYTHON = ROOT / ".bench" / "pykt-venv" / "bin" / "python"
+ATTENTION = ("sakt", "akt", "simplekt")
+REFERENCE_PYTHON = {
+    "dkt": ROOT / ".bench" / "pykt-venv" / "bin" / "python",
+    **{name: ROOT / ".bench" / "pykt-head-venv" / "bin" / "python" for name in ATTENTION},
+}
+# The flags both sides take, per model; ours adds OURS_ONLY.
+BENCH_SETTINGS = {
+    "dkt": SHARED,
+    "sakt": [
+        *("--embedding-size", "128", "--n-heads", "8", "--n-blocks", "1", "--d-ff", "128"),
+        *("--dropout", "0.2", "--learning-rate", "0.001", "--batch-size", "64"),
+        *("--max-length", "200"),
+    ],
+    "akt": [
+        *("--embedding-size", "128", "--n-heads", "8", "--n-blocks", "1", "--d-ff", "256"),
+        *("--hidden-size", "512", "--dropout", "0.05", "--learning-rate", "0.001"),
+        *("--batch-size", "64", "--max-length", "200"),
+    ],
+    "simplekt": [
+        *("--embedding-size", "256", "--n-heads", "4", "--n-blocks", "2", "--d-ff", "256"),
+        *("--hidden-size", "256", "--dropout", "0.1", "--learning-rate", "0.001"),
+        *("--batch-size", "64", "--max-length", "200"),
+    ],
+}
+OURS_ONLY = {"dkt": ["--hidden-size", "200"]}
+_PIP = ".bench/{venv}/bin/pip install torch==2.13.0 && .bench/{venv}/bin/pip install {what}"
+HOW_TO_BUILD = {
+    "dkt": "python3 -m venv .bench/pykt-venv && "
+    + _PIP.format(venv="pykt-venv", what="pykt-toolkit==0.0.38"),
+    **{
+        name: "python3 -m venv .bench/pykt-head-venv && "
+        + _PIP.format(
+            venv="pykt-head-venv",
+            what="git+https://github.com/pykt-team/pykt-toolkit@f766468 tqdm einops matplotlib",
+        )
+        for name in ATTENTION
+    },
+}
 
 
 def main() -> None:
@@ -42,6 +84,9 @@ def main() -> None:
         "--train-valid", default=str(data / "train_valid.csv"), help="pyKT train_valid.csv"
     )
     parser.add_argument("--test", default=str(data / "test.csv"), help="pyKT test.csv")
+    parser.add_argument(
+        "--model", choices=list(BENCH_SETTINGS), default="dkt", help="the model both sides train"
+    )
     parser.add_argument("--max-epochs", type=int, default=8, help="most epochs for each side")
     parser.add_argument(
         "--reference-max-epochs",
@@ -67,8 +112,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--reference-python",
-        default=str(REFERENCE_PYTHON),
-        help="python of the venv with pykt-toolkit 0.0.38",
+        default=None,
+        help="python of pyKT's venv (default: .bench/pykt-venv for DKT, .bench/pykt-head-venv "
+        "for the attention models)",
     )
     parser.add_argument(
         "--reuse",
@@ -80,6 +126,7 @@ def main() -> None:
     )
     parser.add_argument("--out", default="runs/kt/bench", help="output folder")
     args = parser.parse_args()
+    reference_python = args.reference_python or str(REFERENCE_PYTHON[args.model])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     threads = args.threads or nets.free_cores()
@@ -87,7 +134,7 @@ def main() -> None:
     epochs = 1 if args.quick else args.max_epochs
     reference_epochs = 1 if args.quick else (args.reference_max_epochs or epochs)
     common = [
-        *SHARED,
+        *BENCH_SETTINGS[args.model],
         "--patience",
         str(args.patience),
         "--threads",
@@ -106,9 +153,8 @@ def main() -> None:
             "--protocol",
             "pykt",
             "--model",
-            "dkt",
-            "--hidden-size",
-            "200",
+            args.model,
+            *OURS_ONLY.get(args.model, []),
             "--no-progress",
             *common,
             "--max-epochs",
@@ -117,8 +163,10 @@ def main() -> None:
             str(out / "ours"),
         ],
         "pykt": [
-            args.reference_python,
-            "scripts/reference_pykt_dkt.py",
+            reference_python,
+            "scripts/reference_pykt.py",
+            "--model",
+            args.model,
             "--train-valid",
             train_valid,
             "--test",
@@ -131,11 +179,8 @@ def main() -> None:
         ],
     }
     skipped = {}
-    if not Path(args.reference_python).is_file():
-        skipped["pykt"] = (
-            f"no reference python at {args.reference_python} (make .bench/pykt-venv: pip install "
-            "torch==2.13.0, then pykt-toolkit==0.0.38)"
-        )
+    if not Path(reference_python).is_file():
+        skipped["pykt"] = f"no reference python at {reference_python} ({HOW_TO_BUILD[args.model]})"
         del sides["pykt"]
     results = {}
     for name, command in tqdm(sides.items(), desc="bench", unit="side"):
@@ -146,6 +191,31 @@ def main() -> None:
             **json.loads((out / name / "summary.json").read_text()),
             "load_average_before": load_before,
         }
+    if "ours" in results:
+        # pyKT's scoring of our model, so that both sides' AUCs count the same rows.
+        scored = out / "ours" / "evaluate-pykt-windows"
+        if not (args.reuse and (scored / "summary.json").is_file()):
+            run(
+                [
+                    sys.executable,
+                    "scripts/evaluate_kt.py",
+                    "--model",
+                    str(out / "ours"),
+                    "--data",
+                    test,
+                    "--pykt-windows",
+                    "--threads",
+                    str(threads),
+                    "--out",
+                    str(scored),
+                ],
+                out / "ours-pykt-windows.log",
+            )
+        results["ours"]["test_auc_pykt_scoring"] = json.loads(
+            (scored / "summary.json").read_text()
+        )["test_auc"]
+    if "pykt" in results:
+        results["pykt"]["test_auc_pykt_scoring"] = results["pykt"]["test_auc"]
     rows = [
         {
             "side": name,
@@ -156,6 +226,7 @@ def main() -> None:
                     "cpu_seconds_per_epoch",
                     "peak_memory_mb",
                     "test_auc",
+                    "test_auc_pykt_scoring",
                     "best_epoch",
                     "epochs_run",
                 )
@@ -174,7 +245,8 @@ def main() -> None:
             "cpu_speedup_per_epoch": results["pykt"]["cpu_seconds_per_epoch"]
             / results["ours"]["cpu_seconds_per_epoch"],
             "memory_ratio": results["pykt"]["peak_memory_mb"] / results["ours"]["peak_memory_mb"],
-            "auc_difference": results["ours"]["test_auc"] - results["pykt"]["test_auc"],
+            "auc_difference": results["ours"]["test_auc_pykt_scoring"]
+            - results["pykt"]["test_auc"],
         }
     bkt = None
     if args.with_bkt:
@@ -193,6 +265,8 @@ def main() -> None:
         else:
             skipped["bkt"] = "scripts/bench_bkt.py is not in this checkout"
     summary = {
+        "model": args.model,
+        "settings": BENCH_SETTINGS[args.model],
         "threads": threads,
         "quick": args.quick,
         "max_epochs": epochs,

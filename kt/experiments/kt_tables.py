@@ -33,12 +33,16 @@ PYKT_SOURCE = "Liu et al. 2022"
 # (the training log's folder and file, protocol) -> the README's name for the row.
 DATASETS = {
     ("synthetic5/naive_c5_q50_s4000_v0.csv", "dkt-synthetic"): "Synthetic-5 v0, DKT paper split",
+    ("synthetic5/naive_c5_q50_s4000_v1.csv", "dkt-synthetic"): "Synthetic-5 v1, DKT paper split",
     ("assist2009_builder/builder_train.csv", "holdout"): "ASSISTments 2009 builder split",
     ("assist2015_pykt/train_valid.csv", "pykt"): "ASSISTments 2015, pyKT protocol",
 }
-KT_MODELS = ("dkt", "bkt", "pfa", "irt", "marginal")
-_MODEL_TITLES = {"dkt": "DKT", "bkt": "BKT", "pfa": "PFA", "irt": "IRT", "marginal": "marginal"}
 ATTENTION = {"sakt": "SAKT", "akt": "AKT", "simplekt": "simpleKT"}
+KT_MODELS = ("dkt", *ATTENTION, "bkt", "pfa", "irt", "marginal")
+_MODEL_TITLES = {"dkt": "DKT", **ATTENTION, "bkt": "BKT", "pfa": "PFA", "irt": "IRT",
+                 "marginal": "marginal"}  # fmt: skip
+# The attention rows' own table lists the commands of the attention runs on this data set.
+_ATTENTION_DATASET = ("assist2015_pykt/train_valid.csv", "pykt")
 REQUIRED = ("command", "date", "model", "protocol", "data", "seed", "threads", "test_auc",
             "best_valid_auc", "epochs_run", "best_epoch", "stopped_early", "seconds_per_epoch",
             "wall_seconds", "pykt_windows")  # fmt: skip
@@ -118,8 +122,9 @@ def _cells(runs: dict[str, dict[str, Any]], models: tuple[str, ...]) -> dict[tup
 
 
 def _auc(value: float, model: str) -> str:
-    # DKT's settings differ by thousandths; the baselines' figures are shown as the README had.
-    return f"{value:.4f}" if model == "dkt" else f"{value:.3f}"
+    # The neural tracers' settings differ by thousandths; the baselines' figures are shown as
+    # the README had them.
+    return f"{value:.4f}" if model == "dkt" or model in ATTENTION else f"{value:.3f}"
 
 
 def _kt_cell(entries: list[tuple[str, dict[str, Any]]]) -> str:
@@ -145,7 +150,8 @@ def _kt_cell(entries: list[tuple[str, dict[str, Any]]]) -> str:
 
 
 def kt_table(runs: dict[str, dict[str, Any]]) -> str:
-    """Test AUC, data sets down (only those with a stored run), DKT and the baselines across."""
+    """Test AUC, data sets down (only those with a stored run), DKT, the attention tracers and
+    the baselines across."""
     cells = _cells(runs, KT_MODELS)
     lines = ["| data, protocol | " + " | ".join(_MODEL_TITLES[m] for m in KT_MODELS) + " |",
              "|---" * (len(KT_MODELS) + 1) + "|"]  # fmt: skip
@@ -176,7 +182,7 @@ def settings_flags(command: str) -> str:
 def attention_table(runs: dict[str, dict[str, Any]]) -> str:
     """SAKT, AKT and simpleKT on the pyKT protocol, against pyKT's published test AUC."""
     cells = _cells(runs, tuple(ATTENTION))
-    dataset = DATASETS[("assist2015_pykt/train_valid.csv", "pykt")]
+    dataset = DATASETS[_ATTENTION_DATASET]
     lines = [
         "| model | settings (`train_kt.py --protocol pykt --threads 1 ...`) | epochs run (best), "
         "seconds per epoch | valid AUC | test AUC (pyKT scoring) | pyKT published "
@@ -207,11 +213,20 @@ def attention_table(runs: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def kt_commands(runs: dict[str, dict[str, Any]], models: tuple[str, ...]) -> str:
-    """The commands behind the stored runs of ``models`` (and their pyKT-window scoring)."""
+def kt_commands(
+    runs: dict[str, dict[str, Any]], models: tuple[str, ...], attention_rows: bool = False
+) -> str:
+    """The commands behind the stored runs of ``models`` (and their pyKT-window scoring):
+    those of the attention table's rows with ``attention_rows``, every other one without."""
     datasets = list(DATASETS.values())
+    attention_dataset = DATASETS[_ATTENTION_DATASET]
+
+    def listed(run: dict[str, Any]) -> bool:
+        in_attention_table = run["model"] in ATTENTION and _dataset(run) == attention_dataset
+        return run["model"] in models and in_attention_table == attention_rows
+
     shown = sorted(
-        (run for run in runs.values() if run["model"] in models and _dataset(run) is not None),
+        (run for run in runs.values() if _dataset(run) is not None and listed(run)),
         key=lambda run: (datasets.index(_dataset(run)), models.index(run["model"])),
     )
     lines = ["```bash"]
@@ -235,5 +250,5 @@ def render_kt_blocks(runs: dict[str, dict[str, Any]]) -> dict[str, str]:
         "kt": kt_table(runs),
         "kt-commands": kt_commands(runs, KT_MODELS),
         "kt-attention": attention_table(runs),
-        "kt-attention-commands": kt_commands(runs, tuple(ATTENTION)),
+        "kt-attention-commands": kt_commands(runs, tuple(ATTENTION), attention_rows=True),
     }

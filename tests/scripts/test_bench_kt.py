@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,13 +44,20 @@ def tiny_split(folder: Path) -> tuple[Path, Path]:
     )
 
 
-def test_bench_kt_runs_our_side_and_names_why_the_reference_is_skipped(tmp_path):
+@pytest.mark.parametrize(
+    ("model", "embedding_size", "batch_size"), [("dkt", 200, 256), ("sakt", 128, 64)]
+)
+def test_bench_kt_runs_our_side_and_names_why_the_reference_is_skipped(
+    tmp_path, model, embedding_size, batch_size
+):
     train_valid, test = tiny_split(tmp_path)
     out = tmp_path / "bench"
     done = subprocess.run(
         [
             sys.executable,
             str(ROOT / "scripts" / "bench_kt.py"),
+            "--model",
+            model,
             "--train-valid",
             str(train_valid),
             "--test",
@@ -70,9 +78,20 @@ def test_bench_kt_runs_our_side_and_names_why_the_reference_is_skipped(tmp_path)
     )
     assert done.returncode == 0, done.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert "no reference python" in summary["skipped"]["pykt"] and "skipped pykt" in done.stdout
+    skipped = summary["skipped"]["pykt"]
+    assert "no reference python" in skipped and "skipped pykt" in done.stdout
+    assert ("pykt-head-venv" in skipped) == (model != "dkt")
     ours = summary["sides"]["ours"]
-    assert ours["settings"]["embedding_size"] == 200 and ours["settings"]["batch_size"] == 256
+    assert summary["model"] == ours["model"] == model
+    assert (
+        ours["settings"]["embedding_size"] == embedding_size
+        and ours["settings"]["batch_size"] == batch_size
+    )
+    # pyKT's scoring of our model drops each window's first row: the tiny split's 8 test
+    # students are one window each.
+    scored = json.loads((out / "ours" / "evaluate-pykt-windows" / "summary.json").read_text())
+    assert ours["test_auc_pykt_scoring"] == scored["test_auc"]
+    assert scored["test_n"] == ours["test_n"] - 8
     assert (
         ours["protocol"] == "pykt"
         and ours["n_train_students"] == 24

@@ -13,6 +13,7 @@ from riley_gym.kt.experiments.kt_tables import (
     PYKT_PUBLISHED,
     attention_table,
     kt_table,
+    render_kt_blocks,
     settings_flags,
     stored_kt_run,
 )
@@ -109,10 +110,13 @@ def test_the_kt_table_puts_each_run_in_its_data_set_and_model():
                               "c", "d", variant="with concept mixing"),  # fmt: skip
     }
     rows = kt_table(runs).splitlines()
+    titles = "DKT | SAKT | AKT | simpleKT | BKT | PFA | IRT | marginal"
+    assert rows[0] == f"| data, protocol | {titles} |"
     assert rows[2:] == [
         "| Synthetic-5 v0, DKT paper split | 0.8298-0.8299 (seeds 0, 1) with concept mixing "
-        "| 0.632 |  |  |  |",
-        "| ASSISTments 2015, pyKT protocol | 0.7286; 0.7308 in pyKT's scoring |  |  |  |  |",
+        "|  |  |  | 0.632 |  |  |  |",
+        "| ASSISTments 2015, pyKT protocol | 0.7286; 0.7308 in pyKT's scoring |  |  |  |  |  |  |"
+        "  |",
     ]
     level = copy.deepcopy(runs)
     level["mix1"]["test_auc"] = 0.82981
@@ -123,6 +127,26 @@ def test_the_kt_table_puts_each_run_in_its_data_set_and_model():
     runs["mix2"] = copy.deepcopy(runs["mix1"])
     with pytest.raises(ValueError, match="'mix1' and 'mix2' are both"):
         kt_table(runs)
+
+
+def test_attention_runs_join_the_kt_table_and_list_their_command_once():
+    v1 = "/x/synthetic5/naive_c5_q50_s4000_v1.csv"
+    on_v1, on_a15 = "train_kt.py --model sakt --out v1", "train_kt.py --model sakt --out a15"
+    runs = {
+        "sakt-v1": stored_kt_run(_kt_summary("sakt", 0.81234, v1, "dkt-synthetic"), on_v1, "d"),
+        "sakt-a15": stored_kt_run(_kt_summary("sakt", 0.70881), on_a15, "d",
+                                  _windows("sakt", 0.70842), "e-a15"),  # fmt: skip
+    }
+    rows = kt_table(runs).splitlines()
+    assert rows[2:] == [
+        "| Synthetic-5 v1, DKT paper split |  | 0.8123 |  |  |  |  |  |  |",
+        "| ASSISTments 2015, pyKT protocol |  | 0.7088; 0.7084 in pyKT's scoring |  |  |  |  |  |"
+        "  |",
+    ]
+    blocks = render_kt_blocks(runs)
+    assert on_v1 in blocks["kt-commands"] and on_a15 not in blocks["kt-commands"]
+    assert on_a15 in blocks["kt-attention-commands"] and "e-a15" in blocks["kt-attention-commands"]
+    assert on_v1 not in blocks["kt-attention-commands"]
 
 
 def test_stored_kt_run_refuses_an_evaluation_not_scored_as_pykt():

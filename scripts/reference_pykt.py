@@ -1,14 +1,23 @@
-"""pyKT's DKT on a pyKT split, timed per epoch: the reference side of scripts/bench_kt.py.
+"""pyKT's DKT, SAKT, AKT or simpleKT on a pyKT split, timed per epoch: the reference side of
+scripts/bench_kt.py.
 
-Runs inside the benchmark's own venv (pykt-toolkit 0.0.38, never a runtime dependency):
-    .bench/pykt-venv/bin/python scripts/reference_pykt_dkt.py \\
+Runs inside a benchmark venv of its own, never a runtime dependency:
+    .bench/pykt-venv/bin/python scripts/reference_pykt.py --model dkt \\
         --train-valid TRAIN_VALID.csv --test TEST.csv
+
+pykt-toolkit 0.0.38 from PyPI has DKT, SAKT and AKT; simpleKT is only in its GitHub source
+(its SAKT, AKT and DKT modules there are byte-identical to the PyPI release), so
+``.bench/pykt-head-venv`` holds that source (commit f766468) for the attention models.
 
 Everything model-related is pyKT's own code: its sequence cutting
 (``pykt.preprocess.split_datasets.generate_sequences``: windows of 200, padding -1,
-remainders under 3 dropped), its ``KTDataset`` and unshuffled ``DataLoader``, its ``DKT``
-module, its ``model_forward`` (masked BCE on the next concept) and its ``evaluate`` (sklearn
-AUC). Only the epoch loop is spelled out here, as the same four lines as
+remainders under 3 dropped), its ``KTDataset`` and unshuffled ``DataLoader``, its model
+modules (``DKT``, ``SAKT``, ``AKT``, ``simpleKT``), its ``model_forward`` (masked BCE on
+the next attempt) and its ``evaluate`` (sklearn AUC). A split with skills only (no item ids)
+gets a ``questions`` column copied from ``concepts`` because pyKT's simpleKT reads
+``qseqs`` unconditionally; with ``n_pid=0`` (no items) AKT and simpleKT never use it.
+
+Only the epoch loop is spelled out here, as the same four lines as
 ``pykt.models.train_model.train_model``, so that the training pass of each epoch can be
 timed apart from evaluation; early stopping keeps pyKT's rule (a validation AUC gain
 above 1e-3 counts; stop ``--patience`` epochs after the best; pyKT uses 10) and the test
@@ -19,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import tempfile
 import time
 
@@ -26,6 +36,68 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
+
+MODELS = ("dkt", "sakt", "akt", "simplekt")
+
+
+def build_model(args: argparse.Namespace, n_concepts: int) -> torch.nn.Module:
+    """pyKT's module for ``args.model`` with the flags' settings (n_pid=0: skills only)."""
+    if args.model == "dkt":
+        from pykt.models.dkt import DKT
+
+        return DKT(n_concepts, args.embedding_size, dropout=args.dropout)
+    if args.model == "sakt":
+        from pykt.models.sakt import SAKT
+
+        if args.d_ff not in (None, args.embedding_size):
+            raise SystemExit(f"pyKT's SAKT fixes d_ff at emb_size {args.embedding_size}")
+        return SAKT(
+            n_concepts,
+            args.max_length,
+            args.embedding_size,
+            args.n_heads,
+            args.dropout,
+            num_en=args.n_blocks,
+        )
+    d_ff = args.d_ff or 256
+    if args.model == "akt":
+        from pykt.models.akt import AKT
+
+        return AKT(
+            n_concepts,
+            0,
+            args.embedding_size,
+            args.n_blocks,
+            args.dropout,
+            d_ff=d_ff,
+            final_fc_dim=args.hidden_size,
+            num_attn_heads=args.n_heads,
+        )
+    try:
+        from pykt.models.simplekt import simpleKT
+    except ImportError as error:
+        raise SystemExit(
+            "this pykt has no simpleKT (the PyPI 0.0.38 release lacks it): use "
+            ".bench/pykt-head-venv, pyKT's GitHub source installed"
+        ) from error
+    return simpleKT(
+        n_concepts,
+        0,
+        args.embedding_size,
+        args.n_blocks,
+        args.dropout,
+        d_ff=d_ff,
+        final_fc_dim=args.hidden_size,
+        final_fc_dim2=max(args.hidden_size // 2, 1),
+        num_attn_heads=args.n_heads,
+        seq_len=args.max_length,
+    )
+
+
+def pykt_version() -> str:
+    from importlib.metadata import version
+
+    return version("pykt-toolkit")
 
 
 def main() -> None:
@@ -37,8 +109,31 @@ def main() -> None:
     )
     parser.add_argument("--test", required=True, help="pyKT test.csv")
     parser.add_argument("--valid-fold", type=int, default=0, help="validation fold")
+    parser.add_argument("--model", choices=MODELS, default="dkt", help="pyKT model")
     parser.add_argument(
-        "--embedding-size", type=int, default=200, help="pyKT emb_size (also the LSTM width)"
+        "--embedding-size",
+        type=int,
+        default=200,
+        help="pyKT emb_size (DKT: also the LSTM width) or d_model (attention models)",
+    )
+    parser.add_argument("--n-heads", type=int, default=8, help="attention heads (num_attn_heads)")
+    parser.add_argument(
+        "--n-blocks",
+        type=int,
+        default=1,
+        help="attention blocks (SAKT num_en, AKT/simpleKT n_blocks)",
+    )
+    parser.add_argument(
+        "--d-ff",
+        type=int,
+        default=None,
+        help="feed-forward width (AKT/simpleKT d_ff; SAKT's is fixed at --embedding-size)",
+    )
+    parser.add_argument(
+        "--hidden-size",
+        type=int,
+        default=512,
+        help="first output layer (final_fc_dim); AKT's second is fixed at 256, simpleKT's is half",
     )
     parser.add_argument("--dropout", type=float, default=0.2, help="dropout")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
@@ -52,7 +147,7 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
     )
-    parser.add_argument("--out", default="runs/kt/reference-pykt-dkt", help="output folder")
+    parser.add_argument("--out", default="runs/kt/reference-pykt", help="output folder")
     args = parser.parse_args()
     # Imported after parsing so that --help works outside the reference venv.
     # pykt-toolkit 0.0.38 does `from torch.cuda import FloatTensor, LongTensor` and builds its data
@@ -60,7 +155,6 @@ def main() -> None:
     torch.cuda.FloatTensor = torch.FloatTensor
     torch.cuda.LongTensor = torch.LongTensor
     from pykt.datasets.data_loader import KTDataset
-    from pykt.models.dkt import DKT
     from pykt.models.evaluate_model import evaluate
     from pykt.models.train_model import model_forward
     from pykt.preprocess.split_datasets import generate_sequences
@@ -75,6 +169,12 @@ def main() -> None:
         train_valid = pd.read_csv(args.train_valid)
         test = pd.read_csv(args.test)
         keys = ["fold", "uid", "concepts", "responses"]
+        inputs = ["concepts"]
+        if args.model != "dkt":
+            for frame in (train_valid, test):
+                if "questions" not in frame.columns:
+                    frame["questions"] = frame["concepts"]
+            keys, inputs = keys + ["questions"], ["questions", "concepts"]
         generate_sequences(train_valid, keys, maxlen=args.max_length).to_csv(
             os.path.join(folder, "train_valid_sequences.csv"), index=False
         )
@@ -84,13 +184,13 @@ def main() -> None:
         folds = set(train_valid["fold"].unique().tolist())
         train_set = KTDataset(
             os.path.join(folder, "train_valid_sequences.csv"),
-            ["concepts"],
+            inputs,
             folds - {args.valid_fold},
         )
         valid_set = KTDataset(
-            os.path.join(folder, "train_valid_sequences.csv"), ["concepts"], {args.valid_fold}
+            os.path.join(folder, "train_valid_sequences.csv"), inputs, {args.valid_fold}
         )
-        test_set = KTDataset(os.path.join(folder, "test_sequences.csv"), ["concepts"], {-1})
+        test_set = KTDataset(os.path.join(folder, "test_sequences.csv"), inputs, {-1})
     n_concepts = (
         int(
             max(
@@ -103,7 +203,7 @@ def main() -> None:
     train_loader = DataLoader(train_set, batch_size=args.batch_size)
     valid_loader = DataLoader(valid_set, batch_size=args.batch_size)
     test_loader = DataLoader(test_set, batch_size=args.batch_size)
-    model = DKT(n_concepts, args.embedding_size, dropout=args.dropout)
+    model = build_model(args, n_concepts)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
 
     history, best_auc, best_epoch, test_auc, test_acc = [], 0.0, -1, float("nan"), float("nan")
@@ -122,10 +222,10 @@ def main() -> None:
             time.process_time() - cpu_started,
         )
         started = time.perf_counter()
-        valid_auc, valid_acc = evaluate(model, valid_loader, "dkt")
+        valid_auc, valid_acc = evaluate(model, valid_loader, args.model)
         if valid_auc > best_auc + 1e-3:
             best_auc, best_epoch = valid_auc, epoch
-            test_auc, test_acc = evaluate(model, test_loader, "dkt")
+            test_auc, test_acc = evaluate(model, test_loader, args.model)
         history.append(
             {
                 "epoch": epoch,
@@ -140,8 +240,9 @@ def main() -> None:
         if epoch - best_epoch >= args.patience:
             break
     summary = {
-        "model": "pykt-dkt",
-        "pykt_version": "0.0.38",
+        "model": f"pykt-{args.model}",
+        "pykt_version": pykt_version(),
+        "pykt_module": sys.modules[type(model).__module__].__file__,
         "test_auc": float(test_auc),
         "test_acc": float(test_acc),
         "best_epoch": best_epoch,
