@@ -55,7 +55,12 @@ from riley_gym.kt.models.registry import MODELS
 from riley_gym.kt.models.training import TrainingConfig
 from riley_gym.kt.tutoring.attention_belief import AttentionBelief
 from riley_gym.kt.tutoring.dqn_tutor import DQNTutor, DQNTutorConfig, train_dqn_tutor
-from riley_gym.kt.tutoring.gain_model import GainEstimate, GainModelConfig, train_gain_model
+from riley_gym.kt.tutoring.gain_model import (
+    FEATURES,
+    GainEstimate,
+    GainModelConfig,
+    train_gain_model,
+)
 from riley_gym.kt.tutoring.recommend import (
     Belief,
     BKTBelief,
@@ -134,6 +139,13 @@ class TutorConfig(nets.Settings):
         default=0,
         metadata={"help": "on-policy (DAgger) rounds of the gain model: expectimax's states added"},
     )
+    gain_features: str = field(
+        default="predictions",
+        metadata={
+            "help": "what the gain model reads of the tracer: predictions (p(correct) per "
+            "exercise) or predictions+state (also DKT's LSTM output)"
+        },
+    )
     validation_students: int = field(
         default=200, metadata={"help": "students of the DQN tutor's learning curve"}
     )
@@ -148,6 +160,12 @@ class TutorConfig(nets.Settings):
         object.__setattr__(self, "policies", tuple(self.policies))
         self.check_choice("dynamics", ("bkt", "irt"))
         self.check_choice("tracer", TRACERS)
+        self.check_choice("gain_features", FEATURES)
+        self.check(
+            "gain_features",
+            self.gain_features == "predictions" or self.tracer == "dkt",
+            "predictions+state reads DKT's LSTM output: only with --tracer dkt",
+        )
         names = ["students", "session_length", "log_students", "dkt_hidden", "dkt_epochs"]
         names += ["expectimax_horizon", "expectimax_beam", "dqn_steps", "gain_students"]
         self.check_at_least([*names, "validation_students"], 1)
@@ -342,7 +360,10 @@ def prepare_tutors(
         say("training the gain model")
         start = time.perf_counter()
         gain_config = GainModelConfig(
-            students=config.gain_students, seed=config.seed, on_policy_rounds=config.gain_rounds
+            students=config.gain_students,
+            seed=config.seed,
+            on_policy_rounds=config.gain_rounds,
+            features=config.gain_features,
         )
 
         # The rounds' planner is expectimax: on tree (irt) its states lifted greedy (0.527 ->

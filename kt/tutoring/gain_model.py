@@ -6,7 +6,8 @@ predicted knowledge rewards what an answer *reveals*, not what practice *teaches
 (``kt.experiments.inference_vs_learning`` measures it: on Riley's curriculum DKT's expected change
 after an exercise correlates about 0.04 with the true expected gain). ``GainModel`` learns the
 second quantity directly: a network (``nets.MLP``) over features of the belief the tutor keeps
-(its p(correct) on every exercise and the fraction of the session done) regressed on the
+(its p(correct) on every exercise and the fraction of the session done; optionally also the
+belief's representation, DKT's LSTM output) regressed on the
 simulator's exact expected gain of every exercise (``StudentDynamics.expected_gains``, read from
 the hidden state of simulated students, in training only). At tutoring time it reads the belief
 alone, so it can run on a real student. The training states come from simulated sessions under
@@ -35,12 +36,17 @@ from riley_gym.kt.tutoring.recommend import Belief, Recommender
 from riley_gym.kt.tutoring.simulation import SimulatedClass
 
 __all__ = [
+    "FEATURES",
     "GainModelConfig",
     "GainModel",
     "belief_features",
     "collect_gain_data",
     "train_gain_model",
 ]
+
+
+# What a gain model may read of a belief (``belief_features``).
+FEATURES = ("predictions", "predictions+state")
 
 
 @dataclass(frozen=True)
@@ -64,11 +70,20 @@ class GainModelConfig(nets.Settings):
             "help": "DAgger rounds: add the states the planner on the model visits, refit"
         },
     )
+    features: str = field(
+        default="predictions",
+        metadata={
+            "help": "what the network reads of the belief: predictions (p(correct) per "
+            "exercise) or predictions+state (also the belief's representation, DKT's LSTM "
+            "output)"
+        },
+    )
 
     def __post_init__(self) -> None:
         self.check_at_least(["students", "epochs", "batch_size"], 1)
         self.check_at_least(["seed", "on_policy_rounds"], 0)
         self.check_interval(["exploration"], 0.0, 1.0)
+        self.check_choice("features", FEATURES)
         self.check_above(["learning_rate"], 0.0)
         widths = self.hidden_sizes
         self.check(
@@ -77,13 +92,32 @@ class GainModelConfig(nets.Settings):
 
 
 def belief_features(
-    belief: Belief, state: Any, step: int | np.ndarray, session_length: int
+    belief: Belief,
+    state: Any,
+    step: int | np.ndarray,
+    session_length: int,
+    features: str = "predictions",
 ) -> np.ndarray:
-    """(n, n_exercises + 1) float32: the belief's p(correct) per exercise,
-    the fraction of the session done."""
+    """(n, n_exercises + 1 [+ k]) float32: the belief's p(correct) per exercise, the fraction
+    of the session done and, with ``features="predictions+state"``, the belief's
+    ``representation(state)`` (n, k).
+
+    Raises:
+        TypeError: ``predictions+state`` with a belief that has no ``representation``.
+    """
+    if features not in FEATURES:
+        raise ValueError(f"belief_features: features must be one of {FEATURES}, got {features!r}")
     p = belief.p_correct(state)  # (n, E)
     done = np.broadcast_to(np.asarray(step, dtype=np.float64) / session_length, (p.shape[0],))
-    return np.concatenate([p, done[:, None]], axis=1).astype(np.float32)
+    parts = [p, done[:, None]]
+    if features == "predictions+state":
+        if not hasattr(belief, "representation"):
+            raise TypeError(
+                f"belief_features: {type(belief).__name__} has no representation(state); "
+                "use features='predictions'"
+            )
+        parts.append(belief.representation(state))
+    return np.concatenate(parts, axis=1).astype(np.float32)
 
 
 class GainModel:
@@ -177,13 +211,15 @@ def collect_gain_data(
     session_length: int,
     exploration: float,
     seed: int,
+    features: str = "predictions",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(features, exact gains) of every state of simulated sessions under each behaviour policy.
 
     Returns:
-        ``(states, n_exercises + 1)`` float32 features and ``(states, n_exercises)`` float64 gains.
+        ``(states, n_features)`` float32 ``belief_features`` (of kind ``features``) and
+        ``(states, n_exercises)`` float64 gains.
     """
-    features, gains = [], []
+    rows, gains = [], []
     for number, behaviour in enumerate(behaviours):
         simulated = SimulatedClass(dynamics, students, seed=10_000 * (seed + 1) + number)
         rng = np.random.default_rng([seed, number, 3])
@@ -192,7 +228,7 @@ def collect_gain_data(
         )
         state = belief.init(students)
         for step in range(session_length):
-            features.append(belief_features(belief, state, step, session_length))
+            rows.append(belief_features(belief, state, step, session_length, features))
             gains.append(dynamics.expected_gains(simulated.state))
             exercises = session.choose().copy()
             explore = rng.random(students) < exploration
@@ -200,7 +236,7 @@ def collect_gain_data(
             correct = simulated.step(exercises)
             session.observe(exercises, correct)
             state = belief.update(state, exercises, correct)
-    return np.concatenate(features), np.concatenate(gains)
+    return np.concatenate(rows), np.concatenate(gains)
 
 
 def train_gain_model(
@@ -223,7 +259,14 @@ def train_gain_model(
 
     def collect(policies: Sequence[Recommender], seed: int) -> tuple[np.ndarray, np.ndarray]:
         return collect_gain_data(
-            dynamics, belief, policies, config.students, session_length, config.exploration, seed
+            dynamics,
+            belief,
+            policies,
+            config.students,
+            session_length,
+            config.exploration,
+            seed,
+            config.features,
         )
 
     features, gains = collect(behaviours, config.seed)
@@ -248,4 +291,7 @@ class GainEstimate:
         self.model, self.belief, self.session_length = model, belief, session_length
 
     def __call__(self, state: Any, step: int) -> np.ndarray:
-        return self.model.predict(belief_features(self.belief, state, step, self.session_length))
+        features = belief_features(
+            self.belief, state, step, self.session_length, self.model.config.features
+        )
+        return self.model.predict(features)

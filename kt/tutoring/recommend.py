@@ -264,6 +264,11 @@ class DKTBelief:
             probabilities = self.network.head.probabilities(state[0])  # (n, n_items)
             return probabilities[:, self._model_index].double().cpu().numpy()
 
+    def representation(self, state: tuple) -> np.ndarray:
+        """(n, hidden) the LSTM's output after each student's last attempt: everything its
+        predictions are read from, and more (a gain model may read it beside them)."""
+        return state[0].double().cpu().numpy()
+
     def update(self, state: tuple, exercises: np.ndarray, correct: np.ndarray) -> tuple:
         n = state[0].shape[0]
         exercises = _as_int_array(exercises, "exercises", n, self.n_exercises)

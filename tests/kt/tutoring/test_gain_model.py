@@ -162,3 +162,31 @@ def test_greedy_on_an_on_policy_gain_model_is_not_below_random():
     }
     difference = scores["greedy"] - scores["random"]  # paired: the same students
     assert difference.mean() - 2 * difference.std() / np.sqrt(len(difference)) > 0
+
+
+def test_a_gain_model_can_read_the_lstm_output_beside_the_predictions(one_torch_thread):
+    from riley_gym.envs.simulate import simulate_logs
+    from riley_gym.kt.models.dkt import DKT, DKTConfig
+    from riley_gym.kt.models.training import TrainingConfig
+    from riley_gym.kt.tutoring.recommend import DKTBelief
+
+    simulator = dynamics(prior=(0.5, 0.5))
+    logs = simulate_logs(60, dynamics=simulator, episode_length=6, seed=0)
+    training = TrainingConfig(max_epochs=1, seed=0)
+    config = DKTConfig(hidden_size=8, dropout=0.0, batch_size=32, seed=0, training=training)
+    belief = DKTBelief(DKT(config).fit(logs.assign(skill_id=logs["item_id"])), SKILLS)
+    state = belief.update(belief.init(2), np.array([0, 2]), np.array([1, 0]))
+    features = belief_features(belief, state, 3, 6, "predictions+state")
+    assert features.shape == (2, 3 + 1 + 8)
+    np.testing.assert_allclose(features[:, :4], belief_features(belief, state, 3, 6), rtol=1e-6)
+    np.testing.assert_allclose(features[:, 4:], belief.representation(state), rtol=1e-6)
+    settings = dict(students=20, epochs=1, hidden_sizes=(8,), features="predictions+state")
+    model = train_gain_model(simulator, belief, [RandomRecommender(SKILLS)], 6,
+                             GainModelConfig(**settings))  # fmt: skip
+    assert model.n_features == 12
+    assert GainEstimate(model, belief, 6)(state, 3).shape == (2, 3)
+    bkt = BKTBelief(SKILLS, prior=[0.5, 0.5], learn=0.5, guess=0.2, slip=0.1)
+    with pytest.raises(TypeError, match="BKTBelief has no representation"):
+        belief_features(bkt, bkt.init(1), 0, 6, "predictions+state")
+    with pytest.raises(ValueError, match="features"):
+        GainModelConfig(features="hidden")

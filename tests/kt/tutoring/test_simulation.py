@@ -178,3 +178,6 @@ def test_tutor_config_rejects_unknown_policies_and_requires_random():
         TutorConfig(policies=("mastery",))
     with pytest.raises(ValueError, match="dynamics"):
         TutorConfig(dynamics="magic")
+    with pytest.raises(ValueError, match="only with --tracer dkt"):
+        TutorConfig(tracer="sakt", gain_features="predictions+state")
+    assert TutorConfig(gain_features="predictions+state").gain_features == "predictions+state"
