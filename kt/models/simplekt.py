@@ -5,8 +5,10 @@ The Rasch embeddings of AKT (``RaschEmbedding``; skills only where the log has n
 ids) plus sinusoidal positions (the attempt number within the window), then ``n_blocks``
 plain scaled-dot-product attention layers (post-norm, feed-forward, shared key and query
 projection, as pyKT's simpleKT): each question attends over the questions of earlier
-attempts (``history_mask``) and reads their interactions. The output layers read [retrieved
-knowledge, question]. Fitting, prediction, windows and files: ``kt.models.attention_tracer``.
+attempts (``history_mask``) and reads their interactions; from the second layer on, the
+queries and keys are the previous layer's output, as in pyKT's code (the simpleKT authors'),
+where ``x = block(query=x, key=x, values=y)``. The output layers read [retrieved knowledge,
+question]. Fitting, prediction, windows and files: ``kt.models.attention_tracer``.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class SimpleKTNetwork(nn.Module):
         values = self.positions(interaction, positions)  # (B, T, d)
         state = keys
         for block in self.blocks:
-            state = block(state, keys, values, history)  # (B, T, d)
+            state = block(state, state, values, history)  # (B, T, d)
         return self.output(state, question), mu  # (B, T)
 
     def penalty(self, mu: torch.Tensor | None) -> torch.Tensor | float:

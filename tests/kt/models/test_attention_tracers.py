@@ -232,3 +232,25 @@ def test_train_kt_trains_and_saves_the_model_named_by_model(name, tmp_path):
     assert summary["settings"]["embedding_size"] == 8 and 0.0 <= summary["test_auc"] <= 1.0
     loaded = MODELS[name].load(out / "model")
     assert loaded.config.embedding_size == 8
+
+
+def test_simplekt_blocks_read_the_previous_blocks_output_as_their_keys():
+    # pyKT's simpleKT (its authors' code): x = block(query=x, key=x, values=y) per block, so
+    # a second block's keys are the first block's output, not the question embeddings again.
+    from riley_gym.kt.models.simplekt import SimpleKTNetwork
+
+    torch.manual_seed(0)
+    config = tiny_config("simplekt", n_blocks=2)
+    network = SimpleKTNetwork(4, 0, config).eval()
+    skills, items = torch.tensor([[0, 1, 2, 1, 3]]), torch.zeros(1, 5, dtype=torch.long)
+    correct, context = torch.tensor([[1, 0, 1, 1, 0]]), torch.arange(5)[None]
+    positions, history, _ = attempt_layout(context)
+    question, interaction, _ = network.embedding(skills, items, correct)
+    keys = network.positions(question, positions)
+    values = network.positions(interaction, positions)
+    first = network.blocks[0](keys, keys, values, history)
+    by_hand = network.output(network.blocks[1](first, first, values, history), question)
+    logits, _ = network(skills, items, correct, context)
+    torch.testing.assert_close(logits, by_hand)
+    old_reading = network.output(network.blocks[1](first, keys, values, history), question)
+    assert not torch.allclose(logits, old_reading)
