@@ -48,7 +48,7 @@ REQUIRED = ("command", "date", "model", "protocol", "data", "seed", "threads", "
             "wall_seconds", "pykt_windows")  # fmt: skip
 # train_kt.py flags every attention row shares (with their values), left out of its settings.
 _SHARED_FLAGS = {"--model", "--data", "--test", "--protocol", "--threads", "--out"}
-_SHARED_SWITCHES = {"--no-progress"}
+_SHARED_SWITCHES = {"--no-progress", "--overwrite"}
 
 
 def stored_kt_run(

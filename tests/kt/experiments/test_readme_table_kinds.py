@@ -92,6 +92,8 @@ def test_the_attention_table_compares_with_pykt_published():
                "--threads 1 --no-progress --out runs/akt --n-blocks 1 --dropout 0.05")  # fmt: skip
     run = stored_kt_run(_kt_summary("akt", 0.7), command, "2026-12-04", _windows("akt", 0.72), "ev")
     assert settings_flags(command) == "--n-blocks 1 --dropout 0.05"
+    rerun = command.replace("--out runs/akt", "--out runs/akt --overwrite")
+    assert settings_flags(rerun) == "--n-blocks 1 --dropout 0.05"  # a switch, not a setting
     row = attention_table({"akt": run}).splitlines()[2]
     assert row == (
         "| AKT | `--n-blocks 1 --dropout 0.05` | 4 (4), still improving at the epoch cap, 85 s | "
