@@ -35,11 +35,26 @@ from riley_gym.kt.data import default_data_dir
 from riley_gym.kt.experiments.benchmarks import SHARED, pykt_files, run
 
 ROOT = Path(__file__).resolve().parents[1]
-ATTENTION = ("sakt", "akt", "simplekt")
-REFERENCE_PYTHON = {
-    "dkt": ROOT / ".bench" / "pykt-venv" / "bin" / "python",
-    **{name: ROOT / ".bench" / "pykt-head-venv" / "bin" / "python" for name in ATTENTION},
+# The venv under .bench/ that runs each model's pyKT side, and what it installs after torch:
+# PyPI's pykt-toolkit for DKT, pyKT's GitHub source (the only one with simpleKT) otherwise.
+REFERENCE_VENVS = {
+    "pykt-venv": "pykt-toolkit==0.0.38",
+    "pykt-head-venv": "git+https://github.com/pykt-team/pykt-toolkit@f766468 tqdm einops "
+    "matplotlib",
 }
+
+
+def reference_venv(model: str) -> str:
+    """The name of the .bench/ venv whose python runs pyKT's ``model``."""
+    return "pykt-venv" if model == "dkt" else "pykt-head-venv"
+
+
+def how_to_build(venv: str) -> str:
+    """The shell commands that make .bench/``venv``."""
+    pip = f".bench/{venv}/bin/pip install"
+    return f"python3 -m venv .bench/{venv} && {pip} torch==2.13.0 && {pip} {REFERENCE_VENVS[venv]}"
+
+
 # The flags both sides take, per model; ours adds OURS_ONLY.
 BENCH_SETTINGS = {
     "dkt": SHARED,
@@ -60,19 +75,6 @@ BENCH_SETTINGS = {
     ],
 }
 OURS_ONLY = {"dkt": ["--hidden-size", "200"]}
-_PIP = ".bench/{venv}/bin/pip install torch==2.13.0 && .bench/{venv}/bin/pip install {what}"
-HOW_TO_BUILD = {
-    "dkt": "python3 -m venv .bench/pykt-venv && "
-    + _PIP.format(venv="pykt-venv", what="pykt-toolkit==0.0.38"),
-    **{
-        name: "python3 -m venv .bench/pykt-head-venv && "
-        + _PIP.format(
-            venv="pykt-head-venv",
-            what="git+https://github.com/pykt-team/pykt-toolkit@f766468 tqdm einops matplotlib",
-        )
-        for name in ATTENTION
-    },
-}
 
 
 def main() -> None:
@@ -126,7 +128,8 @@ def main() -> None:
     )
     parser.add_argument("--out", default="runs/kt/bench", help="output folder")
     args = parser.parse_args()
-    reference_python = args.reference_python or str(REFERENCE_PYTHON[args.model])
+    venv = reference_venv(args.model)
+    reference_python = args.reference_python or str(ROOT / ".bench" / venv / "bin" / "python")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     threads = args.threads or nets.free_cores()
@@ -180,7 +183,7 @@ def main() -> None:
     }
     skipped = {}
     if not Path(reference_python).is_file():
-        skipped["pykt"] = f"no reference python at {reference_python} ({HOW_TO_BUILD[args.model]})"
+        skipped["pykt"] = f"no reference python at {reference_python} ({how_to_build(venv)})"
         del sides["pykt"]
     results = {}
     for name, command in tqdm(sides.items(), desc="bench", unit="side"):

@@ -59,38 +59,29 @@ def build_model(args: argparse.Namespace, n_concepts: int) -> torch.nn.Module:
             args.dropout,
             num_en=args.n_blocks,
         )
-    d_ff = args.d_ff or 256
     if args.model == "akt":
-        from pykt.models.akt import AKT
+        from pykt.models.akt import AKT as network
 
-        return AKT(
-            n_concepts,
-            0,
-            args.embedding_size,
-            args.n_blocks,
-            args.dropout,
-            d_ff=d_ff,
-            final_fc_dim=args.hidden_size,
-            num_attn_heads=args.n_heads,
-        )
-    try:
-        from pykt.models.simplekt import simpleKT
-    except ImportError as error:
-        raise SystemExit(
-            "this pykt has no simpleKT (the PyPI 0.0.38 release lacks it): use "
-            ".bench/pykt-head-venv, pyKT's GitHub source installed"
-        ) from error
-    return simpleKT(
+        extra = {}  # pyKT's AKT fixes its second output layer at 256
+    else:
+        try:
+            from pykt.models.simplekt import simpleKT as network
+        except ImportError as error:
+            raise SystemExit(
+                "this pykt has no simpleKT (the PyPI 0.0.38 release lacks it): use "
+                ".bench/pykt-head-venv, pyKT's GitHub source installed"
+            ) from error
+        extra = {"final_fc_dim2": max(args.hidden_size // 2, 1), "seq_len": args.max_length}
+    return network(
         n_concepts,
         0,
         args.embedding_size,
         args.n_blocks,
         args.dropout,
-        d_ff=d_ff,
+        d_ff=args.d_ff or 256,
         final_fc_dim=args.hidden_size,
-        final_fc_dim2=max(args.hidden_size // 2, 1),
         num_attn_heads=args.n_heads,
-        seq_len=args.max_length,
+        **extra,
     )
 
 

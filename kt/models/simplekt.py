@@ -65,9 +65,8 @@ class SimpleKTNetwork(nn.Module):
         """(B, T) inputs -> (B, T) logits from earlier attempts only, and (B, T) mu (or None)."""
         positions, history, _ = attempt_layout(context)
         question, interaction, mu = self.embedding(skills, items, correct)  # (B, T, d) x2
-        keys = self.positions(question, positions)  # (B, T, d)
+        state = self.positions(question, positions)  # (B, T, d): queries and keys
         values = self.positions(interaction, positions)  # (B, T, d)
-        state = keys
         for block in self.blocks:
             state = block(state, state, values, history)  # (B, T, d)
         return self.output(state, question), mu  # (B, T)

@@ -267,7 +267,7 @@ class DKTBelief:
     def representation(self, state: tuple) -> np.ndarray:
         """(n, hidden) the LSTM's output after each student's last attempt: everything its
         predictions are read from, and more (a gain model may read it beside them)."""
-        return state[0].double().cpu().numpy()
+        return state[0].cpu().numpy()
 
     def update(self, state: tuple, exercises: np.ndarray, correct: np.ndarray) -> tuple:
         n = state[0].shape[0]
