@@ -41,6 +41,7 @@ from riley_gym.kt.models.bkt import BKT
 from riley_gym.kt.models.dkt import DKT
 from riley_gym.kt.tutoring.dqn_tutor import DQNTutorConfig, KnowledgeVectorEnv
 from riley_gym.kt.tutoring.gain_model import GainEstimate, GainModel
+from riley_gym.kt.tutoring.policy_improvement import RolloutEnsemble
 from riley_gym.kt.tutoring.recommend import BKTBelief, DKTBelief, Recommender
 
 __all__ = [
@@ -84,6 +85,7 @@ def web_config(curriculum: str = "riley", seed: int = 0, **overrides: Any) -> Tu
         dkt_epochs=12,
         dqn_steps=100_000,
         gain_students=500,
+        rollout_students=250,
         curve_points=0,
         policies=PAGE_POLICIES,
     )
@@ -115,6 +117,8 @@ class TutoringModel:
     bkt_belief: BKTBelief
     recommenders: dict[str, Recommender]
     info: dict[str, Any]
+    rollout_model: RolloutEnsemble | None = None
+    rollout_base: str | None = None
 
     @property
     def policies(self) -> list[str]:
@@ -130,12 +134,19 @@ def _assemble(
     gain_model: GainModel | None,
     dkt_belief: DKTBelief,
     info: dict[str, Any],
+    rollout_model: RolloutEnsemble | None = None,
+    rollout_base: str | None = None,
 ) -> TutoringModel:
     bkt_belief = BKTBelief.from_model(bkt, curriculum.exercise_skill)
-    gains = None
+    gains = rollout_values = None
     if gain_model is not None:
         gains = GainEstimate(gain_model, dkt_belief, config.session_length)
-    recommenders = build_recommenders(config, curriculum, dkt_belief, bkt_belief, dqn, gains)
+    if rollout_model is not None:
+        rollout_values = GainEstimate(rollout_model, dkt_belief, config.session_length)
+    recommenders = build_recommenders(
+        config, curriculum, dkt_belief, bkt_belief, dqn, gains, rollout_values,
+        rollout_base or "mastery",
+    )  # fmt: skip
     return TutoringModel(
         config=config,
         curriculum=curriculum,
@@ -148,6 +159,8 @@ def _assemble(
         bkt_belief=bkt_belief,
         recommenders=recommenders,
         info=info,
+        rollout_model=rollout_model,
+        rollout_base=rollout_base,
     )
 
 
@@ -199,7 +212,8 @@ def train_model(config: TutorConfig, say: Callable[[str], None] = print) -> Tuto
         "load_average": list(os.getloadavg()),
     }
     return _assemble(config, curriculum, models["tracer"], models["bkt"], tutors.dqn,
-                     tutors.gain_model, tutors.tracer_belief, info)  # fmt: skip
+                     tutors.gain_model, tutors.tracer_belief, info, tutors.rollout_model,
+                     tutors.rollout_base)  # fmt: skip
 
 
 def save_model(model: TutoringModel, folder: str | os.PathLike) -> Path:
@@ -216,12 +230,15 @@ def save_model(model: TutoringModel, folder: str | os.PathLike) -> Path:
         model.dqn.save(folder / "dqn.pt", include_replay=False)
     if model.gain_model is not None:
         model.gain_model.save(folder / "gain.pt")
+    if model.rollout_model is not None:
+        model.rollout_model.save(folder / "rollout.pt")
     summary = {
         "format": FORMAT,
         "version": VERSION,
         "settings": model.config.to_dict(),
         "curriculum": model.curriculum.to_dict(),
         "dqn_tutor": asdict(_dqn_config(model.config)),
+        "rollout_base": model.rollout_base,
         **{key: value for key, value in model.info.items() if key != "folder"},
     }
     # summary.json last: a folder holding it holds a whole model.
@@ -279,9 +296,18 @@ def load_model(folder: str | os.PathLike) -> TutoringModel:
         )
         dqn, _ = DQN.load(folder / "dqn.pt", KnowledgeVectorEnv(inner, dkt_belief))
     gain_model = GainModel.load(folder / "gain.pt") if (folder / "gain.pt").is_file() else None
+    rollout_model = None
+    if "rollout" in config.policies:
+        if not (folder / "rollout.pt").is_file() or not summary.get("rollout_base"):
+            raise ValueError(
+                f"{folder} offers the rollout policy but holds no rollout.pt or rollout_base: a "
+                "damaged model; delete the folder and let scripts/serve.py train it again"
+            )
+        rollout_model = RolloutEnsemble.load(folder / "rollout.pt")
     info = {key: summary[key] for key in ("dkt_test_auc", "bkt_test_auc", "seconds")}
     info["folder"] = str(folder)
-    return _assemble(config, curriculum, dkt, bkt, dqn, gain_model, dkt_belief, info)
+    return _assemble(config, curriculum, dkt, bkt, dqn, gain_model, dkt_belief, info,
+                     rollout_model, summary.get("rollout_base"))  # fmt: skip
 
 
 def default_folder(config: TutorConfig, root: str | os.PathLike = "runs/web-model") -> Path:

@@ -487,6 +487,7 @@ def run_on_logs(
         "tracer_test_auc": result["tracer_test_auc"],
         "dkt_test_auc": result["dkt_test_auc"],
         "bkt_test_auc": result["bkt_test_auc"],
+        "rollout_base": result["rollout_base"],
         "dkt_heldout_auc": binary_metrics(
             dkt_pred["correct"].to_numpy(), dkt_pred["p_correct"].to_numpy()
         )["auc"],

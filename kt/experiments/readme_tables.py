@@ -35,6 +35,7 @@ POLICY_NAMES = {
     "zpd": "ZPD",
     "greedy": "greedy on the gain model (DKT state)",
     "expectimax": "expectimax on the gain model (DKT state)",
+    "rollout": "rollout: the best heuristic improved on DKT's state",
     "dqn": "DQN tutor on the DKT's estimate",
     "oracle": "oracle (reads the hidden state; bound only)",
 }

@@ -61,6 +61,11 @@ from riley_gym.kt.tutoring.gain_model import (
     GainModelConfig,
     train_gain_model,
 )
+from riley_gym.kt.tutoring.policy_improvement import (
+    RolloutModelConfig,
+    RolloutRecommender,
+    train_rollout_model,
+)
 from riley_gym.kt.tutoring.recommend import (
     Belief,
     BKTBelief,
@@ -78,9 +83,10 @@ from riley_gym.kt.tutoring.recommend import (
 from riley_gym.kt.tutoring.simulation import Comparison, compare_policies, mean_ci95, run_sessions
 
 HEURISTICS = ("random", "blocked", "interleaved", "mastery", "zpd")
-KT_POLICIES = ("greedy", "expectimax", "dqn")  # they read the LSTM knowledge tracer
+KT_POLICIES = ("greedy", "expectimax", "rollout", "dqn")  # they read the LSTM knowledge tracer
 POLICIES = (*HEURISTICS, *KT_POLICIES, "oracle")
 TRACERS = ("dkt", "sakt", "akt", "simplekt")
+ROLLOUT_BASES = ("random", "blocked", "interleaved", "mastery")  # heuristics a rollout can improve
 # Seeds of the student draws, apart from the logs' (config.seed): the validation students of the
 # DQN's learning curve and the test students every policy tutors.
 VALIDATION_SEED, TEST_SEED = 4049, 7919
@@ -136,7 +142,7 @@ class TutorConfig(nets.Settings):
         metadata={"help": "simulated students per behaviour policy the gain model learns from"},
     )
     gain_rounds: int = field(
-        default=0,
+        default=2,
         metadata={"help": "on-policy (DAgger) rounds of the gain model: expectimax's states added"},
     )
     gain_features: str = field(
@@ -145,6 +151,33 @@ class TutorConfig(nets.Settings):
             "help": "what the gain model reads of the tracer: predictions (p(correct) per "
             "exercise) or predictions+state (also DKT's LSTM output)"
         },
+    )
+    rollout_base: str = field(
+        default="best",
+        metadata={
+            "help": "the heuristic whose rollout values the rollout policy learns and improves "
+            "on; best: the one with the best post-test on the validation students",
+            "choices": ("best", *ROLLOUT_BASES),
+        },
+    )
+    rollout_margin: float = field(
+        default=0.001,
+        metadata={
+            "help": "the rollout policy keeps the base policy's choice unless another exercise "
+            "is valued this much higher, in post-test (0: greedy on the values, ties to the base)"
+        },
+    )
+    rollout_features: str = field(
+        default="auto",
+        metadata={
+            "help": "what the rollout values read of the tracer (as --gain-features); auto: "
+            "predictions+state with DKT, predictions with an attention tracer",
+            "choices": ("auto", *FEATURES),
+        },
+    )
+    rollout_students: int = field(
+        default=500,
+        metadata={"help": "simulated students per behaviour policy the rollout values come from"},
     )
     validation_students: int = field(
         default=200, metadata={"help": "students of the DQN tutor's learning curve"}
@@ -160,6 +193,14 @@ class TutorConfig(nets.Settings):
         object.__setattr__(self, "policies", tuple(self.policies))
         self.check_choice("dynamics", ("bkt", "irt"))
         self.check_choice("tracer", TRACERS)
+        self.check_choice("rollout_base", ("best", *ROLLOUT_BASES))
+        self.check(
+            "rollout_features",
+            self.rollout_features in ("auto", *FEATURES)
+            and (self.rollout_features != "predictions+state" or self.tracer == "dkt"),
+            f"auto or one of {FEATURES} (predictions+state only with --tracer dkt)",
+        )
+        self.check_interval(["rollout_margin"], 0.0, 1.0)
         self.check_choice("gain_features", FEATURES)
         self.check(
             "gain_features",
@@ -168,6 +209,7 @@ class TutorConfig(nets.Settings):
         )
         names = ["students", "session_length", "log_students", "dkt_hidden", "dkt_epochs"]
         names += ["expectimax_horizon", "expectimax_beam", "dqn_steps", "gain_students"]
+        names += ["rollout_students"]
         self.check_at_least([*names, "validation_students"], 1)
         self.check_at_least(["curve_points", "seed", "gain_rounds"], 0)
         unknown = sorted(set(self.policies) - set(POLICIES))
@@ -189,6 +231,7 @@ class TutorConfig(nets.Settings):
             dkt_epochs=2,
             dqn_steps=600,
             gain_students=40,
+            rollout_students=20,
             validation_students=20,
             curve_points=2,
         )
@@ -273,6 +316,8 @@ def build_recommenders(
     bkt_belief: BKTBelief,
     dqn_agent: Any = None,
     gains: Any = None,
+    rollout_values: Any = None,
+    rollout_base: str = "mastery",
 ) -> dict[str, Recommender]:
     """The policies named in ``config.policies``, in that order.
 
@@ -296,6 +341,10 @@ def build_recommenders(
         "expectimax": lambda: ExpectimaxRecommender(
             tracer_belief, skill, horizon, beam, gains=gains, **names
         ),
+        "rollout": lambda: RolloutRecommender(
+            tracer_belief, skill, rollout_values, makers[rollout_base](),
+            config.rollout_margin, **names,
+        ),  # fmt: skip
         "dqn": lambda: DQNTutor(dqn_agent, tracer_belief, skill, config.session_length, **names),
         "oracle": lambda: OracleRecommender(skill, **names),
     }
@@ -316,6 +365,9 @@ class Tutors:
         curve: the DQN tutor's learning curve: {"steps", "post_test", "heuristics"} (validation).
         recommenders: policy name -> recommender, in ``config.policies`` order.
         seconds: training time per part.
+        rollout_model: the networks of the rollout policy's values (None without "rollout").
+        rollout_base: the heuristic the rollout policy improves on (``config.rollout_base``,
+            "best" resolved on the validation students).
     """
 
     models: dict[str, Any]
@@ -327,6 +379,8 @@ class Tutors:
     curve: dict[str, Any]
     recommenders: dict[str, Recommender]
     seconds: dict[str, float]
+    rollout_model: Any = None
+    rollout_base: str | None = None
 
 
 def prepare_tutors(
@@ -378,13 +432,35 @@ def prepare_tutors(
         )
         gains = GainEstimate(gain_model, tracer_belief, length)
         seconds["gain_model"] = time.perf_counter() - start
+    validation: dict[str, float] = {}
+    if "dqn" in config.policies or "rollout" in config.policies:
+        validation = {
+            name: _mean_post_test(policy, dynamics, config) for name, policy in heuristics.items()
+        }
+    rollout_model = rollout_values = None
+    rollout_base = config.rollout_base
+    if rollout_base == "best":  # chosen on the validation students, never the test students
+        rollout_base = max(ROLLOUT_BASES, key=lambda name: validation.get(name, -np.inf))
+    if "rollout" in config.policies:
+        say(f"measuring {rollout_base}'s rollout values")
+        start = time.perf_counter()
+        features = config.rollout_features
+        if features == "auto":  # an attention belief has no representation to read
+            features = "predictions+state" if config.tracer == "dkt" else "predictions"
+        rollout_config = RolloutModelConfig(
+            students=config.rollout_students, seed=config.seed, features=features,
+            margin=config.rollout_margin,
+        )  # fmt: skip
+        rollout_model = train_rollout_model(
+            dynamics, tracer_belief, list(heuristics.values()), heuristics[rollout_base],
+            length, rollout_config,
+        )  # fmt: skip
+        rollout_values = GainEstimate(rollout_model, tracer_belief, length)
+        seconds["rollout_model"] = time.perf_counter() - start
     dqn, curve = None, {}
     if "dqn" in config.policies:
         say("training the DQN tutor")
         start = time.perf_counter()
-        validation = {
-            name: _mean_post_test(policy, dynamics, config) for name, policy in heuristics.items()
-        }
         steps, post_test = [], []
 
         def evaluate(agent: Any, env_steps: int) -> None:
@@ -398,9 +474,11 @@ def prepare_tutors(
         )
         curve = {"steps": steps, "post_test": post_test, "heuristics": validation}
         seconds["dqn"] = time.perf_counter() - start
-    recommenders = build_recommenders(config, curriculum, tracer_belief, bkt_belief, dqn, gains)
+    recommenders = build_recommenders(
+        config, curriculum, tracer_belief, bkt_belief, dqn, gains, rollout_values, rollout_base
+    )
     return Tutors(models, tracer_belief, bkt_belief, gain_model, gains, dqn, curve, recommenders,
-                  seconds)  # fmt: skip
+                  seconds, rollout_model, rollout_base)  # fmt: skip
 
 
 def _mean_post_test(policy: Recommender, dynamics: Any, config: TutorConfig) -> float:
@@ -598,6 +676,7 @@ def run_comparison(
         "dkt_epochs_run": epochs_run if is_dkt else None,
         "bkt_test_auc": tutors.models["bkt_test_auc"],
         "gain_model_mse": None if tutors.gain_model is None else tutors.gain_model.history[-1],
+        "rollout_base": tutors.rollout_base if tutors.rollout_model is not None else None,
         "heatmap_policy": heatmap_policy,
         "heatmap": str(heatmap) if heatmap is not None else None,
         "heatmap_student": heatmap_student,
@@ -609,7 +688,7 @@ def run_comparison(
 
 SUMMARY_KEYS = ("policies", "paired_differences", "verdicts", "diagnosis", "tutor_learning_curve",
                 "tracer", "tracer_test_auc", "tracer_epochs_run", "dkt_test_auc", "bkt_test_auc",
-                "dkt_epochs_run", "gain_model_mse",
+                "dkt_epochs_run", "gain_model_mse", "rollout_base",
                 "heatmap_policy", "heatmap_student")  # fmt: skip
 
 

@@ -385,6 +385,18 @@ class Session:
             raise ValueError("scores() needs a choose() first")
         return np.asarray(self._scores(), dtype=np.float64)
 
+    def fork(self, rows: np.ndarray, rng: np.random.Generator) -> "Session":
+        """A new session of ``len(rows)`` students, each where student ``rows[i]`` of this one
+        is now (a rollout continues each copy on its own; this session does not change).
+
+        Policies that keep more than the step, the attempt counts and a belief state override it.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        forked = self.recommender.start(len(rows), rng)
+        forked.step = self.step
+        forked.attempts = self.attempts[rows].copy()
+        return forked
+
     def _choose(self) -> np.ndarray:
         raise NotImplementedError
 
@@ -598,6 +610,11 @@ class _BeliefSession(Session):
 
     def _observe(self, exercises: np.ndarray, correct: np.ndarray) -> None:
         self.state = self.recommender.belief.update(self.state, exercises, correct)
+
+    def fork(self, rows: np.ndarray, rng: np.random.Generator) -> Session:
+        forked = super().fork(rows, rng)
+        forked.state = self.recommender.belief.take(self.state, np.asarray(rows, dtype=np.int64))
+        return forked
 
     def p_correct(self) -> np.ndarray:
         """(n, n_exercises) the belief's current prediction."""

@@ -96,7 +96,7 @@ class SimulatedClass:
         return int(self.state.n_students)
 
 
-def _take_state(state: Any, rows: np.ndarray) -> Any:
+def take_state(state: Any, rows: np.ndarray) -> Any:
     """A copy of the rows ``rows`` of a dynamics state dataclass.
 
     Every field of the state has a leading student axis.
