@@ -7,10 +7,12 @@ the random policy (``train_models``), the DQN tutor trained on the DKT's knowled
 tutored by (``build_recommenders``; the oracle reads a simulator's hidden state, so it is
 left out). A policy added to ``POLICIES`` later appears on the page without a change here.
 
-``train_model`` took 13 s on one core with ``web_config()`` (3,000 simulated students, DKT of
-64 units for up to 12 epochs, 100k DQN student-steps; load average 4.4); ``save_model`` writes the
-folder (``summary.json``, ``dkt/``, ``bkt/``, ``dqn.pt``) and ``load_model`` reads it back in
-well under a second, so only the first start of the server trains.
+``train_model`` took 27 s on one core with ``web_config()`` (3,000 simulated students, DKT of
+64 units for up to 12 epochs, the gain model with two rounds, the rollout values on 250
+students per heuristic, 100k DQN student-steps; load average about 1.5); ``save_model`` writes
+the folder (``summary.json``, ``dkt/``, ``bkt/``, ``dqn.pt``, ``gain.pt``, ``rollout.pt``) and
+``load_model`` reads it back in well under a second, so only the first start of the server
+trains.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ PAGE_POLICIES = tuple(name for name in POLICIES if name != "oracle")
 
 
 def web_config(curriculum: str = "riley", seed: int = 0, **overrides: Any) -> TutorConfig:
-    """The settings of the default web model: large enough to tutor sensibly, trained in ~13 s.
+    """The settings of the default web model: large enough to tutor sensibly, trained in ~27 s.
 
     Args:
         curriculum: ``"riley"`` or a curriculum file.

@@ -41,6 +41,7 @@ __all__ = [
     "GainModel",
     "belief_features",
     "collect_gain_data",
+    "exploring_choice",
     "train_gain_model",
 ]
 
@@ -203,6 +204,16 @@ class GainModel:
         return self
 
 
+def exploring_choice(session: Any, rng: np.random.Generator, exploration: float) -> np.ndarray:
+    """(n,) the session's choices, each replaced by a uniformly random exercise with
+    probability ``exploration`` (so that every exercise is seen in every kind of state)."""
+    exercises = session.choose().copy()
+    explore = rng.random(session.n_students) < exploration
+    n_exercises = session.recommender.n_exercises
+    exercises[explore] = rng.integers(0, n_exercises, int(explore.sum()))
+    return exercises
+
+
 def collect_gain_data(
     dynamics: Any,
     belief: Belief,
@@ -230,9 +241,7 @@ def collect_gain_data(
         for step in range(session_length):
             rows.append(belief_features(belief, state, step, session_length, features))
             gains.append(dynamics.expected_gains(simulated.state))
-            exercises = session.choose().copy()
-            explore = rng.random(students) < exploration
-            exercises[explore] = rng.integers(0, behaviour.n_exercises, int(explore.sum()))
+            exercises = exploring_choice(session, rng, exploration)
             correct = simulated.step(exercises)
             session.observe(exercises, correct)
             state = belief.update(state, exercises, correct)

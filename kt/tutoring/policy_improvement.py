@@ -41,6 +41,7 @@ from riley_gym.kt.tutoring.gain_model import (
     GainModel,
     GainModelConfig,
     belief_features,
+    exploring_choice,
 )
 from riley_gym.kt.tutoring.recommend import (
     Belief,
@@ -267,9 +268,7 @@ def collect_rollout_data(
                 )  # fmt: skip
                 rows.append(features[measured])
                 targets.append(values - values.mean(axis=1, keepdims=True))
-            exercises = session.choose().copy()
-            explore = rng.random(students) < config.exploration
-            exercises[explore] = rng.integers(0, behaviour.n_exercises, int(explore.sum()))
+            exercises = exploring_choice(session, rng, config.exploration)
             correct = simulated.step(exercises)
             session.observe(exercises, correct)
             base_session.observe(exercises, correct)
