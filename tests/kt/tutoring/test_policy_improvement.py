@@ -117,6 +117,9 @@ def test_the_rollout_policy_does_the_prerequisite_first_and_beats_its_base_polic
     improved = run_sessions(policy, simulator, 200, 3, seed=3).final
     plain = run_sessions(base, simulator, 200, 3, seed=3).final
     assert improved.mean() > plain.mean() + 0.3
+    # Issue 14's guard: not below random either (paired, the same students).
+    difference = improved - run_sessions(RandomRecommender(SKILLS), simulator, 200, 3, seed=3).final
+    assert difference.mean() - 2 * difference.std() / np.sqrt(len(difference)) > 0
 
 
 def test_with_a_margin_the_rollout_policy_leaves_its_base_only_for_a_large_enough_advantage():
