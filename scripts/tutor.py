@@ -23,6 +23,7 @@ from riley_gym import nets
 from riley_gym.kt.experiments.calibrate import run_on_logs
 from riley_gym.kt.experiments.tutor_grid import grid_table, grid_tasks, run_grid
 from riley_gym.kt.experiments.tutor_pipeline import (
+    INTERACTIVE_POLICIES,
     TutorConfig,
     interactive_recommender,
     run_tutor,
@@ -48,7 +49,7 @@ def parse_args() -> argparse.Namespace:
         "--interactive-policy",
         default="mastery",
         help="the policy that tutors you",
-        choices=["mastery", "zpd", "greedy", "expectimax", "dqn"],
+        choices=INTERACTIVE_POLICIES,
     )
     grid = parser.add_argument_group("grid: policy x curriculum x seed (kt/experiments/tutor_grid)")
     grid.add_argument("--curricula", default=None, help="comma-separated curricula of the grid")

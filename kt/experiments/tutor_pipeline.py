@@ -87,6 +87,7 @@ KT_POLICIES = ("greedy", "expectimax", "rollout", "dqn")  # they read the LSTM k
 POLICIES = (*HEURISTICS, *KT_POLICIES, "oracle")
 TRACERS = ("dkt", "sakt", "akt", "simplekt")
 ROLLOUT_BASES = ("random", "blocked", "interleaved", "mastery")  # heuristics a rollout can improve
+INTERACTIVE_POLICIES = ("mastery", "zpd", "greedy", "expectimax", "rollout", "dqn")
 # Seeds of the student draws, apart from the logs' (config.seed): the validation students of the
 # DQN's learning curve and the test students every policy tutors.
 VALIDATION_SEED, TEST_SEED = 4049, 7919
@@ -728,12 +729,12 @@ def interactive_recommender(
     """A policy for a person to play against, its models trained on simulated logs of a curriculum.
 
     ``mastery`` needs only BKT (a second); ``zpd`` trains the DKT first, ``greedy`` and
-    ``expectimax`` also the gain model, ``dqn`` also the DQN tutor; ``say`` hears what is trained
-    and how long it took.
+    ``expectimax`` also the gain model, ``rollout`` the rollout values of the best heuristic,
+    ``dqn`` the DQN tutor; ``say`` hears what is trained and how long it took.
     """
-    if policy not in ("mastery", "zpd", "greedy", "expectimax", "dqn"):
+    if policy not in INTERACTIVE_POLICIES:
         raise ValueError(
-            "interactive_recommender: policy must be mastery, zpd, greedy, expectimax or dqn, "
+            f"interactive_recommender: policy must be one of {INTERACTIVE_POLICIES}, "
             f"got {policy!r}"
         )
     dynamics = make_dynamics(config.dynamics, load_curriculum(config.curriculum))

@@ -95,6 +95,15 @@ def test_interactive_mode_with_piped_answers_ends_cleanly_on_eof(tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text())["answers"] == 3
 
 
+def test_a_person_can_be_tutored_by_the_rollout_policy(tmp_path):
+    result = run(
+        "--interactive", "--interactive-policy", "rollout", "--quick", "--out", str(tmp_path),
+        stdin="y\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Next:") == 2 and "then following" in result.stdout
+
+
 @pytest.mark.skipif(
     not BUILDER.exists(),
     reason=f"ASSISTments 2009 builder data not found at {BUILDER} (set RILEY_DATA_DIR)",
