@@ -146,9 +146,8 @@ def _assemble(
     if rollout_model is not None:
         rollout_values = GainEstimate(rollout_model, dkt_belief, config.session_length)
     recommenders = build_recommenders(
-        config, curriculum, dkt_belief, bkt_belief, dqn, gains, rollout_values,
-        rollout_base or "mastery",
-    )  # fmt: skip
+        config, curriculum, dkt_belief, bkt_belief, dqn, gains, rollout_values, rollout_base
+    )
     return TutoringModel(
         config=config,
         curriculum=curriculum,

@@ -318,18 +318,32 @@ def build_recommenders(
     dqn_agent: Any = None,
     gains: Any = None,
     rollout_values: Any = None,
-    rollout_base: str = "mastery",
+    rollout_base: str | None = None,
 ) -> dict[str, Recommender]:
     """The policies named in ``config.policies``, in that order.
 
     ``gains`` (a ``GainEstimate``) is what greedy and expectimax plan with; without it they use
-    the DKT paper's objective (the predicted mean p(correct)), kept for the diagnosis.
+    the DKT paper's objective (the predicted mean p(correct)), kept for the diagnosis. "rollout"
+    needs ``rollout_values`` (over ``train_rollout_model``'s networks) and ``rollout_base``, the
+    heuristic they are the values of; it has no fallback.
     """
     skill = curriculum.exercise_skill
     names = dict(exercise_names=curriculum.exercise_names, skill_names=curriculum.skill_names)
     order, difficulty = curriculum.topological_order(), curriculum.difficulty
     horizon, beam = config.expectimax_horizon, config.expectimax_beam
     run_length = max(1, config.session_length // curriculum.n_skills)
+
+    def rollout_policy() -> Recommender:
+        if rollout_values is None or rollout_base is None:
+            raise ValueError(
+                "build_recommenders: 'rollout' needs rollout_values and rollout_base "
+                "(train_rollout_model's networks and the heuristic they are the values of)"
+            )
+        base = makers[rollout_base]()
+        return RolloutRecommender(
+            tracer_belief, skill, rollout_values, base, config.rollout_margin, **names
+        )
+
     makers: dict[str, Callable[[], Recommender]] = {
         "random": lambda: RandomRecommender(skill, **names),
         "blocked": lambda: BlockedRecommender(skill, run_length, order, difficulty, **names),
@@ -342,10 +356,7 @@ def build_recommenders(
         "expectimax": lambda: ExpectimaxRecommender(
             tracer_belief, skill, horizon, beam, gains=gains, **names
         ),
-        "rollout": lambda: RolloutRecommender(
-            tracer_belief, skill, rollout_values, makers[rollout_base](),
-            config.rollout_margin, **names,
-        ),  # fmt: skip
+        "rollout": rollout_policy,
         "dqn": lambda: DQNTutor(dqn_agent, tracer_belief, skill, config.session_length, **names),
         "oracle": lambda: OracleRecommender(skill, **names),
     }
@@ -368,7 +379,7 @@ class Tutors:
         seconds: training time per part.
         rollout_model: the networks of the rollout policy's values (None without "rollout").
         rollout_base: the heuristic the rollout policy improves on (``config.rollout_base``,
-            "best" resolved on the validation students).
+            "best" resolved on the validation students; None without "rollout").
     """
 
     models: dict[str, Any]
@@ -433,16 +444,17 @@ def prepare_tutors(
         )
         gains = GainEstimate(gain_model, tracer_belief, length)
         seconds["gain_model"] = time.perf_counter() - start
+    rollout = "rollout" in config.policies
     validation: dict[str, float] = {}
-    if "dqn" in config.policies or "rollout" in config.policies:
+    if "dqn" in config.policies or (rollout and config.rollout_base == "best"):
         validation = {
             name: _mean_post_test(policy, dynamics, config) for name, policy in heuristics.items()
         }
-    rollout_model = rollout_values = None
-    rollout_base = config.rollout_base
-    if rollout_base == "best":  # chosen on the validation students, never the test students
-        rollout_base = max(ROLLOUT_BASES, key=lambda name: validation.get(name, -np.inf))
-    if "rollout" in config.policies:
+    rollout_model = rollout_values = rollout_base = None
+    if rollout:
+        rollout_base = config.rollout_base
+        if rollout_base == "best":  # chosen on the validation students, never the test students
+            rollout_base = max(ROLLOUT_BASES, key=validation.__getitem__)
         say(f"measuring {rollout_base}'s rollout values")
         start = time.perf_counter()
         features = config.rollout_features
@@ -677,7 +689,7 @@ def run_comparison(
         "dkt_epochs_run": epochs_run if is_dkt else None,
         "bkt_test_auc": tutors.models["bkt_test_auc"],
         "gain_model_mse": None if tutors.gain_model is None else tutors.gain_model.history[-1],
-        "rollout_base": tutors.rollout_base if tutors.rollout_model is not None else None,
+        "rollout_base": tutors.rollout_base,
         "heatmap_policy": heatmap_policy,
         "heatmap": str(heatmap) if heatmap is not None else None,
         "heatmap_student": heatmap_student,

@@ -88,11 +88,11 @@ class RolloutModelConfig(nets.Settings):
         default=0.0,
         metadata={"help": "value read = members' mean minus this times their standard deviation"},
     )
-    margin: float | None = field(
-        default=None,
+    margin: float = field(
+        default=0.0,
         metadata={
             "help": "the rounds' policy keeps the base's choice unless another exercise "
-            "is valued this much higher (None: greedy on the values)"
+            "is valued this much higher (0: greedy on the values, ties to the base)"
         },
     )
     rounds: int = field(
@@ -110,11 +110,10 @@ class RolloutModelConfig(nets.Settings):
     def __post_init__(self) -> None:
         self.check_at_least(["students", "rollouts", "members", "epochs"], 1)
         self.check_at_least(["seed", "rounds"], 0)
-        self.check_interval(["disagreement_penalty"], 0.0, float("inf"))
+        self.check_interval(["disagreement_penalty", "margin"], 0.0, float("inf"))
         self.check_interval(["exploration"], 0.0, 1.0)
         self.check_interval(["state_fraction"], 0.0, 1.0, low_open=True)
         self.check_choice("features", FEATURES)
-        self.check("margin", self.margin is None or self.margin >= 0, "None or >= 0")
 
     def network_config(self, member: int = 0) -> GainModelConfig:
         """The settings of one member's network (its own seed)."""
@@ -142,8 +141,9 @@ class RolloutEnsemble:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(n, n_exercises) float64 values for (n, n_features) features."""
         values = np.stack([member.predict(features) for member in self.members])  # (M, n, E)
-        spread = values.std(axis=0) if len(self.members) > 1 else 0.0
-        return values.mean(axis=0) - self.penalty * spread
+        if not self.penalty:  # the default: the spread is not needed
+            return values.mean(axis=0)
+        return values.mean(axis=0) - self.penalty * values.std(axis=0)
 
     def save(self, path: str | Path) -> Path:
         """Write every member and the penalty to one ``nets`` checkpoint (no pickle)."""
@@ -326,25 +326,19 @@ def train_rollout_model(
 class _RolloutSession(_LookaheadSession):
     def __init__(self, recommender, n_students, rng) -> None:
         super().__init__(recommender, n_students, rng)
-        self.base_session = None
-        if recommender.margin is not None:
-            self.base_session = recommender.base.start(n_students, rng)
+        self.base_session = recommender.base.start(n_students, rng)  # the base, on the same answers
 
     def _observe(self, exercises: np.ndarray, correct: np.ndarray) -> None:
         super()._observe(exercises, correct)
-        if self.base_session is not None:
-            self.base_session.observe(exercises, correct)
+        self.base_session.observe(exercises, correct)
 
     def fork(self, rows: np.ndarray, rng: np.random.Generator) -> Session:
         forked = super().fork(rows, rng)
-        if self.base_session is not None:
-            forked.base_session = self.base_session.fork(rows, rng)
+        forked.base_session = self.base_session.fork(rows, rng)
         return forked
 
     def _choose(self) -> np.ndarray:
         best = super()._choose()  # sets self.values
-        if self.base_session is None:
-            return best
         self.base_choice = self.base_session.choose()
         rows = np.arange(self.n_students)
         advantage = self.values[rows, best] - self.values[rows, self.base_choice]
@@ -354,7 +348,7 @@ class _RolloutSession(_LookaheadSession):
     def _explain(self, student: int, exercise: int) -> str:
         recommender = self.recommender
         value = 100 * self.values[student, exercise]
-        if self.base_session is not None and not self.deviates[student]:
+        if not self.deviates[student]:
             return (
                 f"{recommender.exercise_label(exercise)}: {recommender.base.name}'s choice; no "
                 f"exercise is expected to beat it by more than {100 * recommender.margin:.2f} "
@@ -372,9 +366,9 @@ class _RolloutSession(_LookaheadSession):
 class RolloutRecommender(GreedyRecommender):
     """Greedy on learned rollout values of a base policy: one step of policy improvement.
 
-    With ``margin`` (post-test points, as a fraction), it is the conservative form: it keeps the
-    base policy's choice unless the learned values put another exercise more than ``margin``
-    above it (a change of policy only where the values say it is worth their error).
+    It keeps the base policy's choice unless the learned values put another exercise more than
+    ``margin`` (post-test, as a fraction) above it: a change of policy only where the values say
+    it is worth their error; 0 is greedy on the values, ties going to the base.
 
     Args:
         belief: the knowledge tracer the values are read from.
@@ -382,7 +376,7 @@ class RolloutRecommender(GreedyRecommender):
         values: the rollout-value estimate (``GainEstimate`` over a ``train_rollout_model``
             ensemble).
         base: the base policy the values are of.
-        margin: None (greedy on the values) or >= 0.
+        margin: >= 0.
     """
 
     name = "rollout"
@@ -394,12 +388,14 @@ class RolloutRecommender(GreedyRecommender):
         exercise_skill,
         values: Any,
         base: Recommender,
-        margin: float | None = None,
+        margin: float = 0.0,
         **names,
     ) -> None:
         super().__init__(belief, exercise_skill, gains=values, **names)
-        if margin is not None and not margin >= 0:
-            raise ValueError(f"RolloutRecommender: margin must be None or >= 0, got {margin}")
+        if values is None:
+            raise ValueError("RolloutRecommender needs the rollout values (train_rollout_model)")
+        if not margin >= 0:
+            raise ValueError(f"RolloutRecommender: margin must be >= 0, got {margin}")
         if base.n_exercises != self.n_exercises:
             raise ValueError(
                 f"RolloutRecommender: the base policy has {base.n_exercises} exercises, "

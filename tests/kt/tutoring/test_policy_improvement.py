@@ -64,10 +64,9 @@ def test_rollout_values_by_hand_doing_the_prerequisite_first_opens_the_second_sk
     assert base.step == 0 and base.attempts.sum() == 0
 
 
-def test_rollout_values_average_their_rollouts_and_share_draws_across_exercises():
-    # learn 0.5: a rollout is luck. Exercises of one rollout see the same draws, so the value
-    # of "A now" is never below the value of "B now" in any rollout, and many rollouts
-    # approach the exact expectation.
+def test_rollout_values_average_their_rollouts_to_the_exact_expectation():
+    # learn 0.5: a rollout is luck. "A now" is never below "B now" (B now learns nothing), and
+    # many rollouts approach the exact expectation.
     simulator = dynamics(learn=0.5)
     students = SimulatedClass(simulator, 400, seed=0)
     base = b_first().start(400, np.random.default_rng(0))
@@ -79,6 +78,29 @@ def test_rollout_values_average_their_rollouts_and_share_draws_across_exercises(
     expected_a_first = GUESS + 0.5 * weight + 0.25 * weight
     assert many[:, 0].mean() == pytest.approx(expected_a_first, abs=0.01)
     np.testing.assert_allclose(many[:, 1], GUESS)
+
+
+def test_two_exercises_that_teach_alike_get_the_same_rollout_value_in_every_row():
+    # Two identical exercises of one skill, learn 0.5: each row's value is luck (learned or
+    # not), but the two exercises of a row share their draws, so they always agree. Without
+    # shared draws they would disagree in about half of the rows.
+    twins = Curriculum.from_dict(
+        {
+            "name": "twins",
+            "skills": [{"name": "A"}],
+            "exercises": [
+                {"name": f"A{k}", "skill": "A", "difficulty": 0.0, "guess": GUESS, "slip": SLIP}
+                for k in (1, 2)
+            ],
+        }
+    )
+    params = BKTParams(prior=0.0, learn=0.5, forget=0.0, learn_rate_sd=0.0, prior_sd=0.0)
+    simulator = BKTDynamics(twins, params)
+    students = SimulatedClass(simulator, 200, seed=0)
+    base = RandomRecommender([0, 0]).start(200, np.random.default_rng(0))
+    values = rollout_values(simulator, students.state, base, 1, np.random.default_rng(3))
+    np.testing.assert_array_equal(values[:, 0], values[:, 1])
+    assert 0.2 < np.mean(values[:, 0] > GUESS) < 0.8  # and the luck is there
 
 
 def test_shared_draws_repeat_each_uniform_for_the_copies_of_a_student():
@@ -143,6 +165,8 @@ def test_with_a_margin_the_rollout_policy_leaves_its_base_only_for_a_large_enoug
         assert session.base_session.step == 1
     with pytest.raises(ValueError, match="margin"):
         RolloutRecommender(tracer, SKILLS, estimate, b_first(), margin=-0.1)
+    with pytest.raises(ValueError, match="needs the rollout values"):
+        RolloutRecommender(tracer, SKILLS, None, b_first())
 
 
 def test_rollout_model_is_deterministic_per_seed():
@@ -195,3 +219,16 @@ def test_rollout_settings_are_checked():
         RolloutModelConfig(rollouts=0)
     with pytest.raises(ValueError, match="disagreement_penalty"):
         RolloutModelConfig(disagreement_penalty=-1.0)
+
+
+def test_the_pipeline_refuses_a_rollout_policy_without_its_values():
+    # No silent fallback (greedy without gains falls back to the DKT paper's objective; the
+    # rollout policy has no such meaning without its values).
+    from riley_gym.envs.curriculum import load_curriculum
+    from riley_gym.kt.experiments.tutor_pipeline import TutorConfig, build_recommenders
+
+    riley = load_curriculum("riley")
+    bkt = BKTBelief(riley.exercise_skill, prior=0.2, learn=0.2, guess=GUESS, slip=SLIP)
+    config = TutorConfig.quick(policies=("random", "rollout"))
+    with pytest.raises(ValueError, match="'rollout' needs rollout_values"):
+        build_recommenders(config, riley, bkt, bkt)
